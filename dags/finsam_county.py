@@ -1,0 +1,110 @@
+"""
+### finsam_county: the county's Finsam follow-up, end to end
+
+Reads every samordningsförbund's new exports, checks them against the county export
+contract, and refreshes the marts BI tools read.
+
+| step | task | what it does |
+|---|---|---|
+| 1 | `list_associations` | the associations in the registry (`FINSAM_REGISTRY`) |
+| 2 | `process_association` (one per association) | discover new files, land them (SHA-256 ledger, personnummer replaced by a keyed hash, immutable raw copy), validate with Great Expectations, quarantine what fails |
+| 3 | `load_warehouse` | load accepted deliveries into the DuckDB `raw` schema in one transaction (pool `finsam_warehouse`: one writer) |
+| 4 | `build_marts` | `dbt build` + `dbt docs generate` (same pool) |
+| 5 | `publish_marts` | read-only snapshot + Parquet per mart (+ PostgreSQL BI database when configured) |
+| 6 | `send_alerts` | one Swedish e-mail per delivery with problems, to its owner, copy to the data team |
+
+Every task is safe to re-run: files are recognised by checksum, loads are keyed on the
+delivery, alerts are sent once. Logic lives in the `ingestion` package; see README.md.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, get_current_context, task
+
+WAREHOUSE_POOL = "finsam_warehouse"
+RETRIES = {"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True}
+
+
+def _settings_and_registry():
+    from ingestion.config import load_settings
+    from ingestion.registry import load_registry
+
+    settings = load_settings()
+    settings.ensure_dirs()
+    return settings, load_registry(settings.registry)
+
+
+def _as_of():
+    context = get_current_context()
+    moment = context.get("data_interval_end") or context["dag_run"].run_after
+    return pendulum.instance(moment).in_timezone("Europe/Stockholm").date()
+
+
+def _notify_data_team(context) -> None:
+    from ingestion.notify import task_failed
+
+    task_failed(context)
+
+
+@dag(
+    dag_id="finsam_county",
+    schedule="0 6 * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Stockholm"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["finsam", "county"],
+    doc_md=__doc__,
+    default_args={"on_failure_callback": _notify_data_team},
+)
+def finsam_county():
+    @task
+    def list_associations() -> list[str]:
+        _, registry = _settings_and_registry()
+        return registry.codes
+
+    @task(map_index_template="{{ association }}", **RETRIES)
+    def process_association(association: str) -> dict:
+        from ingestion.process import process_association as run
+
+        get_current_context()["association"] = association  # names the mapped task in the UI
+        settings, registry = _settings_and_registry()
+        return run(settings, registry, association, as_of=_as_of())
+
+    @task(pool=WAREHOUSE_POOL, **RETRIES)
+    def load_warehouse(summaries: list[dict]) -> dict:
+        from ingestion.load import load_warehouse as run
+
+        settings, registry = _settings_and_registry()
+        return run(settings, registry)
+
+    @task(pool=WAREHOUSE_POOL)
+    def build_marts(loaded: dict) -> dict:
+        from ingestion.build import build_marts as run
+
+        settings, _ = _settings_and_registry()
+        return run(settings)
+
+    @task(pool=WAREHOUSE_POOL, **RETRIES)
+    def publish_marts(built: dict) -> dict:
+        from ingestion.pipeline import write_docs_index
+        from ingestion.publish import publish_marts as run
+
+        settings, registry = _settings_and_registry()
+        result = run(settings)
+        write_docs_index(settings, registry)
+        return {"tables": len(result["tables"]), "snapshot": result["snapshot"]}
+
+    @task(**RETRIES)
+    def send_alerts(published: dict) -> dict:
+        from ingestion.alert import send_alerts as run
+
+        settings, registry = _settings_and_registry()
+        return run(settings, registry)
+
+    summaries = process_association.expand(association=list_associations())
+    send_alerts(publish_marts(build_marts(load_warehouse(summaries))))
+
+
+finsam_county()

@@ -1,0 +1,128 @@
+"""Step 7: tell the intervention owner, in Swedish, what to fix.
+
+One message per delivery with findings: blocking problems and warnings in separate
+sections, each as row, column, value and what is valid, and how to re-deliver. Sent to the
+owner's address from the intervention register, with a copy to the county data team.
+Every message is also written to the outbox (`var/reports/outbox/`). A failed send is
+retried with back-off and recorded; it never fails the load. A delivery is alerted once.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import smtplib
+import time
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from .config import Settings
+from .contract import load_contract
+from .findings import BLOCKING, WARNING, Finding
+from .land import Landed, all_landed, write_json_atomic
+from .process import current_register, owner_emails
+from .registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+def compose(manifest: dict, status: str, findings: list[Finding]) -> tuple[str, str]:
+    contract = load_contract()
+    kind = contract.kind_label(manifest["kind"])
+    blocking = [f for f in findings if f.severity == BLOCKING]
+    warnings = [f for f in findings if f.severity == WARNING]
+    if status == "quarantined":
+        subject = f"[Finsam] Leveransen {manifest['file_name']} behöver rättas – den har inte lästs in"
+        intro = ("Er leverans har tagits emot men kunde inte läsas in, eftersom den innehåller fel som måste "
+                 "rättas. Ingenting ur filen har lästs in; tidigare leveranser påverkas inte.")
+    else:
+        subject = f"[Finsam] Leveransen {manifest['file_name']} är inläst – med {len(warnings)} varning(ar)"
+        intro = "Er leverans har lästs in. Vi har hittat några saker som ni bör titta på och rätta till nästa gång."
+    lines = [
+        "Hej!", "", intro, "",
+        f"Fil: {manifest['file_name']}",
+        f"Förbund: {manifest['association']}   Insats: {manifest['intervention']}   Typ: {kind}   Period: {manifest['period']}",
+        f"Mottagen: {manifest['received_at']}", "",
+    ]
+    if manifest.get("unreadable"):
+        lines += ["FILEN GICK INTE ATT LÄSA", f"  - {manifest['unreadable']}", ""]
+    if blocking:
+        lines.append(f"FEL SOM MÅSTE RÄTTAS ({len(blocking)})")
+        lines += [f"  - {f.line_sv()}" for f in blocking[:200]]
+        if len(blocking) > 200:
+            lines.append(f"  … och {len(blocking) - 200} fel till (se karantänfilen).")
+        lines.append("")
+    if warnings:
+        lines.append(f"VARNINGAR – filen lästes in, men kontrollera ({len(warnings)})")
+        lines += [f"  - {f.line_sv()}" for f in warnings[:200]]
+        lines.append("")
+    if status == "quarantined":
+        lines += ["Så lämnar du en ny leverans:",
+                  f"  1. Rätta raderna ovan i er egen fil (radnumren avser raderna i filen {manifest['file_name']}).",
+                  "  2. Kontrollera gärna filen först: finsam validate <fil>",
+                  f"  3. Lägg filen i förbundets mapp med samma namn, {manifest['file_name']}. Den ersätter den underkända.", ""]
+    lines += ["Meddelandet innehåller inga personuppgifter. Frågor: svara på detta mejl så når du länets dataenhet.",
+              "", "Vänliga hälsningar", "Länets uppföljning av finansiell samordning (Finsam)"]
+    return subject, "\n".join(lines) + "\n"
+
+
+def send_mail(settings: Settings, message: EmailMessage, attempts: int = 3, backoff: float = 1.0) -> tuple[bool, int]:
+    """Send through the configured SMTP relay; retried with back-off. Never raises."""
+    if not settings.smtp_host:
+        return False, 0
+    for attempt in range(1, attempts + 1):
+        try:
+            with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=15) as smtp:
+                if settings.smtp_starttls:
+                    smtp.starttls()
+                if settings.smtp_user:
+                    smtp.login(settings.smtp_user, settings.smtp_password or "")
+                smtp.send_message(message)
+            return True, attempt
+        except (OSError, smtplib.SMTPException) as exc:
+            log.warning("Utskick misslyckades (försök %s av %s): %s", attempt, attempts, type(exc).__name__)
+            if attempt < attempts:
+                time.sleep(backoff * attempt)
+    return False, attempts
+
+
+def send_alerts(settings: Settings, registry: Registry) -> dict:
+    summary = {"sent": 0, "failed": 0, "outbox": 0}
+    outbox = settings.reports / "outbox"
+    outbox.mkdir(parents=True, exist_ok=True)
+    registers: dict[str, dict[str, str]] = {}
+    for landed in all_landed(settings):
+        marker = landed.directory / "alert.json"
+        validation = landed.validation()
+        if validation is None or marker.exists():
+            continue
+        findings = [Finding.from_dict(f) for f in validation.get("findings", [])]
+        status = validation["status"]
+        if status == "accepted" and not findings:
+            continue
+        m = landed.manifest
+        association = registry.get(m["association"])
+        team = association.data_team_email if association else registry.data_team_email
+        if m["association"] not in registers:
+            registers[m["association"]] = owner_emails(current_register(settings, m["association"]))
+        owner = registers[m["association"]].get(m["intervention"]) or team
+        subject, body = compose(m, status, findings)
+        message = EmailMessage()
+        message["From"] = settings.mail_from
+        message["To"] = owner
+        if team and team != owner:
+            message["Cc"] = team
+        message["Subject"] = subject
+        message["Date"] = formatdate(localtime=True)
+        message["Message-ID"] = make_msgid(domain="finsam.local")
+        message["X-Finsam-Delivery"] = landed.delivery_id
+        message.set_content(body)
+        (outbox / f"{landed.delivery_id[:16]}.eml").write_bytes(bytes(message))
+        summary["outbox"] += 1
+        sent, attempts = send_mail(settings, message)
+        if settings.smtp_host:
+            summary["sent" if sent else "failed"] += 1
+        if sent or not settings.smtp_host:
+            write_json_atomic(marker, {"recipient": owner, "cc": team, "sent": sent, "attempts": attempts,
+                                       "at": datetime.now(timezone.utc).replace(microsecond=0).isoformat()})
+    return summary

@@ -1,0 +1,71 @@
+"""Step 5: build the standardised facts and marts with dbt (dbt-duckdb by default)."""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from contextlib import contextmanager
+
+from .config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+@contextmanager
+def _dbt_env(settings: Settings):
+    target_dir = settings.home / "dbt" / "target"
+    values = {
+        "FINSAM_WAREHOUSE": str(settings.warehouse),
+        "DBT_TARGET_PATH": str(target_dir),
+        "DBT_LOG_PATH": str(settings.home / "dbt" / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_PARTIAL_PARSE": "true",
+    }
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield target_dir
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def dbt(settings: Settings, *args: str, target: str | None = None) -> object:
+    from dbt.cli.main import dbtRunner
+
+    target = target or os.environ.get("FINSAM_DBT_TARGET", "duckdb")
+    project = settings.dbt_project
+    with _dbt_env(settings):
+        result = dbtRunner().invoke([*args, "--project-dir", str(project), "--profiles-dir", str(project),
+                                     "--target", target, "--quiet"])
+    if not result.success:
+        failures = []
+        for item in getattr(result.result, "results", None) or []:
+            if getattr(item, "status", None) not in ("success", "pass", "warn", "skipped"):
+                failures.append(f"{item.node.name}: {item.status} {(item.message or '')[:300]}")
+        raise BuildError(f"dbt {' '.join(args)} misslyckades: " + ("; ".join(failures) or str(result.exception)))
+    return result
+
+
+def build_marts(settings: Settings, *, docs: bool = True) -> dict:
+    """`dbt build` (models, seeds, tests), then `dbt docs generate` into the publish zone."""
+    result = dbt(settings, "build")
+    counts: dict[str, int] = {}
+    for item in result.result.results:
+        counts[str(item.status)] = counts.get(str(item.status), 0) + 1
+    if docs:
+        dbt(settings, "docs", "generate")
+        target = settings.home / "dbt" / "target"
+        out = settings.publish / "dbt-docs"
+        out.mkdir(parents=True, exist_ok=True)
+        for name in ("index.html", "manifest.json", "catalog.json"):
+            if (target / name).exists():
+                shutil.copyfile(target / name, out / name)
+    return counts

@@ -1,0 +1,110 @@
+"""Settings, read from environment variables (documented in README.md).
+
+Every path is absolute once resolved, so Airflow task processes (with another
+working directory) see the same zones as the CLI that started them.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_SECRET = "demo-secret-not-for-production"
+
+
+class ConfigError(RuntimeError):
+    """Raised for settings that make a run unsafe (e.g. no hash secret)."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    landing: Path
+    warehouse: Path
+    registry: Path
+    demo: bool = False
+    hash_secret: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "finsam-noreply@localhost"
+    overspend_share: float = 0.10
+    overdue_days: int = 30
+    max_file_bytes: int = 300 * 1024 * 1024
+    max_unzipped_bytes: int = 1024 * 1024 * 1024
+    bi_postgres_dsn: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def raw(self) -> Path:
+        return self.home / "raw"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def publish(self) -> Path:
+        return self.home / "publish"
+
+    @property
+    def reports(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def gx_root(self) -> Path:
+        return self.home / "gx"
+
+    @property
+    def dbt_project(self) -> Path:
+        return REPO_ROOT / "dbt_project"
+
+    def secret(self) -> bytes:
+        """The county hash secret. Outside the demo a run without one is refused."""
+        if self.hash_secret:
+            return self.hash_secret.encode("utf-8")
+        if self.demo:
+            return DEMO_SECRET.encode("utf-8")
+        raise ConfigError(
+            "FINSAM_HASH_SECRET saknas: sätt länets hemliga nyckel för pseudonymisering "
+            "(körningen avbryts utan den, utom i demoläge FINSAM_DEMO=1)."
+        )
+
+    def ensure_dirs(self) -> None:
+        for path in (self.landing, self.raw, self.quarantine, self.publish, self.reports,
+                     self.warehouse.parent):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def load_settings(**overrides) -> Settings:
+    home = Path(overrides.pop("home", None) or _env("FINSAM_HOME", str(Path.cwd() / "var"))).resolve()
+    values = dict(
+        home=home,
+        landing=Path(_env("FINSAM_LANDING", str(home / "landing"))).resolve(),
+        warehouse=Path(_env("FINSAM_WAREHOUSE", str(home / "warehouse" / "finsam.duckdb"))).resolve(),
+        registry=Path(_env("FINSAM_REGISTRY", str(REPO_ROOT / "config" / "registry.yml"))).resolve(),
+        demo=_env("FINSAM_DEMO", "0") in ("1", "true", "yes"),
+        hash_secret=_env("FINSAM_HASH_SECRET"),
+        smtp_host=_env("FINSAM_SMTP_HOST"),
+        smtp_port=int(_env("FINSAM_SMTP_PORT", "25")),
+        smtp_user=_env("FINSAM_SMTP_USER"),
+        smtp_password=_env("FINSAM_SMTP_PASSWORD"),
+        smtp_starttls=_env("FINSAM_SMTP_STARTTLS", "0") in ("1", "true", "yes"),
+        mail_from=_env("FINSAM_MAIL_FROM", "finsam-noreply@localhost"),
+        overspend_share=float(_env("FINSAM_OVERSPEND_SHARE", "0.10")),
+        overdue_days=int(_env("FINSAM_OVERDUE_DAYS", "30")),
+        max_file_bytes=int(_env("FINSAM_MAX_FILE_MB", "300")) * 1024 * 1024,
+        bi_postgres_dsn=_env("FINSAM_BI_POSTGRES_DSN"),
+    )
+    for key, value in overrides.items():
+        if value is not None:
+            values[key] = Path(value).resolve() if key in ("landing", "warehouse", "registry") else value
+    return Settings(**values)

@@ -1,0 +1,95 @@
+"""Step 1: find new deliveries in each association's drop folder."""
+from __future__ import annotations
+
+import calendar
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from .contract import load_contract
+
+PERIOD_RE = re.compile(r"^(?P<year>\d{4})(?:(?P<h>[Hh][12])|(?P<t>[Tt][1-3])|-(?P<m>0[1-9]|1[0-2]))?$")
+
+
+class NameError_(ValueError):
+    """A file name that breaks the naming rule."""
+
+
+@dataclass(frozen=True)
+class Period:
+    label: str
+    start: date
+    end: date
+
+
+def parse_period(text: str) -> Period:
+    match = PERIOD_RE.match(text)
+    if not match:
+        raise NameError_(
+            f"perioden '{text}' följer inte regeln: år (2016), halvår (2016H1), tertial (2016T1–T3) eller månad (2016-05)")
+    year = int(match["year"])
+    if match["h"]:
+        half = int(match["h"][1])
+        start, end = date(year, 1 + 6 * (half - 1), 1), date(year, 6 * half, 30 if half == 1 else 31)
+        return Period(f"{year}H{half}", start, end)
+    if match["t"]:
+        t = int(match["t"][1])
+        first_month = 1 + 4 * (t - 1)
+        last_month = first_month + 3
+        return Period(f"{year}T{t}", date(year, first_month, 1),
+                      date(year, last_month, calendar.monthrange(year, last_month)[1]))
+    if match["m"]:
+        month = int(match["m"])
+        return Period(f"{year}-{month:02d}", date(year, month, 1),
+                      date(year, month, calendar.monthrange(year, month)[1]))
+    return Period(str(year), date(year, 1, 1), date(year, 12, 31))
+
+
+@dataclass(frozen=True)
+class DeliveryName:
+    association: str
+    intervention: str
+    kind: str
+    period: Period
+    ext: str
+
+
+def parse_file_name(name: str) -> DeliveryName:
+    """Parse `<association>_<intervention>_<kind>_<period>.<ext>` or raise with a Swedish reason."""
+    contract = load_contract()
+    match = contract.file_name_pattern.match(name)
+    if not match:
+        raise NameError_(
+            f"filnamnet '{name}' följer inte regeln <förbund>_<insats>_<typ>_<period>.xlsx|csv, "
+            "t.ex. SODRA_AVESTA_deltagare_2016T2.xlsx (typ: deltagare, insatser, budget eller volym)")
+    period = parse_period(match["period"])
+    return DeliveryName(match["association"].upper(), match["intervention"].upper(), match["kind"],
+                        period, match["ext"].lower())
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    path: Path
+    association: str
+    sha256: str
+    size: int
+
+
+def find_files(landing: Path, association: str) -> list[FoundFile]:
+    """Every regular file in `<landing>/<association>/`, oldest first (mtime, then name)."""
+    folder = landing / association
+    if not folder.is_dir():
+        return []
+    files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$"))]
+    files.sort(key=lambda p: (p.stat().st_mtime, p.name))
+    return [FoundFile(p, association, sha256_file(p), p.stat().st_size) for p in files]

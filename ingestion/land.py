@@ -1,0 +1,135 @@
+"""Step 2: land a delivery: read it, pseudonymise at the first read, keep an immutable raw copy.
+
+The raw zone is the load ledger's source of truth: `raw/<ASSOC>/<delivery_id>/` holds
+`manifest.json` (what arrived), `data.parquet` (rows as read, personnummer already
+replaced) and, once validated, `validation.json`. A directory is written under a temporary
+name and renamed into place, so a crash never leaves half a delivery. The original file
+leaves the landing folder only after its raw copy exists.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from .config import Settings
+from .discover import DeliveryName, FoundFile
+from .findings import Finding
+from .normalize import Normalised, read_delivery
+from .readers import UnreadableFile
+
+
+@dataclass
+class Landed:
+    delivery_id: str
+    directory: Path
+    manifest: dict
+
+    @property
+    def status(self) -> str | None:
+        validation = self.directory / "validation.json"
+        if validation.exists():
+            return json.loads(validation.read_text(encoding="utf-8"))["status"]
+        return None
+
+    def frame(self) -> pd.DataFrame:
+        return pd.read_parquet(self.directory / "data.parquet").astype(
+            {c: "string" for c in self.manifest.get("text_columns", [])})
+
+    def totals(self) -> pd.DataFrame | None:
+        path = self.directory / "totals.parquet"
+        return pd.read_parquet(path) if path.exists() else None
+
+    def notes(self) -> list[Finding]:
+        return [Finding.from_dict(n) for n in self.manifest.get("notes", [])]
+
+    def validation(self) -> dict | None:
+        path = self.directory / "validation.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def raw_dir(settings: Settings, association: str, delivery_id: str) -> Path:
+    return settings.raw / association / delivery_id
+
+
+def existing(settings: Settings, association: str, delivery_id: str) -> Landed | None:
+    directory = raw_dir(settings, association, delivery_id)
+    manifest = directory / "manifest.json"
+    if manifest.exists():
+        return Landed(delivery_id, directory, json.loads(manifest.read_text(encoding="utf-8")))
+    return None
+
+
+def all_landed(settings: Settings, association: str | None = None) -> list[Landed]:
+    roots = [settings.raw / association] if association else sorted(p for p in settings.raw.glob("*") if p.is_dir())
+    result = []
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for directory in sorted(root.iterdir()):
+            manifest = directory / "manifest.json"
+            if directory.name.startswith(".") or not manifest.exists():
+                continue
+            result.append(Landed(directory.name, directory, json.loads(manifest.read_text(encoding="utf-8"))))
+    return result
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def land_file(settings: Settings, found: FoundFile, name: DeliveryName, secret: bytes) -> Landed:
+    """Read, normalise, pseudonymise and store one file in the raw zone."""
+    received = datetime.now(timezone.utc).replace(microsecond=0)
+    manifest = {
+        "delivery_id": found.sha256, "association": name.association, "intervention": name.intervention,
+        "kind": name.kind, "period": name.period.label, "period_start": name.period.start.isoformat(),
+        "period_end": name.period.end.isoformat(), "file_name": found.path.name, "sha256": found.sha256,
+        "size_bytes": found.size, "received_at": received.isoformat(), "rows_read": 0, "rows_kept": 0,
+        "rows_dropped": 0, "unreadable": None, "notes": [], "had_personnummer": False,
+    }
+    normalised: Normalised | None = None
+    try:
+        normalised = read_delivery(found.path, name.kind, name.association, secret,
+                                   max_bytes=settings.max_file_bytes, max_unzipped=settings.max_unzipped_bytes)
+    except UnreadableFile as exc:
+        manifest["unreadable"] = str(exc)
+    if normalised is not None:
+        manifest.update(rows_read=normalised.rows_read, rows_kept=len(normalised.frame),
+                        rows_dropped=normalised.rows_dropped, notes=[n.to_dict() for n in normalised.notes],
+                        had_personnummer=normalised.had_personnummer,
+                        text_columns=[c for c in normalised.frame.columns if c not in ("source_row", "is_anonymous")])
+
+    final = raw_dir(settings, name.association, found.sha256)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{found.sha256[:12]}-", dir=final.parent))
+    try:
+        if normalised is not None:
+            normalised.frame.to_parquet(tmp / "data.parquet", index=False)
+            if normalised.totals is not None:
+                normalised.totals.astype("string").to_parquet(tmp / "totals.parquet", index=False)
+        write_json_atomic(tmp / "manifest.json", manifest)
+        if final.exists():  # landed by an earlier, interrupted run: keep the first copy (immutable)
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return existing(settings, name.association, found.sha256)
+
+
+def write_validation(landed: Landed, status: str, findings: list[Finding]) -> None:
+    write_json_atomic(landed.directory / "validation.json", {
+        "delivery_id": landed.delivery_id, "status": status,
+        "validated_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "findings": [f.to_dict() for f in findings],
+    })

@@ -1,0 +1,215 @@
+"""Step 4: load accepted deliveries from the raw zone into the warehouse's raw schema.
+
+The only writer of the DuckDB warehouse besides dbt (the DAG serialises both through one
+pool slot). Everything not yet in `meta.load_ledger` is loaded in ONE transaction: a crash
+half-way leaves the warehouse as it was, and the next run loads it all. Re-running loads
+nothing twice: the ledger is keyed on the delivery's SHA-256.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+
+from .config import Settings
+from .contract import KINDS, load_contract
+from .land import Landed, all_landed
+from .registry import Registry
+
+DELIVERY_COLUMNS = [
+    ("delivery_id", "varchar"), ("association_code", "varchar"), ("intervention_code", "varchar"),
+    ("period", "varchar"), ("period_start", "date"), ("period_end", "date"),
+    ("received_at", "timestamp"), ("source_row", "integer"),
+]
+TYPE_SQL = {"date": "date", "int": "integer", "amount": "decimal(18,2)", "percent": "integer", "yesno": "boolean"}
+DELTAGARE_IDENTITY = [("person_key", "varchar"), ("person_key_source", "varchar"), ("is_anonymous", "boolean")]
+SKIP = {"deltagare": {"personnummer", "deltagar_id", "anonym"}}
+
+META_DDL = [
+    """create table if not exists meta.load_ledger (
+        delivery_id varchar primary key, association_code varchar, intervention_code varchar, kind varchar,
+        period varchar, file_name varchar, sha256 varchar, size_bytes bigint, rows_read integer,
+        rows_kept integer, rows_dropped integer, received_at timestamp, status varchar, reason varchar,
+        loaded_at timestamp)""",
+    """create table if not exists meta.validation_results (
+        delivery_id varchar, suite varchar, expectation varchar, severity varchar, passed boolean,
+        observed varchar, failing_rows integer[], message_sv varchar)""",
+    """create table if not exists meta.delivery_events (
+        event_at timestamp, association_code varchar, file_name varchar, sha256 varchar, event varchar,
+        message_sv varchar)""",
+    """create table if not exists meta.erasures (
+        erased_at timestamp, person_key_prefix varchar, rows_removed_raw integer, rows_removed_warehouse integer)""",
+    """create table if not exists meta.alerts (
+        delivery_id varchar, recipient varchar, sent_at timestamp, status varchar, attempts integer)""",
+    """create table if not exists meta.registry_associations (
+        association_code varchar primary key, name varchar, county_code varchar, municipalities varchar,
+        data_team_email varchar)""",
+]
+
+
+def kind_columns(kind: str) -> list[tuple[str, str]]:
+    columns = []
+    for name, col in load_contract().columns(kind).items():
+        if name in SKIP.get(kind, set()):
+            continue
+        columns.append((name, "varchar" if col.type == "kommun" else TYPE_SQL.get(col.type, "varchar")))
+    if kind == "deltagare":
+        columns = DELTAGARE_IDENTITY + columns
+    return columns
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    for schema in ("raw", "meta"):
+        con.execute(f"create schema if not exists {schema}")
+    for kind in KINDS:
+        cols = ", ".join(f"{n} {t}" for n, t in DELIVERY_COLUMNS + kind_columns(kind))
+        con.execute(f"create table if not exists raw.{kind} ({cols})")
+    for ddl in META_DDL:
+        con.execute(ddl)
+
+
+def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(settings.warehouse))
+
+
+def _select_sql(kind: str) -> str:
+    parts = []
+    for name, sql_type in kind_columns(kind):
+        if name == "is_anonymous":
+            parts.append("coalesce(is_anonymous, false)")
+        elif sql_type == "boolean":
+            parts.append(f"case upper({name}) when 'J' then true when 'N' then false end")
+        elif sql_type == "varchar":
+            parts.append(f"cast({name} as varchar)")
+        else:
+            parts.append(f"try_cast({name} as {sql_type})")
+    return ", ".join(parts)
+
+
+def _insert_delivery(con: duckdb.DuckDBPyConnection, landed: Landed) -> int:
+    m = landed.manifest
+    data = landed.directory / "data.parquet"
+    if not data.exists():
+        return 0
+    kind = m["kind"]
+    sql = f"""
+        insert into raw.{kind}
+        select ?, ?, ?, ?, cast(? as date), cast(? as date), cast(? as timestamp), source_row, {_select_sql(kind)}
+        from read_parquet(?)"""
+    con.execute(sql, [m["delivery_id"], m["association"], m["intervention"], m["period"], m["period_start"],
+                      m["period_end"], m["received_at"][:19].replace("T", " "), str(data)])
+    return con.execute(f"select count(*) from raw.{kind} where delivery_id = ?", [m["delivery_id"]]).fetchone()[0]
+
+
+def _validation_rows(landed: Landed, validation: dict) -> list[tuple]:
+    grouped: dict[tuple, dict] = {}
+    for f in validation.get("findings", []):
+        check = f.get("check") or ""
+        suite = check.split(":")[0] if ":" in check else "landning"
+        key = (suite, check, f.get("severity"))
+        entry = grouped.setdefault(key, {"rows": [], "message": f.get("message_sv"), "observed": []})
+        if f.get("row") is not None:
+            entry["rows"].append(int(f["row"]))
+        if f.get("value") and len(entry["observed"]) < 20 and f.get("column") != "personnummer":
+            entry["observed"].append(str(f["value"]))
+    rows = [(landed.delivery_id, suite, check, severity, False, json.dumps(e["observed"], ensure_ascii=False),
+             e["rows"], e["message"]) for (suite, check, severity), e in grouped.items()]
+    if not rows:
+        rows.append((landed.delivery_id, f"{landed.manifest['kind']}.landing", "alla", None, True, None, [], None))
+    return rows
+
+
+def load_registry_table(con: duckdb.DuckDBPyConnection, registry: Registry) -> None:
+    con.execute("delete from meta.registry_associations")
+    con.executemany("insert into meta.registry_associations values (?, ?, ?, ?, ?)", [
+        (a.code, a.name, a.county, ",".join(a.municipalities), a.data_team_email) for a in registry.associations])
+
+
+def load_events(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
+    """Append new lines of every association's event log (duplicates, bad names)."""
+    count = 0
+    for log_file in settings.raw.glob("*/_events.jsonl"):
+        for line in log_file.read_text(encoding="utf-8").splitlines():
+            e = json.loads(line)
+            exists = con.execute("select count(*) from meta.delivery_events where event_at = ? and file_name = ? "
+                                 "and event = ?", [e["event_at"], e["file_name"], e["event"]]).fetchone()[0]
+            if not exists:
+                con.execute("insert into meta.delivery_events values (?, ?, ?, ?, ?, ?)",
+                            [e["event_at"], e["association"], e["file_name"], e.get("sha256"), e["event"],
+                             e["message_sv"]])
+                count += 1
+    return count
+
+
+def load_warehouse(settings: Settings, registry: Registry, *, crash_after: int | None = None) -> dict:
+    """Load every validated delivery not yet in the ledger. Returns counts per status.
+
+    `crash_after` exists for the crash-safety test: raise after that many deliveries.
+    """
+    con = connect(settings)
+    summary = {"loaded": 0, "rows": 0, "quarantined": 0, "already_loaded": 0}
+    try:
+        con.execute("begin transaction")
+        ensure_schema(con)
+        load_registry_table(con, registry)
+        loaded = {row[0] for row in con.execute("select delivery_id from meta.load_ledger").fetchall()}
+        erased = _erased_keys(settings)
+        for landed in all_landed(settings):
+            validation = landed.validation()
+            if validation is None:
+                continue  # landed but not validated yet: the next process step validates it
+            if landed.delivery_id in loaded:
+                summary["already_loaded"] += 1
+                continue
+            status = validation["status"]
+            rows = 0
+            if status in ("accepted", "accepted_with_warnings"):
+                rows = _insert_delivery(con, landed)
+                if erased and landed.manifest["kind"] == "deltagare":
+                    con.execute("delete from raw.deltagare where delivery_id = ? and person_key in "
+                                "(select unnest(?::varchar[]))", [landed.delivery_id, sorted(erased)])
+                summary["loaded"] += 1
+                summary["rows"] += rows
+            else:
+                summary["quarantined"] += 1
+            m = landed.manifest
+            reason = m.get("unreadable") or _reason(validation)
+            con.execute("insert into meta.load_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, cast(? as timestamp), ?, ?, now())",
+                        [m["delivery_id"], m["association"], m["intervention"], m["kind"], m["period"],
+                         m["file_name"], m["sha256"], m["size_bytes"], m["rows_read"], m["rows_kept"],
+                         m["rows_dropped"], m["received_at"][:19].replace("T", " "), status, reason])
+            con.executemany("insert into meta.validation_results values (?, ?, ?, ?, ?, ?, ?, ?)",
+                            _validation_rows(landed, validation))
+            if crash_after is not None and summary["loaded"] + summary["quarantined"] >= crash_after:
+                raise RuntimeError("simulerad krasch (test)")
+        load_events(con, settings)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.close()
+    return summary
+
+
+def _reason(validation: dict) -> str | None:
+    blocking = [f for f in validation.get("findings", []) if f.get("severity") == "blocking"]
+    if not blocking:
+        return None
+    first = blocking[0]
+    where = f"rad {first['row']}: " if first.get("row") is not None else ""
+    more = f" (+{len(blocking) - 1} fel till)" if len(blocking) > 1 else ""
+    return f"{where}{first['message_sv']}{more}"
+
+
+def _erased_keys(settings: Settings) -> set[str]:
+    path = settings.raw / "_erased_keys.txt"
+    if not path.exists():
+        return set()
+    return {line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+
+
+def erased_keys_path(settings: Settings) -> Path:
+    return settings.raw / "_erased_keys.txt"

@@ -1,0 +1,101 @@
+"""The whole run, without a scheduler (`finsam run`), calling the same steps the DAG calls."""
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from .alert import send_alerts
+from .build import build_marts
+from .config import Settings
+from .load import load_warehouse
+from .process import process_association
+from .publish import publish_marts
+from .registry import Registry, load_registry
+
+log = logging.getLogger(__name__)
+
+
+def unknown_drop_folders(settings: Settings, registry: Registry) -> list[str]:
+    if not settings.landing.is_dir():
+        return []
+    return sorted(p.name for p in settings.landing.iterdir() if p.is_dir() and registry.get(p.name) is None)
+
+
+def run_pipeline(settings: Settings, registry: Registry | None = None, *, as_of: date | None = None,
+                 docs: bool = True) -> dict:
+    registry = registry or load_registry(settings.registry)
+    settings.ensure_dirs()
+    settings.secret()  # refuse early without a hash secret (outside the demo)
+    associations = [process_association(settings, registry, code, as_of=as_of, docs=docs) for code in registry.codes]
+    loaded = load_warehouse(settings, registry)
+    built = build_marts(settings, docs=docs)
+    published = publish_marts(settings)
+    alerts = send_alerts(settings, registry)
+    write_docs_index(settings, registry)
+    return {"associations": associations, "load": loaded, "build": built, "publish": published, "alerts": alerts,
+            "unknown_folders": unknown_drop_folders(settings, registry)}
+
+
+def write_docs_index(settings: Settings, registry: Registry) -> Path:
+    """One page linking every association's GX Data Docs and the dbt docs."""
+    links = []
+    for code in registry.codes:
+        page = settings.gx_root / code / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+        if page.exists():
+            links.append(f'<li><a href="{page.relative_to(settings.reports.parent)}">{code}</a></li>'
+                         .replace('href="', 'href="../'))
+    dbt_docs = settings.publish / "dbt-docs" / "index.html"
+    html = ("<!doctype html><meta charset='utf-8'><title>Finsam: valideringsrapporter</title>"
+            "<h1>Valideringsrapporter (Great Expectations Data Docs)</h1><ul>" + "".join(links) + "</ul>"
+            + (f"<p><a href='../publish/dbt-docs/index.html'>Dokumentation av tabellerna (dbt docs)</a></p>"
+               if dbt_docs.exists() else ""))
+    path = settings.reports / "validering.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def summary_lines(settings: Settings, registry: Registry, unknown_folders: list[str] | None = None) -> list[str]:
+    """A few readable Swedish lines: deliveries, quarantine reasons, mart rows, where things are."""
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        ledger = con.execute("select status, count(*) from meta.load_ledger group by 1 order by 1").fetchall()
+        quarantined = con.execute("select file_name, reason from meta.load_ledger where status = 'quarantined' "
+                                  "order by file_name").fetchall()
+        events = con.execute("select event, count(*) from meta.delivery_events group by 1").fetchall()
+        names = con.execute("select distinct file_name, message_sv from meta.delivery_events "
+                            "where event = 'rejected_name' order by 1").fetchall()
+    finally:
+        con.close()
+    by_status = dict(ledger)
+    total = sum(by_status.values())
+    accepted = by_status.get("accepted", 0) + by_status.get("accepted_with_warnings", 0)
+    lines = [
+        f"Leveranser hittade: {total + len(names)} ({total} med giltigt filnamn, {len(names)} med felaktigt filnamn; "
+        f"{dict(events).get('duplicate', 0)} dubbletter av redan mottagna filer)",
+        f"Inlästa: {accepted} (varav {by_status.get('accepted_with_warnings', 0)} med varningar till ägaren)",
+        f"I karantän: {len(quarantined)}",
+    ]
+    lines += [f"  - {name}: {reason}" for name, reason in quarantined]
+    if names:
+        lines.append("Ej inlästa, felaktigt filnamn (ligger kvar i inkorgen):")
+        lines += [f"  - {message}" for _, message in names]
+    if unknown_folders:
+        lines.append(f"Okända mappar i inkorgen (inte i registret): {', '.join(unknown_folders)}")
+    snapshot = settings.publish / "finsam_marts.duckdb"
+    if snapshot.exists():
+        from .publish import mart_row_counts
+
+        counts = mart_row_counts(snapshot)
+        lines.append("Rader per tabell (marts):")
+        lines += [f"  {name:<45} {count:>7}" for name, count in counts.items() if name.startswith("marts.")]
+    lines += [
+        f"Datalager: {settings.warehouse}",
+        f"Publicerad kopia för BI: {snapshot} (och Parquet i {settings.publish / 'parquet'})",
+        f"Valideringsrapport (GX Data Docs): {settings.reports / 'validering.html'}",
+        f"Karantän: {settings.quarantine}",
+    ]
+    return lines

@@ -1,0 +1,143 @@
+"""Steps 1–3 for one association: discover, land, validate, quarantine.
+
+Writes only files (raw zone, quarantine, event log), never the warehouse, so the DAG can
+run one of these per association in parallel. Safe to re-run: a file whose bytes are
+already in the raw zone is recognised by its SHA-256 and not landed twice; a delivery that
+was landed but not validated (a crash in between) is validated on the next run.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date, datetime, timezone
+
+import pandas as pd
+
+from .config import Settings
+from .discover import NameError_, find_files, parse_file_name
+from .findings import WARNING, Finding
+from .land import Landed, all_landed, existing, land_file, write_validation
+from .quarantine import quarantine
+from .registry import Registry
+from .validate import Batch, Context, run_validation, verdict
+
+log = logging.getLogger(__name__)
+KIND_ORDER = {"insatser": 0, "budget": 1, "volym": 2, "deltagare": 3}
+
+
+def _event(settings: Settings, association: str, file_name: str, sha256: str | None, event: str, message: str) -> dict:
+    entry = {"event_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(), "association": association,
+             "file_name": file_name, "sha256": sha256, "event": event, "message_sv": message}
+    folder = settings.raw / association
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "_events.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    return entry
+
+
+def current_register(settings: Settings, association: str) -> pd.DataFrame | None:
+    """The association's latest accepted intervention register (insatser) in the raw zone."""
+    registers = [l for l in all_landed(settings, association)
+                 if l.manifest["kind"] == "insatser" and l.status in ("accepted", "accepted_with_warnings")]
+    if not registers:
+        return None
+    latest = max(registers, key=lambda l: (l.manifest["period_end"], l.manifest["received_at"]))
+    return latest.frame()
+
+
+def owner_emails(register: pd.DataFrame | None) -> dict[str, str]:
+    if register is None or register.empty:
+        return {}
+    return {row.insats_kod: row.agare_epost for row in register.itertuples() if row.agare_epost}
+
+
+def _validate(settings: Settings, registry: Registry, association: str, pending: list[Landed], as_of: date,
+              docs: bool) -> dict[str, list[Finding]]:
+    """Validate pending deliveries; the register first, since deliveries are checked against it."""
+    area = registry.get(association).municipalities if registry.get(association) else ()
+    results: dict[str, list[Finding]] = {}
+    readable = [l for l in pending if not l.manifest.get("unreadable")]
+    for l in pending:
+        if l.manifest.get("unreadable"):
+            results[l.delivery_id] = []
+    registers = [l for l in readable if l.manifest["kind"] == "insatser"]
+    others = [l for l in readable if l.manifest["kind"] != "insatser"]
+    for group in (registers, others):
+        if not group:
+            continue
+        ctx = Context(as_of=as_of, area=area, register=current_register(settings, association),
+                      overspend_share=settings.overspend_share)
+        batches = [Batch(l.delivery_id, l.manifest["kind"], association, l.manifest["intervention"],
+                         date.fromisoformat(l.manifest["period_end"]), l.frame(), l.totals()) for l in group]
+        found = run_validation(batches, ctx, settings.gx_root / association, docs=docs)
+        for l in group:
+            findings = l.notes() + found.get(l.delivery_id, [])
+            results[l.delivery_id] = findings
+            write_validation(l, verdict(findings), findings)
+    return results
+
+
+def process_association(settings: Settings, registry: Registry, association: str, *, as_of: date | None = None,
+                        docs: bool = True) -> dict:
+    """Discover, land, validate and quarantine one association's new deliveries."""
+    as_of = as_of or date.today()
+    secret = settings.secret()
+    summary = {"association": association, "found": 0, "landed": 0, "duplicates": 0, "accepted": 0,
+               "warnings": 0, "quarantined": [], "bad_names": []}
+    pending: dict[str, tuple[Landed, object]] = {}
+    for found in find_files(settings.landing, association):
+        summary["found"] += 1
+        try:
+            name = parse_file_name(found.path.name)
+            if name.association != association:
+                raise NameError_(f"filen ligger i mappen {association} men filnamnet anger förbundet {name.association}")
+            if registry.get(name.association) is None:
+                raise NameError_(f"förbundet {name.association} finns inte i länets register")
+            if name.period.start > as_of:
+                raise NameError_(f"perioden {name.period.label} har inte börjat än")
+        except NameError_ as exc:
+            message = f"{found.path.name}: {exc}. Filen ligger kvar och lästes inte in; byt namn och lämna den igen."
+            summary["bad_names"].append(message)
+            _event(settings, association, found.path.name, found.sha256, "rejected_name", message)
+            continue
+        landed = existing(settings, association, found.sha256)
+        if landed is not None and landed.status is not None:
+            summary["duplicates"] += 1
+            _event(settings, association, found.path.name, found.sha256, "duplicate",
+                   f"{found.path.name}: exakt samma fil har redan tagits emot ({landed.manifest['received_at']}, "
+                   f"status {landed.status}); den lästes inte in igen.")
+            found.path.unlink(missing_ok=True)
+            continue
+        if landed is None:
+            landed = land_file(settings, found, name, secret)
+            summary["landed"] += 1
+        pending[landed.delivery_id] = (landed, found.path)
+
+    # Landed earlier but never validated (a crash in between): finish them now.
+    for landed in all_landed(settings, association):
+        if landed.status is None and landed.delivery_id not in pending:
+            pending[landed.delivery_id] = (landed, None)
+
+    ordered = sorted(pending.values(), key=lambda item: KIND_ORDER.get(item[0].manifest["kind"], 9))
+    results = _validate(settings, registry, association, [l for l, _ in ordered], as_of, docs)
+    for landed, original in ordered:
+        findings = results[landed.delivery_id]
+        if landed.manifest.get("unreadable"):
+            write_validation(landed, "quarantined", findings)
+        status = landed.status
+        if status == "quarantined":
+            reason_file = quarantine(settings, landed, original, findings)
+            reason = landed.manifest.get("unreadable") or next(
+                (f.line_sv() for f in findings if f.severity != WARNING), "")
+            summary["quarantined"].append({"file": landed.manifest["file_name"], "reason": reason,
+                                           "explanation": str(reason_file)})
+        elif status == "accepted_with_warnings":
+            summary["warnings"] += 1
+            summary["accepted"] += 1
+        else:
+            summary["accepted"] += 1
+        if original is not None:
+            original.unlink(missing_ok=True)  # only now: the raw copy and its verdict exist
+    log.info("Förbund %s: %s filer, %s inlästa, %s i karantän", association, summary["found"],
+             summary["accepted"], len(summary["quarantined"]))
+    return summary

@@ -1,0 +1,63 @@
+"""Step 6: publish the marts for BI tools: a read-only DuckDB snapshot and Parquet per mart.
+
+BI readers never open the warehouse itself, so a reader can never block a load and a load
+never fails because a BI tool has a file open: the snapshot is written under a new name
+and swapped in with an atomic rename (readers holding the old file keep reading it).
+"""
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import duckdb
+
+from .config import Settings
+
+PUBLISHED_SCHEMAS = ("marts", "public")
+
+
+def published_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    return con.execute(
+        "select table_schema, table_name from information_schema.tables where table_schema in "
+        f"({', '.join(repr(s) for s in PUBLISHED_SCHEMAS)}) order by 1, 2").fetchall()
+
+
+def publish_marts(settings: Settings) -> dict:
+    out = settings.publish
+    parquet_dir = out / "parquet"
+    parquet_dir.mkdir(parents=True, exist_ok=True)
+    snapshot = out / "finsam_marts.duckdb"
+    tmp = out / ".finsam_marts.duckdb.new"
+    tmp.unlink(missing_ok=True)
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    counts: dict[str, int] = {}
+    try:
+        con.execute(f"attach '{tmp}' as snap")
+        for schema, table in published_tables(con):
+            con.execute(f"create schema if not exists snap.{schema}")
+            con.execute(f"create table snap.{schema}.{table} as select * from {schema}.{table}")
+            counts[f"{schema}.{table}"] = con.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
+            target = parquet_dir / f"{schema}.{table}.parquet"
+            part = target.with_suffix(".parquet.new")
+            con.execute(f"copy (select * from {schema}.{table}) to '{part}' (format parquet)")
+            os.replace(part, target)
+        con.execute("detach snap")
+    finally:
+        con.close()
+    os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    os.replace(tmp, snapshot)
+    if settings.bi_postgres_dsn:
+        from .publish_postgres import publish_to_postgres
+
+        publish_to_postgres(settings, parquet_dir)
+    return {"snapshot": str(snapshot), "parquet": str(parquet_dir), "tables": counts}
+
+
+def mart_row_counts(path: Path) -> dict[str, int]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {f"{s}.{t}": con.execute(f"select count(*) from {s}.{t}").fetchone()[0]
+                for s, t in published_tables(con)}
+    finally:
+        con.close()

@@ -1,0 +1,61 @@
+"""Quarantine: a rejected delivery and a Swedish explanation beside it; nothing of it loads."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from .config import Settings
+from .contract import load_contract
+from .findings import BLOCKING, WARNING, Finding
+from .land import Landed
+
+
+def explanation_sv(manifest: dict, findings: list[Finding]) -> str:
+    contract = load_contract()
+    lines = [
+        f"Leveransen {manifest['file_name']} har inte lästs in (karantän).",
+        f"Förbund: {manifest['association']}  Insats: {manifest['intervention']}  "
+        f"Typ: {contract.kind_label(manifest['kind']) if manifest.get('kind') else '-'}  Period: {manifest.get('period', '-')}",
+        f"Kontrollsumma (SHA-256): {manifest['sha256']}",
+        "",
+    ]
+    if manifest.get("unreadable"):
+        lines += ["Filen gick inte att läsa:", f"  - {manifest['unreadable']}", ""]
+    blocking = [f for f in findings if f.severity == BLOCKING]
+    warnings = [f for f in findings if f.severity == WARNING]
+    if blocking:
+        lines.append(f"Fel som måste rättas ({len(blocking)}):")
+        lines += [f"  - {f.line_sv()}" for f in blocking]
+        lines.append("")
+    if warnings:
+        lines.append(f"Varningar ({len(warnings)}):")
+        lines += [f"  - {f.line_sv()}" for f in warnings]
+        lines.append("")
+    lines += [
+        "Så lämnar du en ny leverans: rätta filen och lägg den i förbundets mapp med samma filnamn.",
+        "Den nya filen ersätter den underkända. Du kan kontrollera filen först med: finsam validate <fil>",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def quarantine(settings: Settings, landed: Landed, original: Path | None, findings: list[Finding]) -> Path:
+    """Put the rejected file in quarantine with its explanation.
+
+    A file that held personnummer is quarantined as its pseudonymised copy (CSV); the
+    original never leaves the landing zone's control with the numbers in it.
+    """
+    manifest = landed.manifest
+    folder = settings.quarantine / manifest["association"]
+    folder.mkdir(parents=True, exist_ok=True)
+    base = folder / manifest["file_name"]
+    if manifest.get("had_personnummer") or (original is None):
+        data = landed.directory / "data.parquet"
+        if data.exists():
+            import pandas as pd
+
+            pd.read_parquet(data).to_csv(base.with_name(base.name + ".pseudonymiserad.csv"), index=False, sep=";")
+    elif original.exists():
+        shutil.copyfile(original, base)
+    reason = folder / (manifest["file_name"] + ".fel.txt")
+    reason.write_text(explanation_sv(manifest, findings), encoding="utf-8")
+    return reason
