@@ -21,6 +21,7 @@ from .contract import load_contract
 from .findings import BLOCKING, WARNING, Finding
 from .land import Landed, all_landed, write_json_atomic
 from .process import current_register, owner_emails
+from .pseudonymize import scrub_text
 from .registry import Registry
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,11 @@ def compose(manifest: dict, status: str, findings: list[Finding]) -> tuple[str, 
                   f"  1. Rätta raderna ovan i er egen fil (radnumren avser raderna i filen {manifest['file_name']}).",
                   "  2. Kontrollera gärna filen först: finsam validate <fil>",
                   f"  3. Lägg filen i förbundets mapp med samma namn, {manifest['file_name']}. Den ersätter den underkända.", ""]
+    else:
+        lines += ["Så rättar du:",
+                  "  Filen behöver inte skickas igen. Rätta uppgifterna i ert eget underlag så att nästa leverans blir rätt.",
+                  f"  Vill ni ersätta filen redan nu: lägg en rättad fil med samma namn, {manifest['file_name']}, i "
+                  "förbundets mapp. Den senaste filen för samma insats, typ och period gäller.", ""]
     lines += ["Meddelandet innehåller inga personuppgifter. Frågor: svara på detta mejl så når du länets dataenhet.",
               "", "Vänliga hälsningar", "Länets uppföljning av finansiell samordning (Finsam)"]
     return subject, "\n".join(lines) + "\n"
@@ -86,43 +92,93 @@ def send_mail(settings: Settings, message: EmailMessage, attempts: int = 3, back
     return False, attempts
 
 
-def send_alerts(settings: Settings, registry: Registry) -> dict:
-    summary = {"sent": 0, "failed": 0, "outbox": 0}
+def _message(settings: Settings, to: str, cc: str | None, subject: str, body: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = to
+    if cc and cc != to:
+        message["Cc"] = cc
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(domain="finsam.local")
+    message.set_content(scrub_text(body)[0])  # last guard: nothing shaped like a personnummer leaves
+    return message
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def record_alerts(settings: Settings, records: list[dict]) -> None:
+    """Upsert this run's alert outcomes into meta.alerts. Never raises: the mail is what matters."""
+    if not records:
+        return
+    try:
+        from .load import connect, ensure_schema
+
+        con = connect(settings)
+        try:
+            ensure_schema(con)
+            for r in records:
+                con.execute("delete from meta.alerts where delivery_id = ?", [r["delivery_id"]])
+                con.execute("insert into meta.alerts values (?, ?, cast(? as timestamp), ?, ?)",
+                            [r["delivery_id"], r["recipient"], r["sent_at"], r["status"], r["attempts"]])
+        finally:
+            con.close()
+    except Exception:  # a locked or missing warehouse must not fail the alert step
+        log.exception("Kunde inte skriva utskicken till meta.alerts; de finns kvar i rådatazonen (alert.json)")
+
+
+def send_alerts(settings: Settings, registry: Registry, *, attempts: int = 3, backoff: float = 1.0) -> dict:
+    """One message per delivery with findings, sent once.
+
+    The outcome is kept beside the delivery (`alert.json`) and in `meta.alerts`: `sent`,
+    `outbox` (no SMTP relay configured: the message is only in the outbox) or `failed`
+    (the relay did not take it after `attempts` tries). A failed alert is tried again on
+    the next run; a sent one never again. Nothing here raises: alerts never fail a load.
+    """
+    summary = {"sent": 0, "failed": 0, "outbox": 0, "retried": 0}
     outbox = settings.reports / "outbox"
     outbox.mkdir(parents=True, exist_ok=True)
     registers: dict[str, dict[str, str]] = {}
+    records: list[dict] = []
     for landed in all_landed(settings):
         marker = landed.directory / "alert.json"
+        previous = json.loads(marker.read_text(encoding="utf-8")) if marker.exists() else None
+        if previous is not None and previous.get("status", "sent" if previous.get("sent") else "outbox") != "failed":
+            continue
         validation = landed.validation()
-        if validation is None or marker.exists():
+        if validation is None:
             continue
         findings = [Finding.from_dict(f) for f in validation.get("findings", [])]
         status = validation["status"]
         if status == "accepted" and not findings:
             continue
-        m = landed.manifest
-        association = registry.get(m["association"])
-        team = association.data_team_email if association else registry.data_team_email
-        if m["association"] not in registers:
-            registers[m["association"]] = owner_emails(current_register(settings, m["association"]))
-        owner = registers[m["association"]].get(m["intervention"]) or team
-        subject, body = compose(m, status, findings)
-        message = EmailMessage()
-        message["From"] = settings.mail_from
-        message["To"] = owner
-        if team and team != owner:
-            message["Cc"] = team
-        message["Subject"] = subject
-        message["Date"] = formatdate(localtime=True)
-        message["Message-ID"] = make_msgid(domain="finsam.local")
-        message["X-Finsam-Delivery"] = landed.delivery_id
-        message.set_content(body)
-        (outbox / f"{landed.delivery_id[:16]}.eml").write_bytes(bytes(message))
-        summary["outbox"] += 1
-        sent, attempts = send_mail(settings, message)
-        if settings.smtp_host:
-            summary["sent" if sent else "failed"] += 1
-        if sent or not settings.smtp_host:
-            write_json_atomic(marker, {"recipient": owner, "cc": team, "sent": sent, "attempts": attempts,
-                                       "at": datetime.now(timezone.utc).replace(microsecond=0).isoformat()})
+        try:
+            m = landed.manifest
+            association = registry.get(m["association"])
+            team = association.data_team_email if association else registry.data_team_email
+            if m["association"] not in registers:
+                registers[m["association"]] = owner_emails(current_register(settings, m["association"]))
+            owner = registers[m["association"]].get(m["intervention"]) or team
+            subject, body = compose(m, status, findings)
+            message = _message(settings, owner, team, subject, body)
+            message["X-Finsam-Delivery"] = landed.delivery_id
+            (outbox / f"{landed.delivery_id[:16]}.eml").write_bytes(bytes(message))
+            summary["outbox"] += 1
+            sent, tries = send_mail(settings, message, attempts=attempts, backoff=backoff)
+        except Exception:
+            log.exception("Varningen för leverans %s kunde inte skapas eller skickas", landed.delivery_id[:12])
+            owner, team, sent, tries = None, None, False, 0
+        if previous is not None:
+            summary["retried"] += 1
+        outcome = "sent" if sent else ("outbox" if not settings.smtp_host and owner else "failed")
+        if outcome != "outbox":
+            summary[outcome] += 1
+        total = (previous or {}).get("attempts", 0) + tries
+        record = {"delivery_id": landed.delivery_id, "recipient": owner, "cc": team, "status": outcome,
+                  "sent": sent, "attempts": total, "at": _now(), "sent_at": _now() if sent else None}
+        write_json_atomic(marker, record)
+        records.append(record)
+    record_alerts(settings, records)
     return summary

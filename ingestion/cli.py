@@ -47,18 +47,25 @@ def cmd_demo(args) -> int:
 def cmd_contract(args) -> int:
     from .publish_contract import write_all
 
-    for path in write_all(check=args.check):
+    paths = write_all(check=args.check)
+    for path in paths:
         print(path)
+    if args.check and paths:
+        print("Inaktuella filer (se ovan): kör `finsam contract --write`.", file=sys.stderr)
+        return 1
     return 0
 
 
 def cmd_forget(args) -> int:
-    from .forget import forget
+    from .forget import ForgetError, forget
 
     settings = _settings(args)
     given = args.personnummer_or_key or sys.stdin.readline()
-    result = forget(settings, given.strip())
-    print(result)
+    try:
+        print(forget(settings, given.strip()))
+    except ForgetError as exc:
+        print(f"Fel: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -56,15 +56,47 @@ class DeliveryName:
     ext: str
 
 
+FIRST_YEAR = 2004  # Lag (2003:1210) came into force 1 January 2004
+IN_TRANSFER = (".part", ".partial", ".tmp", ".filepart", ".crdownload", ".download")
+
+
+def _diagnose(name: str) -> str:
+    """Why a file name breaks the rule, as specifically as can be said."""
+    contract = load_contract()
+    stem, dot, ext = name.rpartition(".")
+    example = "t.ex. SODRA_AVESTA_deltagare_2016T2.xlsx"
+    if not dot:
+        return f"filnamnet '{name}' saknar filändelse (.xlsx eller .csv), {example}"
+    if ext.lower() not in contract.data["file_name"]["extensions"]:
+        advice = "spara filen som .xlsx" if ext.lower() in ("xls", "xlsm", "xlsb", "ods") else "leverera .xlsx eller .csv"
+        return f"filtypen .{ext} i '{name}' stöds inte; {advice}"
+    parts = stem.split("_")
+    if len(parts) != 4:
+        return (f"filnamnet '{name}' ska ha fyra delar åtskilda av understreck: "
+                f"<förbund>_<insats>_<typ>_<period>, {example} (här {len(parts)} delar)")
+    association, intervention, kind, period = parts
+    kinds = ", ".join(contract.data["kinds"])
+    if kind not in contract.data["kinds"]:
+        near = next((k for k in contract.data["kinds"] if k == kind.lower()), None)
+        advice = f"skriv '{near}' med små bokstäver" if near else f"giltiga typer: {kinds}"
+        return f"typen '{kind}' i filnamnet '{name}' är inte giltig; {advice}"
+    for label, part in (("förbundskoden", association), ("insatskoden", intervention)):
+        if not re.fullmatch(r"[A-Za-z0-9-]+", part):
+            return f"{label} '{part}' i filnamnet '{name}' får bara innehålla A–Z, 0–9 och bindestreck"
+    parse_period(period)  # raises with its own reason
+    return f"filnamnet '{name}' följer inte regeln <förbund>_<insats>_<typ>_<period>.xlsx|csv, {example}"
+
+
 def parse_file_name(name: str) -> DeliveryName:
     """Parse `<association>_<intervention>_<kind>_<period>.<ext>` or raise with a Swedish reason."""
     contract = load_contract()
-    match = contract.file_name_pattern.match(name)
+    stem, dot, ext = name.rpartition(".")
+    match = contract.file_name_pattern.match(f"{stem}.{ext.lower()}" if dot else name)
     if not match:
-        raise NameError_(
-            f"filnamnet '{name}' följer inte regeln <förbund>_<insats>_<typ>_<period>.xlsx|csv, "
-            "t.ex. SODRA_AVESTA_deltagare_2016T2.xlsx (typ: deltagare, insatser, budget eller volym)")
+        raise NameError_(_diagnose(name))
     period = parse_period(match["period"])
+    if not FIRST_YEAR <= period.start.year <= 2100:
+        raise NameError_(f"året {period.start.year} i filnamnet '{name}' är inte rimligt")
     return DeliveryName(match["association"].upper(), match["intervention"].upper(), match["kind"],
                         period, match["ext"].lower())
 
@@ -90,6 +122,8 @@ def find_files(landing: Path, association: str) -> list[FoundFile]:
     folder = landing / association
     if not folder.is_dir():
         return []
-    files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$"))]
+    # Hidden files, Office lock files (~$) and files still being copied in are not deliveries (yet).
+    files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$"))
+             and not p.name.lower().endswith(IN_TRANSFER)]
     files.sort(key=lambda p: (p.stat().st_mtime, p.name))
     return [FoundFile(p, association, sha256_file(p), p.stat().st_size) for p in files]

@@ -22,6 +22,7 @@ from .config import Settings
 from .discover import DeliveryName, FoundFile
 from .findings import Finding
 from .normalize import Normalised, read_delivery
+from .pseudonymize import read_erased_keys
 from .readers import UnreadableFile
 
 
@@ -97,11 +98,15 @@ def land_file(settings: Settings, found: FoundFile, name: DeliveryName, secret: 
         "rows_dropped": 0, "unreadable": None, "notes": [], "had_personnummer": False,
     }
     normalised: Normalised | None = None
+    from .load import erased_keys_path  # load imports this module
+
     try:
         normalised = read_delivery(found.path, name.kind, name.association, secret,
-                                   max_bytes=settings.max_file_bytes, max_unzipped=settings.max_unzipped_bytes)
+                                   max_bytes=settings.max_file_bytes, max_unzipped=settings.max_unzipped_bytes,
+                                   erased=read_erased_keys(erased_keys_path(settings)))
     except UnreadableFile as exc:
         manifest["unreadable"] = str(exc)
+        manifest["had_personnummer"] = True  # unknown: an unreadable file is never copied anywhere
     if normalised is not None:
         manifest.update(rows_read=normalised.rows_read, rows_kept=len(normalised.frame),
                         rows_dropped=normalised.rows_dropped, notes=[n.to_dict() for n in normalised.notes],

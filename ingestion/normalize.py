@@ -4,28 +4,41 @@ Valid values are normalised (ISO dates, plain numbers, contract codes). A value 
 cannot be read keeps its delivered text, so the quality gate can quote it back to the
 owner; it never silently becomes null. Personnummer is replaced by a keyed hash here,
 at the first read, and the number itself is dropped.
+
+Columnar throughout: Arrow-backed string columns, and every parser runs once per distinct
+value of a column (`per_unique`), never once per row. A delivery of a million episodes has
+a few thousand distinct dates and a few dozen distinct codes.
 """
 from __future__ import annotations
 
 import csv
+import logging
 import re
+import traceback
 from dataclasses import dataclass, field
-from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import pseudonymize as pz
 from .config import REPO_ROOT
 from .contract import fold, load_contract
 from .findings import WARNING, Finding
-from .readers import locate_header
+from .readers import UnreadableFile, locate_header
 
-TOTAL_ROW = re.compile(r"^(summa|totalt|total|nettokostnad|netto)\b")
+log = logging.getLogger(__name__)
+
+TOTAL_ROW = re.compile(r"^(?:summa|totalt|total|nettokostnad|netto)\b")
 SPACES = re.compile(r"[\s\u00a0\u202f\u2009']")
 NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
 MUNICIPALITIES_CSV = REPO_ROOT / "dbt_project" / "seeds" / "municipalities.csv"
+CODE_SEPARATORS = re.compile(r"\s*(?:\+|,|/|;|&|\boch\b)\s*")
+NOTE_ROWS = 20  # at most this many row numbers are listed in one note
 
 
 @lru_cache(maxsize=1)
@@ -57,60 +70,137 @@ class Normalised:
     had_personnummer: bool = False
 
 
-# ---------------------------------------------------------------- value parsers (vectorised)
+# ---------------------------------------------------------------- value parsers (once per distinct value)
+
+def _factorize(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """(codes, distinct values); code -1 marks NA."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    return codes, pd.Series(uniques, dtype="string")
+
+
+def _spread(codes: np.ndarray, values: pd.Series | list, index: pd.Index) -> pd.Series:
+    """values[codes] as a string column (NA where code is -1), in one Arrow dictionary decode."""
+    dictionary = pa.array(pd.array(values, dtype="string")) if len(values) else pa.array([], pa.string())
+    if isinstance(dictionary, pa.ChunkedArray):
+        dictionary = dictionary.combine_chunks()
+    indices = pa.array(codes.astype(np.int32, copy=False), mask=codes < 0, type=pa.int32())
+    decoded = pa.DictionaryArray.from_arrays(indices, dictionary.cast(pa.string())).cast(pa.string())
+    return pd.Series(pd.array(decoded, dtype="string"), index=index, dtype="string")
+
+
+def per_unique(series: pd.Series, parse: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """Apply a Series -> Series parser to the distinct values only, then spread the results back."""
+    codes, uniques = _factorize(series)
+    return _spread(codes, parse(uniques) if len(uniques) else [], series.index)
+
+
+def _each(function: Callable[[str], str | None]) -> Callable[[pd.Series], pd.Series]:
+    """A scalar parser as a Series parser (for `per_unique`): None keeps the delivered text."""
+    def parse(uniques: pd.Series) -> pd.Series:
+        out = []
+        for value in uniques.tolist():
+            result = function(value)
+            out.append(value if result is None else result)
+        return pd.Series(out, index=uniques.index, dtype="string")
+    return parse
+
 
 def _blank_to_none(series: pd.Series) -> pd.Series:
-    stripped = series.astype("string").str.strip()
-    return stripped.mask(stripped == "", None)
+    """Surrounding whitespace removed; an empty cell is NA (in Arrow, no per-row Python)."""
+    array = pa.array(series.astype("string"))
+    trimmed = pc.utf8_trim_whitespace(array)
+    blank = pc.equal(pc.binary_length(trimmed), 0)
+    return pd.Series(pd.array(pc.if_else(blank, pa.scalar(None, trimmed.type), trimmed), dtype="string"),
+                     index=series.index, dtype="string")
+
+
+def number_text(value: str) -> str | None:
+    """'1 775 000', '1775000,50', '−9 000', '+20 000 kr', '1.775.000,50' -> plain '1775000', '1775000.5', ...
+
+    Returns None when the text is not unambiguously one number ('1,775,000.5,0', '12 ab').
+    """
+    text = SPACES.sub("", value).replace("\u2212", "-").replace("\u2013", "-")
+    text = re.sub(r"(?i)(kr|sek|:-)$", "", text)
+    sign = ""
+    if text[:1] in "+-" and len(text) > 1:
+        sign, text = ("-" if text[0] == "-" else ""), text[1:]
+    if re.fullmatch(r"\d+", text):
+        whole, fraction = text, ""
+    elif re.fullmatch(r"\d+[.,]\d+", text):                     # one separator: the decimal sign
+        whole, fraction = re.split(r"[.,]", text)
+    elif re.fullmatch(r"\d{1,3}(?:\.\d{3})+,\d+", text):         # 1.775.000,50
+        whole, fraction = text.split(",")
+        whole = whole.replace(".", "")
+    elif re.fullmatch(r"\d{1,3}(?:,\d{3})+\.\d+", text):         # 1,775,000.50
+        whole, fraction = text.split(".")
+        whole = whole.replace(",", "")
+    elif re.fullmatch(r"\d{1,3}(?:\.\d{3}){2,}|\d{1,3}(?:,\d{3}){2,}", text):  # 1.775.000 / 1,775,000
+        whole, fraction = re.sub(r"[.,]", "", text), ""
+    else:
+        return None
+    whole = whole.lstrip("0") or "0"
+    fraction = fraction.rstrip("0")
+    if whole == "0" and not fraction:
+        sign = ""
+    return f"{sign}{whole}.{fraction}" if fraction else f"{sign}{whole}"
 
 
 def parse_numbers(series: pd.Series) -> pd.Series:
-    """'1 775 000', '1775000,50', '−9 000', '+20 000' -> '1775000', '1775000.50', '-9000', '20000'."""
-    text = series.astype("string")
-    cleaned = (text.str.replace(SPACES, "", regex=True)
-               .str.replace("\u2212", "-", regex=False)
-               .str.replace("kr", "", regex=False)
-               .str.replace(r"^\+", "", regex=True))
-    # decimal comma (only one comma, no dot) -> dot
-    cleaned = cleaned.where(~cleaned.str.fullmatch(r"-?\d+,\d+").fillna(False),
-                            cleaned.str.replace(",", ".", regex=False))
-    ok = cleaned.str.fullmatch(NUMBER.pattern).fillna(False)
-    canon = cleaned.str.replace(r"\.0+$", "", regex=True)
-    return canon.where(ok, text)
+    """'1 775 000', '1775000,50', '−9 000', '+20 000' -> '1775000', '1775000.5', '-9000', '20000'."""
+    return per_unique(series, _each(number_text))
+
+
+def int_text(value: str) -> str | None:
+    number = number_text(value)
+    return number if number is not None and "." not in number else None
+
+
+def percent_text(value: str) -> str | None:
+    return number_text(value.replace("%", ""))
 
 
 def parse_ints(series: pd.Series) -> pd.Series:
-    numbers = parse_numbers(series)
-    ok = numbers.str.fullmatch(r"-?\d+").fillna(False)
-    return numbers.where(ok, series.astype("string"))
+    return per_unique(series, _each(int_text))
+
+
+DATE_FORMS = [
+    # (pattern, strptime-style parts: year, month, day group names)
+    re.compile(r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"),
+    re.compile(r"^(?P<y>(?:19|20)\d{2})(?P<m>\d{2})(?P<d>\d{2})$"),
+    re.compile(r"^(?P<y>\d{2})(?P<m>\d{2})(?P<d>\d{2})$"),
+    re.compile(r"^(?P<d>\d{1,2})[/.-](?P<m>\d{1,2})[ /.-](?P<y>\d{4})$"),
+]
+EXCEL_SERIAL = re.compile(r"^(?P<serial>[1-6]\d{4})(?:\.\d+)?$")
+
+
+def date_text(value: str) -> str | None:
+    """2016-06-30, 20160630, 160630, 30/6 2016, 30.6.2016, an Excel serial (42551) -> '2016-06-30'."""
+    from datetime import date, timedelta
+
+    text = value.strip()
+    for pattern in DATE_FORMS:
+        match = pattern.match(text)
+        if match:
+            year = int(match["y"])
+            if len(match["y"]) == 2:
+                year += 2000 if year <= 68 else 1900  # the same pivot as strptime's %y
+            try:
+                return date(year, int(match["m"]), int(match["d"])).isoformat()
+            except ValueError:
+                return None
+    match = EXCEL_SERIAL.match(text)
+    if match:
+        return (date(1899, 12, 30) + timedelta(days=int(match["serial"]))).isoformat()
+    return None
 
 
 def parse_dates(series: pd.Series) -> pd.Series:
     """2016-06-30, 20160630, 160630, 30/6 2016, 30/6/2016, 2016-06-30 00:00:00, Excel serial."""
-    text = series.astype("string").str.strip()
-    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
-
-    def fill(mask, values):
-        nonlocal out
-        out = out.where(~(mask & out.isna()), values)
-
-    iso = text.str.extract(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00)?)?$")
-    fill(iso[0].notna(), pd.to_datetime(iso[0] + "-" + iso[1] + "-" + iso[2], format="%Y-%m-%d", errors="coerce"))
-    eight = text.str.fullmatch(r"(19|20)\d{6}").fillna(False)
-    fill(eight, pd.to_datetime(text.where(eight), format="%Y%m%d", errors="coerce"))
-    six = text.str.fullmatch(r"\d{6}").fillna(False)
-    fill(six, pd.to_datetime(text.where(six), format="%y%m%d", errors="coerce"))
-    dm = text.str.extract(r"^(\d{1,2})[/.](\d{1,2})[ /.-](\d{4})$")
-    fill(dm[0].notna(), pd.to_datetime(dm[2] + "-" + dm[1] + "-" + dm[0], format="%Y-%m-%d", errors="coerce"))
-    serial = text.str.fullmatch(r"[1-6]\d{4}").fillna(False)  # Excel serial days stored as text
-    serial_dates = pd.to_datetime("1899-12-30") + pd.to_timedelta(
-        pd.to_numeric(text.where(serial), errors="coerce"), unit="D")
-    fill(serial, serial_dates)
-    iso_text = out.dt.strftime("%Y-%m-%d").astype("string")
-    return iso_text.where(out.notna(), text)
+    return per_unique(series, _each(date_text))
 
 
-def parse_codes(series: pd.Series, code_list: str, multi: bool) -> pd.Series:
+def code_parser(code_list: str, multi: bool) -> Callable[[str], str | None]:
+    """A function from a delivered label ('Försörjningsstöd', 'ek. bistånd', 'AKS, FBS') to codes."""
     contract = load_contract()
     aliases = contract.alias_map(code_list)
     order = {code: i for i, code in enumerate(contract.codes(code_list))}
@@ -124,128 +214,189 @@ def parse_codes(series: pd.Series, code_list: str, multi: bool) -> pd.Series:
             match = re.fullmatch(rf"{prefix.lower()} ?:? ?(\d{{3,4}})", folded)
             if match:
                 return f"{prefix}:{match[1].zfill(4)}"
-            code = municipality_names().get(folded)
+            code = municipality_names().get(re.sub(r" kommun$", "", folded))
             if code:
                 return f"{prefix}:{code}"
         return None
 
-    cache: dict[str, str] = {}
-
-    def convert(value):
-        if value is None or value is pd.NA:
-            return None
-        if value in cache:
-            return cache[value]
-        parts = [p for p in re.split(r"\s*(?:\+|,|/|;| och )\s*", value) if p.strip()] if multi else [value]
+    def convert(value: str) -> str | None:
+        whole = one(value)  # a label may itself hold a separator ('sjukpenning/rehabiliteringspenning')
+        if whole or not multi:
+            return whole
+        parts = [p for p in CODE_SEPARATORS.split(value) if p.strip()]
         codes = [one(p) for p in parts]
-        if parts and all(codes):
-            unique = sorted(set(codes), key=lambda c: (order.get(c.split(":")[0], 99), c))
-            result = "+".join(unique)
-        else:
-            result = value.strip()
-        cache[value] = result
-        return result
+        if not parts or not all(codes):
+            return None
+        unique = sorted(set(codes), key=lambda c: (order.get(c.split(":")[0], 99), c))
+        return "+".join(unique)
 
-    return series.astype("object").map(convert).astype("string")
+    return convert
+
+
+def parse_codes(series: pd.Series, code_list: str, multi: bool) -> pd.Series:
+    return per_unique(series, _each(code_parser(code_list, multi)))
+
+
+def kommun_code(value: str) -> str | None:
+    text = value.strip()
+    if re.fullmatch(r"\d{3,4}", text):
+        return text.zfill(4)
+    return municipality_names().get(re.sub(r" kommun$", "", fold(text)))
 
 
 def parse_kommun(series: pd.Series) -> pd.Series:
-    names = municipality_names()
-
-    def convert(value):
-        if value is None or value is pd.NA:
-            return None
-        text = value.strip()
-        if re.fullmatch(r"\d{3,4}", text):
-            return text.zfill(4)
-        return names.get(fold(text), text)
-
-    return series.astype("object").map(convert).astype("string")
+    return per_unique(series, _each(kommun_code))
 
 
 def parse_percent(series: pd.Series) -> pd.Series:
-    return parse_numbers(series.astype("string").str.replace("%", "", regex=False))
+    return per_unique(series, _each(percent_text))
+
+
+def column_parser(col) -> Callable[[pd.Series], pd.Series] | None:
+    """The parser of one contract column (Series -> Series, run on its distinct values), by type."""
+    if col.type == "date":
+        return _each(date_text)
+    if col.type == "int":
+        return _each(int_text)
+    if col.type == "amount":
+        return _each(number_text)
+    if col.type == "percent":
+        return _each(percent_text)
+    if col.type in ("code", "codes"):
+        return _each(code_parser(col.codes, multi=col.type == "codes"))
+    if col.type == "yesno":
+        return _each(code_parser("ja_nej", multi=False))
+    if col.type == "kommun":
+        return _each(kommun_code)
+    if col.type == "email":
+        return lambda values: values.str.lower()
+    if col.name == "insats_kod":
+        return lambda values: values.str.upper()
+    return None
 
 
 # ---------------------------------------------------------------- the normaliser
 
-def normalise(cells: pd.DataFrame, kind: str, association: str, secret: bytes) -> Normalised:
+def _rows_text(rows: pd.Series) -> str:
+    listed = [str(int(r)) for r in rows.head(NOTE_ROWS)]
+    more = f" m.fl. ({len(rows)} st)" if len(rows) > NOTE_ROWS else ""
+    return ", ".join(listed) + more
+
+
+def _holds_pnr(series: pd.Series) -> pd.Series:
+    """True where a cell holds something shaped like a personnummer (checked once per distinct value)."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    if len(uniques) == 0:
+        return pd.Series(False, index=series.index)
+    hits = pz.holds_pnr(pd.Series(uniques, dtype="string")).to_numpy(dtype=bool)
+    return pd.Series(np.where(codes >= 0, hits[codes], False), index=series.index)
+
+
+def _starts_with_total(series: pd.Series) -> pd.Series:
+    """'Summa', 'TOTALT', 'Summa kostnader' (cells are already stripped)."""
+    hits = pc.match_substring_regex(pa.array(series), "(?i)" + TOTAL_ROW.pattern)
+    return pd.Series(pc.fill_null(hits, False).to_numpy(zero_copy_only=False), index=series.index)
+
+
+def _first_filled(body: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """Each row's first non-empty cell, left to right."""
+    first = pc.coalesce(*[pa.array(body[name]) for name in columns])
+    return pd.Series(pd.array(first, dtype="string"), index=body.index, dtype="string")
+
+
+def normalise(cells: pd.DataFrame, kind: str, association: str, secret: bytes,
+              erased: set[str] | frozenset[str] = frozenset()) -> Normalised:
+    """The delivery's rows in the contract's columns. `erased`: keys of persons who withdrew consent."""
     contract = load_contract()
     columns = contract.columns(kind)
     header_index, mapping = locate_header(cells, kind)
     notes: list[Finding] = []
+    had_pnr = False
 
-    unknown = [str(v) for i, v in enumerate(cells.iloc[header_index].tolist()) if v and i not in mapping]
+    header_cells = cells.iloc[header_index].tolist()
+    unknown = [pz.scrub_text(str(v).strip())[0] for i, v in enumerate(header_cells) if v and str(v).strip()
+               and i not in mapping]
     if unknown:
         notes.append(Finding(WARNING, "okanda_kolumner",
                              f"kolumnerna {', '.join(unknown[:8])} finns inte i exportkontraktet och lästes inte in."))
+    # Cells the delivery is not read from (title rows, unknown columns) still decide whether the
+    # file held personnummer: then only its pseudonymised copy may ever be kept.
+    outside = [cells.iloc[:header_index + 1, c] for c in range(cells.shape[1])]
+    outside += [cells.iloc[header_index + 1:, c] for c in range(cells.shape[1]) if c not in mapping]
+    had_pnr = any(bool(_holds_pnr(part).any()) for part in outside if len(part))
 
     body = cells.iloc[header_index + 1:, list(mapping)].copy()
     body.columns = [mapping[c] for c in mapping]
-    body.insert(0, "source_row", range(header_index + 2, header_index + 2 + len(body)))
-    rows_read = len(body)
     body = body.reset_index(drop=True)
-    for name in mapping.values():
+    for name in body.columns:
         body[name] = _blank_to_none(body[name])
-
-    # Blank rows and trailing total rows are dropped, and said so.
-    value_cols = list(mapping.values())
+    value_cols = list(body.columns)
     blank = body[value_cols].isna().all(axis=1)
-    first_text = body[value_cols].bfill(axis=1).iloc[:, 0].fillna("").map(fold)
-    total = first_text.str.match(TOTAL_ROW.pattern) & ~blank
+    filled = np.flatnonzero(~blank.to_numpy())
+    body = body.iloc[:filled[-1] + 1 if len(filled) else 0]  # empty rows after the last row are not rows
+    blank = blank.iloc[:len(body)]
+    body.insert(0, "source_row", np.arange(header_index + 2, header_index + 2 + len(body), dtype=np.int64))
+    rows_read = len(body)
+    if rows_read == 0:
+        raise UnreadableFile("filen har en rubrikrad men inga datarader")
+
+    # Blank rows and total rows (Summa/Totalt) are dropped, and said so.
+    total = _starts_with_total(_first_filled(body, value_cols))
+    for name in value_cols:  # 'Summa kostnader' in the line text, with the year filled in before it
+        if columns[name].type == "text" and name != "deltagar_id":
+            total |= _starts_with_total(body[name])
+    total &= ~blank
     totals = body[total].copy()
     if blank.any():
-        notes.append(Finding(WARNING, "tomma_rader", f"{int(blank.sum())} tomma rader hoppades över."))
+        notes.append(Finding(WARNING, "tomma_rader",
+                             f"{int(blank.sum())} tomma rader hoppades över (rad {_rows_text(body.loc[blank, 'source_row'])})."))
     for row in totals["source_row"]:
         notes.append(Finding(WARNING, "summeringsrad", "summeringsraden (Summa/Totalt) lästes inte in som data; "
                              "den används bara för att kontrollera summan.", row=int(row)))
     body = body[~blank & ~total].reset_index(drop=True)
+    rows_dropped = int(blank.sum() + total.sum())
+    if body.empty:
+        raise UnreadableFile("filen innehåller inga datarader, bara tomma rader och summeringsrader")
 
     for name in columns:
         if name not in body.columns:
-            body[name] = pd.Series([None] * len(body), dtype="string")
+            body[name] = pd.Series(pd.NA, index=body.index, dtype="string")
 
-    # Personnummer anywhere outside its own column is scrubbed, never stored.
-    for name in body.columns:
-        if name in ("personnummer", "source_row"):
+    # Each column once per distinct value: personnummer anywhere outside its own column is
+    # scrubbed (never stored), then the value is typed by the contract.
+    for name in value_cols:
+        if name == "personnummer":
             continue
-        col = body[name]
-        hits = col.str.contains(pz.PNR_IN_TEXT.pattern, regex=True, na=False)
+        parser = column_parser(columns[name]) if name != "deltagar_id" else None
+        if parser is None:  # nothing to type (ids, names): no need to find the distinct values
+            hits = pz.holds_pnr(body[name])
+            codes, uniques = None, None
+        else:
+            codes, uniques = _factorize(body[name])
+            found = pz.holds_pnr(uniques).to_numpy(dtype=bool)
+            hits = pd.Series(np.where(codes >= 0, found[np.maximum(codes, 0)], False), index=body.index)
         if hits.any():
-            if name == "deltagar_id" and body["personnummer"].isna()[hits].all():
-                body.loc[hits, "personnummer"] = col[hits]
-                body.loc[hits, "deltagar_id"] = None
-                message = "personnummer i kolumnen deltagar_id behandlades som personnummer."
+            had_pnr = True
+            if name == "deltagar_id":
+                move = hits & body["personnummer"].isna()
+                body["personnummer"] = body["personnummer"].where(~move, body["deltagar_id"])
+                body["deltagar_id"] = body["deltagar_id"].where(~hits)  # the number is no project pseudonym
+                message = "ett personnummer stod i kolumnen deltagar_id; det behandlades som personnummer."
             else:
-                body.loc[hits, name] = col[hits].map(lambda v: pz.scrub_text(v)[0])
+                body[name] = per_unique(body[name], _each(lambda v: pz.scrub_text(v)[0]))
                 message = "ett personnummer stod i en kolumn där det inte hör hemma och togs bort."
-            for row in body.loc[hits, "source_row"].head(20):
+            for row in body.loc[hits, "source_row"].head(NOTE_ROWS):
                 notes.append(Finding(WARNING, "personnummer_i_fel_kolumn", message, column=name, row=int(row)))
+            if parser is not None:
+                codes, uniques = _factorize(body[name])
+        if parser is not None:
+            body[name] = _spread(codes, parser(uniques) if len(uniques) else [], body.index)
 
-    for name, col in columns.items():
-        series = body[name]
-        if col.type == "date":
-            body[name] = parse_dates(series)
-        elif col.type == "int":
-            body[name] = parse_ints(series)
-        elif col.type == "amount":
-            body[name] = parse_numbers(series)
-        elif col.type == "percent":
-            body[name] = parse_percent(series)
-        elif col.type in ("code", "codes"):
-            body[name] = parse_codes(series, col.codes, multi=col.type == "codes")
-        elif col.type == "yesno":
-            body[name] = parse_codes(series, "ja_nej", multi=False)
-        elif col.type == "kommun":
-            body[name] = parse_kommun(series)
-        elif col.type == "email":
-            body[name] = series.str.strip().str.lower()
-
-    had_pnr = False
     if kind == "deltagare":
-        had_pnr = bool(body["personnummer"].notna().any())
-        body, more = _identities(body, association, secret)
+        had_pnr = had_pnr or bool(body["personnummer"].notna().any())
+        body, more, removed = _identities(body, association, secret, erased)
         notes.extend(more)
+        rows_dropped += removed
     if kind == "budget":
         body = _budget_defaults(body)
         if len(totals):
@@ -254,43 +405,59 @@ def normalise(cells: pd.DataFrame, kind: str, association: str, secret: bytes) -
                     totals[name] = parse_numbers(totals[name])
 
     ordered = ["source_row", *[c for c in body.columns if c != "source_row"]]
-    return Normalised(frame=body[ordered], rows_read=rows_read, rows_dropped=int(blank.sum() + total.sum()),
+    return Normalised(frame=body[ordered], rows_read=rows_read, rows_dropped=rows_dropped,
                       notes=notes, totals=totals if len(totals) else None, had_personnummer=had_pnr)
 
 
-def _identities(body: pd.DataFrame, association: str, secret: bytes) -> tuple[pd.DataFrame, list[Finding]]:
-    """Replace personnummer by person_key; anonymous rows carry no identity at all."""
+def _identities(body: pd.DataFrame, association: str, secret: bytes,
+                erased: set[str] | frozenset[str] = frozenset()) -> tuple[pd.DataFrame, list[Finding], int]:
+    """Replace personnummer by person_key; anonymous rows carry no identity at all.
+
+    Returns the rows (without personnummer and deltagar_id), notes, and how many rows of
+    persons who withdrew their consent (`erased` keys) were dropped.
+    """
     notes: list[Finding] = []
     anonymous = body["anonym"].fillna("N").eq("J")
-    has_identity = body["personnummer"].notna() | body["deltagar_id"].notna()
+    # A placeholder such as '-' or 'saknas' is no number: the cell counts as empty. Excel drops
+    # the leading zero of a 10-digit number stored as a number (born 2000-2009): put it back.
+    pnr = body["personnummer"].where(body["personnummer"].str.contains(r"\d", regex=True, na=False))
+    pnr = pnr.str.replace(r"^(\d{9})$", r"0\1", regex=True)
+    has_identity = pnr.notna() | body["deltagar_id"].notna()
     mistaken = anonymous & has_identity
-    for row in body.loc[mistaken, "source_row"].head(50):
+    if mistaken.any():
         notes.append(Finding(WARNING, "anonym_med_identitet",
                              "raden är markerad som anonym men hade personnummer eller deltagar-id ifyllt; "
-                             "identiteten togs bort och raden räknas som anonym.", column="anonym", row=int(row)))
+                             f"identiteten togs bort och raden räknas som anonym (rad {_rows_text(body.loc[mistaken, 'source_row'])}).",
+                             column="anonym"))
+    pnr = pnr.where(~anonymous)
+    canonical = pz.canonical_pnrs(pnr)
+    given = pnr.notna().to_numpy(dtype=bool)
+    valid = canonical.notna().to_numpy(dtype=bool)
+    status = _spread(np.select([given & valid, given], [0, 1], -1), ["ok", "ogiltigt"], body.index)
 
-    canonical = body["personnummer"].where(~anonymous).map(
-        lambda v: pz.canonical_pnr(v) if isinstance(v, str) else None)
-    given = body["personnummer"].notna() & ~anonymous
-    status = pd.Series(None, index=body.index, dtype="string")
-    status[given] = "ok"
-    status[given & canonical.isna()] = "ogiltigt"
-
-    keys = canonical.map(lambda c: pz.person_key(secret, c) if isinstance(c, str) else None)
-    id_keys = body["deltagar_id"].where(~anonymous).map(
-        lambda v: pz.pseudonym_key(secret, association, v) if isinstance(v, str) else None)
-    body["person_key"] = keys.fillna(id_keys).astype("string")
-    source = pd.Series(None, index=body.index, dtype="string")
-    source[id_keys.notna()] = "deltagar_id"
-    source[keys.notna()] = "personnummer"
+    ids = body["deltagar_id"].where(~anonymous)
+    by_pnr = canonical.notna().to_numpy(dtype=bool)
+    by_id = ~by_pnr & ids.notna().to_numpy(dtype=bool)
+    # One keyed hash per row: of the number, else of the association's own pseudonym.
+    body["person_key"] = pz.hmac_keys(secret, canonical.fillna(pz.pseudonym_message(association, ids)))
+    source = _spread(np.select([by_pnr, by_id], [0, 1], -1), ["personnummer", "deltagar_id"], body.index)
     body["person_key_source"] = source
     body["personnummer_status"] = status
     body["is_anonymous"] = anonymous
     # Birth year from the personnummer when the column was left empty.
-    from_pnr = canonical.map(lambda c: str(pz.birth_year(c)) if isinstance(c, str) else None)
-    body["fodelsear"] = body["fodelsear"].fillna(from_pnr.astype("string"))
+    body["fodelsear"] = body["fodelsear"].fillna(canonical.str.slice(0, 4))
     body = body.drop(columns=["personnummer", "deltagar_id"])
-    return body, notes
+
+    removed = 0
+    if erased:
+        withdrawn = body["person_key"].isin(erased).fillna(False).astype(bool)
+        removed = int(withdrawn.sum())
+        if removed:
+            notes.append(Finding(WARNING, "samtycke_aterkallat",
+                                 f"en person som har återkallat sitt samtycke togs bort ({removed} rader); "
+                                 "skicka inte längre uppgifter om personen."))
+            body = body[~withdrawn].reset_index(drop=True)
+    return body, notes, removed
 
 
 def _budget_defaults(body: pd.DataFrame) -> pd.DataFrame:
@@ -319,8 +486,21 @@ def _budget_defaults(body: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_delivery(path: Path, kind: str, association: str, secret: bytes, *, max_bytes: int,
-                  max_unzipped: int) -> Normalised:
+                  max_unzipped: int, erased: set[str] | frozenset[str] = frozenset()) -> Normalised:
+    """Read and normalise one delivery. Whatever goes wrong fails this delivery, never the run."""
     from .readers import read_cells
 
-    cells = read_cells(path, kind, max_bytes=max_bytes, max_unzipped=max_unzipped)
-    return normalise(cells, kind, association, secret)
+    try:
+        cells = read_cells(path, kind, max_bytes=max_bytes, max_unzipped=max_unzipped)
+        return normalise(cells, kind, association, secret, erased)
+    except UnreadableFile:
+        raise
+    except (MemoryError, RecursionError) as exc:
+        raise UnreadableFile(f"filen kunde inte läsas inom minnesgränsen ({type(exc).__name__})") from None
+    except Exception as exc:  # a reader bug must not stop the other deliveries
+        # Only the exception type and where it happened: its message may quote cell values.
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        log.error("Oväntat fel när %s lästes: %s i %s:%s", path.name, type(exc).__name__,
+                  Path(where.filename).name, where.lineno)
+        raise UnreadableFile(f"filen kunde inte tolkas (internt fel {type(exc).__name__}; länets dataenhet "
+                             "har fått en logg)") from None

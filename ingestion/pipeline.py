@@ -14,6 +14,7 @@ from .load import load_warehouse
 from .process import process_association
 from .publish import publish_marts
 from .registry import Registry, load_registry
+from .tracking import track_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,10 @@ def run_pipeline(settings: Settings, registry: Registry | None = None, *, as_of:
     built = build_marts(settings, docs=docs)
     published = publish_marts(settings)
     alerts = send_alerts(settings, registry)
+    tracking = track_deliveries(settings, registry, as_of=as_of)
     write_docs_index(settings, registry)
     return {"associations": associations, "load": loaded, "build": built, "publish": published, "alerts": alerts,
-            "unknown_folders": unknown_drop_folders(settings, registry)}
+            "tracking": tracking, "unknown_folders": unknown_drop_folders(settings, registry)}
 
 
 def write_docs_index(settings: Settings, registry: Registry) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import date, datetime, timezone
 
 import pandas as pd
@@ -19,6 +20,7 @@ from .findings import WARNING, Finding
 from .land import Landed, all_landed, existing, land_file, write_validation
 from .quarantine import quarantine
 from .registry import Registry
+from .sources import pull
 from .validate import Batch, Context, run_validation, verdict
 
 log = logging.getLogger(__name__)
@@ -82,9 +84,13 @@ def process_association(settings: Settings, registry: Registry, association: str
     """Discover, land, validate and quarantine one association's new deliveries."""
     as_of = as_of or date.today()
     secret = settings.secret()
-    summary = {"association": association, "found": 0, "landed": 0, "duplicates": 0, "accepted": 0,
-               "warnings": 0, "quarantined": [], "bad_names": []}
+    # Step 0: fetch new exports from the association's source (a no-op for the landing folder).
+    # A source that is down raises SourceUnavailable here: this association fails, the others go on.
+    pull_summary = pull(settings, registry.get(association))
+    summary = {"association": association, "pull": pull_summary, "found": 0, "landed": 0, "duplicates": 0,
+               "accepted": 0, "warnings": 0, "quarantined": [], "bad_names": []}
     pending: dict[str, tuple[Landed, object]] = {}
+    started = time.perf_counter()
     for found in find_files(settings.landing, association):
         summary["found"] += 1
         try:
@@ -119,7 +125,9 @@ def process_association(settings: Settings, registry: Registry, association: str
             pending[landed.delivery_id] = (landed, None)
 
     ordered = sorted(pending.values(), key=lambda item: KIND_ORDER.get(item[0].manifest["kind"], 9))
+    landed_at = time.perf_counter()
     results = _validate(settings, registry, association, [l for l, _ in ordered], as_of, docs)
+    summary["timings"] = {"land_s": round(landed_at - started, 3), "validate_s": round(time.perf_counter() - landed_at, 3)}
     for landed, original in ordered:
         findings = results[landed.delivery_id]
         if landed.manifest.get("unreadable"):

@@ -46,6 +46,7 @@ class Batch:
     period_end: date
     frame: pd.DataFrame
     totals: pd.DataFrame | None = None
+    columns_present: tuple[str, ...] | None = None   # contract columns found in the delivered header, if known
 
 
 @dataclass
@@ -122,13 +123,19 @@ def derive_deltagare(frame: pd.DataFrame, batches: list[Batch], ctx: Context) ->
     birth = _num(f["fodelsear"])
     f["_fodelsear_int"] = birth
     f["_age_at_start"] = start.dt.year - birth
-    f["_identity_ok"] = f["person_key"].notna() | f["is_anonymous"] | f["personnummer_status"].eq("ogiltigt")
-    period_end = f["delivery_id"].map({b.delivery_id: pd.Timestamp(b.period_end) for b in batches})
-    f["_start_not_future"] = start.isna() | (start <= period_end)
+    f["_identity_ok"] = (f["person_key"].notna() | f["is_anonymous"].astype(bool)
+                         | f["personnummer_status"].eq("ogiltigt").fillna(False))
+    latest_start = f["delivery_id"].map({b.delivery_id: pd.Timestamp(min(b.period_end, ctx.as_of)) for b in batches})
+    f["_start_not_future"] = start.isna() | (start <= latest_start)
     f["_end_after_start"] = start.isna() | end.isna() | (end >= start)
     ended = f["slutdatum"].notna()
     f["_exit_fields_complete"] = ~ended | (f["avslutsanledning"].notna() & f["forsorjning_efter"].notna())
     f["_no_exit_fields_while_active"] = ended | f["avslutsanledning"].isna()
+    exit_fields = ["forsorjning_efter", "sysselsattning_efter", "omfattning_efter"]
+    f["_exit_fields_given"] = f[exit_fields].apply(
+        lambda row: ", ".join(f"{name} {row[name]}" for name in exit_fields if pd.notna(row[name])), axis=1
+    ).astype("string") if len(f) else pd.Series(dtype="string")
+    f["_no_outcome_while_active"] = ended | f["_exit_fields_given"].fillna("").eq("")
     f["_omfattning_num"] = _num(f["omfattning_efter"])
     f["_kommun_in_area"] = f["kommun"].isna() | f["kommun"].isin(ctx.area) if ctx.area else True
     identity = f["person_key"].fillna("")
@@ -144,7 +151,7 @@ def derive_deltagare(frame: pd.DataFrame, batches: list[Batch], ctx: Context) ->
         reg = register.drop_duplicates("insats_kod", keep="last").set_index("insats_kod")
         known = intervention.isin(reg.index)
         f["_intervention_known"] = known
-        f["_intervention_person_level"] = ~known | intervention.map(reg["matmetod"]).ne("VOLYM")
+        f["_intervention_person_level"] = ~known | intervention.map(reg["matmetod"]).ne("VOLYM").fillna(True)
         reg_start = pd.to_datetime(intervention.map(reg["startdatum"]), errors="coerce")
         f["_start_after_intervention"] = reg_start.isna() | start.isna() | (start >= reg_start)
         parties = intervention.map(reg["huvudman"]).fillna("")
@@ -174,30 +181,48 @@ def derive_budget(frame: pd.DataFrame, batches: list[Batch], ctx: Context) -> pd
     f["_difference_ok"] = reported.isna() | computed.isna() | ((computed - reported).abs() < 0.5)
     limit = budget * ctx.overspend_share
     f["_overspend_limit"] = limit.map(lambda v: format_sek(v) if pd.notna(v) else None)
-    f["_overspend_ok"] = ~f["radtyp"].eq("KOSTNAD") | actual.isna() | budget.isna() | (actual <= budget + limit)
-    f["_line_kind_given"] = (~f["radtyp"].eq("KOSTNAD") | f["kostnadsslag"].notna()) & \
-                            (~f["radtyp"].eq("FINANSIERING") | f["finansiar"].notna())
+    is_cost, is_funding = f["radtyp"].eq("KOSTNAD").fillna(False), f["radtyp"].eq("FINANSIERING").fillna(False)
+    f["_overspend_ok"] = ~is_cost | actual.isna() | budget.isna() | (actual <= budget + limit)
+    f["_line_kind_given"] = (~is_cost | f["kostnadsslag"].notna()) & (~is_funding | f["finansiar"].notna())
     for name in ("budget", "utfall", "differens"):
         f[f"{name}"] = f[name]
     return f
 
 
+TOTAL_COLUMNS = ("budget", "utfall", "differens", "prognos")
+
+
 def budget_totals(batches: list[Batch]) -> pd.DataFrame:
+    """One row per Summa/Totalt row: each amount against the sum of the cost lines, and the
+    total difference against total budget − total actuals (both numbers quoted)."""
+    columns = [*INDEX_COLUMNS]
+    for name in TOTAL_COLUMNS:
+        columns += [f"{name}_reported", f"{name}_computed", f"_{name}_matches"]
+    columns += ["budget_total", "utfall_total", "differens_rule_computed", "_differens_rule_matches"]
     rows = []
     for b in batches:
         if b.totals is None:
             continue
         lines = b.frame[b.frame["radtyp"].eq("KOSTNAD")]
         for _, total in b.totals.iterrows():
-            for name in ("budget", "utfall", "differens", "prognos"):
-                reported = pd.to_numeric(pd.Series([total.get(name)]), errors="coerce").iloc[0]
-                if pd.isna(reported):
+            row = {"delivery_id": b.delivery_id, "source_row": int(total["source_row"])}
+            reported = {}
+            for name in TOTAL_COLUMNS:
+                value = pd.to_numeric(pd.Series([total.get(name)]), errors="coerce").iloc[0]
+                reported[name] = value
+                if pd.isna(value):
                     continue
                 computed = _num(lines[name]).sum()
-                rows.append({"delivery_id": b.delivery_id, "source_row": int(total["source_row"]), "kolumn": name,
-                             "reported": format_sek(reported), "computed": format_sek(computed),
-                             "_matches": bool(abs(computed - reported) < 0.5)})
-    return pd.DataFrame(rows, columns=[*INDEX_COLUMNS, "kolumn", "reported", "computed", "_matches"])
+                row.update({f"{name}_reported": format_sek(value), f"{name}_computed": format_sek(computed),
+                            f"_{name}_matches": bool(abs(computed - value) < 0.5)})
+            if not any(pd.isna(reported[n]) for n in ("budget", "utfall", "differens")):
+                computed = reported["budget"] - reported["utfall"]
+                row.update({"budget_total": format_sek(reported["budget"]),
+                            "utfall_total": format_sek(reported["utfall"]),
+                            "differens_rule_computed": format_sek(computed),
+                            "_differens_rule_matches": bool(abs(computed - reported["differens"]) < 0.5)})
+            rows.append(row)
+    return pd.DataFrame(rows, columns=columns).astype(object).where(lambda f: f.notna(), None)
 
 
 def budget_granted(batches: list[Batch]) -> pd.DataFrame:
@@ -242,6 +267,31 @@ def budget_funding(batches: list[Batch]) -> pd.DataFrame:
                              "expected_pct": f"{expected:.0%}".replace("%", " %"),
                              "_share_deviation": round(share - expected, 4)})
     return pd.DataFrame(rows, columns=[*INDEX_COLUMNS, "finansiar", "share_pct", "expected_pct", "_share_deviation"])
+
+
+def columns_present(batches: list[Batch]) -> pd.DataFrame:
+    """One row per required contract column per delivery: is it in the delivered file?
+
+    When the landing step recorded the header (`Batch.columns_present`), a required column
+    counts as present if it was in the header or the normaliser could fill it (a budget's
+    radtyp inferred from the line text). Otherwise a column with no value in any row counts
+    as missing: the normaliser adds absent columns as empty ones, and an entirely empty
+    required column makes the delivery just as unusable. The finding is about the header,
+    not a row: `source_row` is −1, −2, … (one per column, so each row has its own key) and
+    becomes no row number in the finding.
+    """
+    contract = load_contract()
+    rows = []
+    for b in batches:
+        if b.frame.empty and b.columns_present is None:
+            continue  # a header without rows: nothing to tell absent from empty by
+        required = [(name, col) for name, col in contract.columns(b.kind).items() if col.required]
+        for position, (name, col) in enumerate(required, start=1):
+            filled = name in b.frame.columns and bool(b.frame[name].notna().any())
+            present = filled or (b.columns_present is not None and name in b.columns_present)
+            rows.append({"delivery_id": b.delivery_id, "source_row": -position, "kolumn": name,
+                         "rubriker": ", ".join(dict.fromkeys([name, *col.synonyms])), "_present": present})
+    return pd.DataFrame(rows, columns=[*INDEX_COLUMNS, "kolumn", "rubriker", "_present"])
 
 
 DERIVE = {"deltagare": derive_deltagare, "insatser": derive_insatser, "budget": derive_budget,
@@ -303,10 +353,14 @@ def _run_suite(gx_root: Path, suite_name: str, frame: pd.DataFrame, ctx: Context
     return list(result.run_results.values())[0]
 
 
+def _empty(value) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and pd.isna(value))
+
+
 def _quote(frame_by_key: pd.DataFrame, key: tuple, meta: dict, fallback) -> str | None:
     columns = meta.get("quote")
     if not columns:
-        return None if fallback is None or (isinstance(fallback, float) and pd.isna(fallback)) else str(fallback)
+        return None if _empty(fallback) else str(fallback)
     if key not in frame_by_key.index:
         return None
     row = frame_by_key.loc[key]
@@ -315,7 +369,7 @@ def _quote(frame_by_key: pd.DataFrame, key: tuple, meta: dict, fallback) -> str 
     parts = []
     for col in columns:
         value = row.get(col)
-        empty = value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value))
+        empty = _empty(value)
         if len(columns) == 1:
             if not empty:
                 parts.append(str(value))
@@ -324,21 +378,56 @@ def _quote(frame_by_key: pd.DataFrame, key: tuple, meta: dict, fallback) -> str 
     return ", ".join(parts) if parts else None
 
 
-def _message(meta: dict, frame_by_key: pd.DataFrame, key: tuple, ctx: Context) -> str:
-    text = meta.get("message_sv", "")
-    if "{" not in text or key not in frame_by_key.index:
-        return _resolve_text(text, ctx)
+def _fill(text: str | None, frame_by_key: pd.DataFrame, key: tuple, ctx: Context) -> str | None:
+    """Fill `$contract` placeholders, then `{column}` placeholders from the failing row."""
+    text = _resolve_text(text, ctx)
+    if not text or "{" not in text or key not in frame_by_key.index:
+        return text
     row = frame_by_key.loc[key]
     if isinstance(row, pd.DataFrame):
         row = row.iloc[0]
 
     def fill(match):
         value = row.get(match.group(1))
-        if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        if _empty(value):
             return "?"
         return format_sek(value) if re.fullmatch(r"-?\d+(\.\d+)?", str(value)) else str(value)
 
     return re.sub(r"\{([a-z_]+)\}", fill, text)
+
+
+def _findings_from_result(suite_name: str, result, frame: pd.DataFrame, ctx: Context) -> list[tuple[str, Finding]]:
+    """(delivery_id, finding) for every failing row of every failed expectation."""
+    by_key = frame.set_index(INDEX_COLUMNS, drop=False)
+    found = []
+    for item in result.results:
+        if item.success:
+            continue
+        config = item.expectation_config
+        meta = dict(config.meta or {})
+        raw_col = config.kwargs.get("column")
+        check = f"{suite_name}:{config.type}:{raw_col}"
+        severity = meta.get("severity", BLOCKING)
+        for failing in item.result.get("unexpected_index_list") or []:
+            row = failing.get("source_row")
+            key = (failing["delivery_id"], int(row))
+            value = failing.get(raw_col) if not str(raw_col).startswith("_") and raw_col != "personnummer_status" else None
+            column = meta.get("column") or raw_col
+            if meta.get("column_from"):
+                column = str(by_key.loc[key, meta["column_from"]]) if key in by_key.index else column
+            found.append((key[0], Finding(
+                severity=severity, check=check, message_sv=_fill(meta.get("message_sv", ""), by_key, key, ctx),
+                column=column, row=key[1] if key[1] > 0 else None, value=_quote(by_key, key, meta, value),
+                valid_sv=_fill(meta.get("valid_sv"), by_key, key, ctx))))
+    return found
+
+
+def _without_noise(findings: list[Finding]) -> list[Finding]:
+    """A missing required column is one finding, not one per row about the same column."""
+    missing = {f.column for f in findings if f.check.startswith("columns.landing:")}
+    if not missing:
+        return findings
+    return [f for f in findings if f.check.startswith("columns.landing:") or f.column not in missing]
 
 
 def run_validation(batches: list[Batch], ctx: Context, gx_root: Path, docs: bool = True) -> dict[str, list[Finding]]:
@@ -347,39 +436,31 @@ def run_validation(batches: list[Batch], ctx: Context, gx_root: Path, docs: bool
     by_kind: dict[str, list[Batch]] = {}
     for b in batches:
         by_kind.setdefault(b.kind, []).append(b)
+    datasets: dict[str, pd.DataFrame] = {"columns.landing": columns_present(batches)}
     for kind, group in by_kind.items():
         frames = []
         for b in group:
             frame = b.frame.copy()
             frame.insert(0, "delivery_id", b.delivery_id)
             frames.append(frame)
-        main = DERIVE[kind](pd.concat(frames, ignore_index=True), group, ctx)
-        datasets = {f"{kind}.landing": main}
+        datasets[f"{kind}.landing"] = DERIVE[kind](pd.concat(frames, ignore_index=True), group, ctx)
         if kind == "budget":
             datasets.update({"budget_totals.landing": budget_totals(group),
                              "budget_granted.landing": budget_granted(group),
                              "budget_funding.landing": budget_funding(group)})
-        for suite_name, frame in datasets.items():
-            if frame.empty:
-                continue
-            result = _run_suite(gx_root, suite_name, frame, ctx, docs)
-            by_key = frame.set_index(INDEX_COLUMNS, drop=False)
-            for item in result.results:
-                if item.success:
-                    continue
-                meta = dict(item.expectation_config.meta or {})
-                column = meta.get("column") or item.expectation_config.kwargs.get("column")
-                valid = _resolve_text(meta.get("valid_sv"), ctx)
-                check = f"{suite_name}:{item.expectation_config.type}:{item.expectation_config.kwargs.get('column')}"
-                severity = meta.get("severity", BLOCKING)
-                raw_col = item.expectation_config.kwargs.get("column")
-                for failing in item.result.get("unexpected_index_list") or []:
-                    key = (failing["delivery_id"], int(failing["source_row"]))
-                    value = failing.get(raw_col) if not str(raw_col).startswith("_") and raw_col != "personnummer_status" else None
-                    findings[key[0]].append(Finding(
-                        severity=severity, check=check, message_sv=_message(meta, by_key, key, ctx),
-                        column=column, row=key[1], value=_quote(by_key, key, meta, value), valid_sv=valid))
-    return findings
+    for suite_name, frame in datasets.items():
+        if frame.empty:
+            continue
+        result = _run_suite(gx_root, suite_name, frame, ctx, docs)
+        for delivery_id, finding in _findings_from_result(suite_name, result, frame, ctx):
+            findings[delivery_id].append(finding)
+    return {delivery_id: _without_noise(found) for delivery_id, found in findings.items()}
+
+
+def refresh_data_docs(gx_root: Path) -> None:
+    """Rebuild the whole Data Docs site of one GX root (index and every stored result)."""
+    if (Path(gx_root) / "gx" / "great_expectations.yml").exists():
+        _gx_context(str(gx_root)).build_data_docs()
 
 
 def verdict(findings: list[Finding]) -> str:

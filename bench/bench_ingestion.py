@@ -1,0 +1,137 @@
+"""Ingestion speed: our reader + normaliser against DuckDB's own read_csv (the floor).
+
+    python bench/bench_ingestion.py                      # CSV 10^5 and 10^6 rows, XLSX 10^5 and 2·10^5
+    python bench/bench_ingestion.py --csv-rows 100000 --xlsx-rows 100000 --repeat 5
+
+Generates `deltagare` deliveries with the test suite's synthetic generator (realistic
+owners' values: Swedish labels, several date forms, personnummer in 10/12-digit forms, a
+title row above the header), then times, best of --repeat:
+
+- ours: `read_cells` + `normalise` (the whole landing read, personnummer hashed included)
+- floor: DuckDB `read_csv(all_varchar=true)` of the same CSV, fully materialised to Arrow
+  (parse only: no typing, no codes, no hashing)
+
+XLSX files are written with openpyxl's streaming writer; XLSX stops at 2·10^5 rows by
+default because writing a 10^6-row workbook alone takes minutes (pass --xlsx-rows to go
+further). Not part of `make test`: it prints figures, it asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+from fixtures.synthetic import (DELTAGARE_HEADER, deltagare_rows, municipalities_file,  # noqa: E402
+                                write_csv, write_xlsx)
+
+SECRET = b"bench-secret"
+
+
+def generate(out: Path, kind: str, rows: int) -> Path:
+    path = out / f"SODRA_AVESTA_deltagare_2016T2_{rows}.{kind}"
+    if path.exists():
+        return path
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    data = deltagare_rows(rows, seed=7)
+    part = path.with_suffix(path.suffix + ".part")
+    if kind == "csv":
+        write_csv(part, DELTAGARE_HEADER, data, title_rows=["Deltagare Samverkansteam Avesta 2016 T2"])
+    else:
+        write_xlsx(part, DELTAGARE_HEADER, data, sheet="deltagare", write_only=True,
+                   title_rows=["Deltagare Samverkansteam Avesta 2016 T2"])
+    os.replace(part, path)
+    print(f"  generated {path.name} ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - start:.0f} s",
+          flush=True)
+    return path
+
+
+def best(repeat: int, function) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def ours(path: Path) -> tuple[float, float, int]:
+    from ingestion.normalize import normalise
+    from ingestion.readers import read_cells
+
+    start = time.perf_counter()
+    cells = read_cells(path, "deltagare", max_bytes=1 << 40, max_unzipped=1 << 40)
+    read = time.perf_counter() - start
+    result = normalise(cells, "deltagare", "SODRA", SECRET)
+    return read, time.perf_counter() - start, len(result.frame)
+
+
+def floor(path: Path) -> int:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        table = con.sql(f"select * from read_csv('{path}', all_varchar=true, header=true, skip=1)").to_arrow_table()
+        return table.num_rows
+    finally:
+        con.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--csv-rows", default="100000,1000000")
+    parser.add_argument("--xlsx-rows", default="100000,200000")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", default=str(REPO / "bench" / "out" / "ingestion"))
+    args = parser.parse_args()
+    out = Path(args.out)
+
+    import ingestion.normalize as normalize
+
+    if not normalize.MUNICIPALITIES_CSV.exists():  # municipality names -> codes need the seed
+        normalize.MUNICIPALITIES_CSV = municipalities_file(out / "municipalities.csv")
+        normalize.municipalities.cache_clear()
+        normalize.municipality_names.cache_clear()
+
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"best of {args.repeat}")
+    lines = []
+    csv_floor: dict[int, float] = {}
+    for rows in [int(r) for r in args.csv_rows.split(",") if r]:
+        path = generate(out, "csv", rows)
+        floor_s, floor_rows = best(args.repeat, lambda: floor(path))
+        ours_s, (read_s, _total, kept) = best(args.repeat, lambda: ours(path))
+        csv_floor[rows] = floor_s
+        lines.append(("CSV", rows, kept, read_s, ours_s, floor_s, floor_rows))
+    for rows in [int(r) for r in args.xlsx_rows.split(",") if r]:
+        path = generate(out, "xlsx", rows)
+        ours_s, (read_s, _total, kept) = best(args.repeat, lambda: ours(path))
+        floor_s = csv_floor.get(rows)
+        if floor_s is None:  # the CSV floor for the same number of rows
+            csv_path = generate(out, "csv", rows)
+            floor_s, _ = best(args.repeat, lambda: floor(csv_path))
+        lines.append(("XLSX", rows, kept, read_s, ours_s, floor_s, rows))
+
+    print()
+    print("| format | rows | ours: read (s) | ours: read+normalise (s) | ours rows/s | DuckDB read_csv floor (s) "
+          "| floor rows/s | ours / floor |")
+    print("|---|---|---|---|---|---|---|---|")
+    for fmt, rows, kept, read_s, ours_s, floor_s, floor_rows in lines:
+        print(f"| {fmt} | {rows:,} | {read_s:.2f} | {ours_s:.2f} | {kept / ours_s:,.0f} | {floor_s:.2f} | "
+              f"{floor_rows / floor_s:,.0f} | {ours_s / floor_s:.1f}× |")
+    print()
+    print(f"Peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB. "
+          "Target: CSV within 3× of the floor. XLSX is compared with the CSV floor for the same rows.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

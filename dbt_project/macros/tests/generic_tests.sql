@@ -1,0 +1,50 @@
+{#- Own generic tests (no dbt packages on these machines). -#}
+
+{#- Fails on every row where the expression is not true. -#}
+{% test expression_is_true(model, expression, where_clause=none) %}
+select *
+from {{ model }}
+where not coalesce(({{ expression }}), false)
+{%- if where_clause %} and ({{ where_clause }}){% endif %}
+{% endtest %}
+
+{#- Fails when the two relations have different row counts. -#}
+{% test equal_rowcount(model, compare_model, where_clause=none, compare_where_clause=none) %}
+with model_count as (
+    select count(*) as n from {{ model }} {% if where_clause %}where {{ where_clause }}{% endif %}
+),
+compare_count as (
+    select count(*) as n from {{ compare_model }} {% if compare_where_clause %}where {{ compare_where_clause }}{% endif %}
+)
+select model_count.n as model_rows, compare_count.n as compare_rows
+from model_count
+cross join compare_count
+where model_count.n <> compare_count.n
+{% endtest %}
+
+{#- Fails on values outside [min_value, max_value] (nulls pass). -#}
+{% test accepted_range(model, column_name, min_value=none, max_value=none, inclusive=true) %}
+select *
+from {{ model }}
+where {{ column_name }} is not null
+  and (
+    1 = 0
+    {%- if min_value is not none %} or {{ column_name }} {{ '<' if inclusive else '<=' }} {{ min_value }}{% endif %}
+    {%- if max_value is not none %} or {{ column_name }} {{ '>' if inclusive else '>=' }} {{ max_value }}{% endif %}
+  )
+{% endtest %}
+
+{#- Fails when the combination of columns is not unique. -#}
+{% test unique_combination_of_columns(model, combination_of_columns) %}
+select {{ combination_of_columns | join(', ') }}, count(*) as n
+from {{ model }}
+group by {{ combination_of_columns | join(', ') }}
+having count(*) > 1
+{% endtest %}
+
+{#- Fails unless the relation has exactly `expected` rows. -#}
+{% test row_count(model, expected) %}
+select count(*) as n
+from {{ model }}
+having count(*) <> {{ expected }}
+{% endtest %}

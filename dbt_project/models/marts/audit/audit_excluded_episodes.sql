@@ -1,0 +1,23 @@
+{#- Episodes excluded from every count (FELREG), kept for audit. -#}
+with int_participation_episodes as (
+    select * from {{ ref('int_participation_episodes') }}
+),
+
+final as (
+    select
+        episode_key,
+        association_code,
+        intervention_code,
+        is_anonymous,
+        startdatum,
+        slutdatum,
+        avslutsanledning,
+        'FELREG' as exclusion_reason,
+        delivered_period,
+        delivery_id,
+        source_row
+    from int_participation_episodes
+    where is_felreg
+)
+
+select * from final

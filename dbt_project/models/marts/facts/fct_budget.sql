@@ -1,0 +1,66 @@
+{#- Cost lines from current budget deliveries, with the owner's reported
+    difference next to the computed one (budget - utfall) and the board's
+    granted amount when a BEVILJAT line exists for the same cost type. -#}
+with stg_budget as (
+    select * from {{ ref('stg_budget') }}
+),
+
+int_deliveries_current as (
+    select * from {{ ref('int_deliveries_current') }}
+    where kind = 'budget' and is_current
+),
+
+current_rows as (
+    select stg_budget.*
+    from stg_budget
+    inner join int_deliveries_current
+        on stg_budget.delivery_id = int_deliveries_current.delivery_id
+        and stg_budget.association_code = int_deliveries_current.association_code
+        and stg_budget.intervention_code = int_deliveries_current.intervention_code
+        and stg_budget.period = int_deliveries_current.period
+),
+
+cost_lines as (
+    select * from current_rows
+    where radtyp = 'KOSTNAD'
+),
+
+granted as (
+    select
+        delivery_id,
+        ar,
+        kostnadsslag,
+        sum(budget) as beviljat
+    from current_rows
+    where radtyp = 'BEVILJAT' and kostnadsslag is not null
+    group by delivery_id, ar, kostnadsslag
+),
+
+final as (
+    select
+        cost_lines.budget_row_key as budget_line_key,
+        {{ finsam_key(['cost_lines.association_code', 'cost_lines.intervention_code']) }} as intervention_key,
+        cost_lines.association_code,
+        cost_lines.intervention_code,
+        cost_lines.ar,
+        cost_lines.period_slut,
+        cost_lines.kostnadsslag,
+        cost_lines.rad_text,
+        cost_lines.budget,
+        cost_lines.utfall,
+        cost_lines.differens as differens_reported,
+        cost_lines.budget - coalesce(cost_lines.utfall, 0) as differens_computed,
+        coalesce(cost_lines.differens <> cost_lines.budget - coalesce(cost_lines.utfall, 0), false) as difference_mismatch,
+        cost_lines.prognos,
+        granted.beviljat,
+        cost_lines.period,
+        cost_lines.delivery_id,
+        cost_lines.source_row
+    from cost_lines
+    left join granted
+        on cost_lines.delivery_id = granted.delivery_id
+        and cost_lines.ar = granted.ar
+        and cost_lines.kostnadsslag = granted.kostnadsslag
+)
+
+select * from final

@@ -1,0 +1,9 @@
+{{ publish_suppressed(
+    ref('rpt_budget_outcome'),
+    keys=['budget_outcome_key', 'association_code', 'intervention_code', 'ar', 'period_slut', 'budget', 'utfall', 'differens_reported', 'differens_computed', 'mismatched_lines', 'prognos', 'beviljat', 'budget_minus_beviljat', 'budget_differs_from_beviljat'],
+    counts=['participants_year_to_date', 'exits_to_work_or_studies_year_to_date'],
+    derived={
+        'cost_per_participant': ['participants_year_to_date'],
+        'cost_per_exit_to_work_or_studies': ['exits_to_work_or_studies_year_to_date'],
+    },
+) }}

@@ -1,0 +1,331 @@
+"""Publish the export contract from `contract.yml`: the document, the Excel templates, the dbt seed.
+
+    finsam contract --write   # regenerate docs/contract.md, templates/<kind>_mall.xlsx, the code seed
+    finsam contract --check   # exit 1 if any generated file is out of date with contract.yml
+
+Everything here is generated from the contract, so a new code is one line in contract.yml
+followed by `finsam contract --write`. Output is byte-for-byte reproducible (fixed zip
+timestamps and document dates), which is what lets `--check` compare bytes.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import runpy
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+from .config import REPO_ROOT
+from .contract import load_contract
+from .normalize import municipalities
+
+DOC = REPO_ROOT / "docs" / "contract.md"
+TEMPLATES = REPO_ROOT / "templates"
+SEED = REPO_ROOT / "dbt_project" / "seeds" / "contract_codes.csv"
+# A dbt-side exporter of the code seed, if the dbt project ships one: then it owns the seed.
+SEED_EXPORTER = REPO_ROOT / "dbt_project" / "scripts" / "export_contract_codes.py"
+FIXED_TIME = datetime(2016, 1, 1)
+TEMPLATE_ROWS = 2000  # rows carrying drop-downs and formats in a template
+
+TYPE_SV = {
+    "text": "text",
+    "code": "kod ur kodlistan",
+    "codes": "en eller flera koder ur kodlistan, åtskilda av + , eller / (t.ex. AKS+FBS)",
+    "int": "heltal",
+    "amount": "belopp i kronor (1 775 000 eller 1775000,50)",
+    "date": "datum (2016-06-30, 20160630, 160630 eller 30/6 2016)",
+    "percent": "procent, 0–100",
+    "email": "e-postadress",
+    "yesno": "J (ja) eller N (nej)",
+    "personnummer": "personnummer eller samordningsnummer, 10 eller 12 siffror, med eller utan - / +",
+    "kommun": "kommunkod (fyra siffror, SCB) eller kommunens namn",
+}
+
+
+def kind_template(kind: str) -> Path:
+    return TEMPLATES / f"{kind}_mall.xlsx"
+
+
+# ---------------------------------------------------------------- docs/contract.md
+
+def _md(text) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def contract_markdown() -> str:
+    contract = load_contract()
+    data = contract.data
+    kinds = list(data["kinds"])
+    lines = [
+        f"# Länets exportkontrakt, version {contract.version}",
+        "",
+        "<!-- Genererad från ingestion/contract.yml med `finsam contract --write`. Redigera inte här. -->",
+        "",
+        "Vad varje förbund och insats levererar, och vad pipelinen tar emot. Kontraktet definieras på ett",
+        "enda ställe, `ingestion/contract.yml`; läsarna, valideringen (Great Expectations), dbt-seeden",
+        "`contract_codes`, Excelmallarna och detta dokument läser alla därifrån.",
+        "",
+        "## Leveranser",
+        "",
+        "- Varje förbund har en egen mapp: `<inkorg>/<förbundskod>/`.",
+        "- Filnamn: `<förbund>_<insats>_<typ>_<period>.<xlsx|csv>`, t.ex. `SODRA_AVESTA_deltagare_2016T2.xlsx`.",
+        f"  - typ: {', '.join(f'`{k}` ({contract.kind_label(k)})' for k in kinds)}",
+        "  - period: `2016` (år), `2016H1`/`2016H2` (halvår), `2016T1`–`2016T3` (tertial), `2016-05` (månad)",
+        f"  - insats `{data['file_name']['association_wide_intervention']}` för förbundets egna filer "
+        "(insatsregistret och förbundets administrativa budget)",
+        "  - Ett filnamn som bryter regeln, ett okänt förbund eller en period som inte har börjat läses inte in;",
+        "    det rapporteras, och filen ligger kvar.",
+        "- En senare leverans för samma förbund, insats, typ och period ersätter den tidigare; historiken sparas.",
+        "  Exakt samma fil två gånger känns igen (SHA-256) och läses inte in igen.",
+        "",
+        "## Format",
+        "",
+        "- `.xlsx`: bladet som heter som typen (t.ex. `deltagare`), annars det första synliga bladet. Riktiga",
+        "  Excel-datum, tal lagrade som text och sammanfogade rubrikrader ovanför kolumnrubrikerna går bra.",
+        "- `.csv`: UTF-8 (med eller utan BOM) eller Windows-1252; avgränsare `;` eller `,`; fält inom",
+        "  citattecken får innehålla avgränsare och radbrytningar.",
+        "- Tal: decimalkomma och mellanslag (även hårt mellanslag) som tusentalsavgränsare går bra: `1 775 000`,",
+        "  `1775000,50`, `−9 000`.",
+        "- Datum: `2016-06-30`, `20160630`, `160630`, `30/6 2016`, `30.6.2016` eller riktiga Excel-datum.",
+        "- Kolumnrubriker känns igen oberoende av stora/små bokstäver och accenter, och med synonymerna i",
+        "  tabellerna nedan. Rubrikraden får ligga under titelrader.",
+        "- Tomma rader och summeringsrader (`Summa`, `Totalt`) hoppas över och rapporteras som överhoppade.",
+        "- Koder får skrivas som koden, den svenska benämningen eller en vanlig stavning (se kodlistorna).",
+        "- En fil som inte går att läsa (inte ett kalkylblad, lösenordsskyddad, tom, avkortad, en zip-bomb",
+        "  eller större än gränsen) underkänns med en förklaring; övriga leveranser påverkas inte.",
+        "",
+        "## Personuppgifter",
+        "",
+        "- Personnummer och samordningsnummer (10 eller 12 siffror, med eller utan `-`/`+`, kontrollsiffra enligt",
+        "  Luhn) ersätts vid första läsningen av en nyckel (HMAC med länets hemliga nyckel). Samma person får",
+        "  samma nyckel i alla förbund. Numret sparas aldrig och visas aldrig i felmeddelanden.",
+        "- `deltagar_id` är projektets egen pseudonym; den gäller inom förbundet.",
+        "- En rad markerad som anonym bär ingen identitet, även om personnummer eller id är ifyllt.",
+        "- En person som har återkallat sitt samtycke raderas med `finsam forget` och tas bort ur varje senare",
+        "  leverans.",
+        "",
+    ]
+    for kind in kinds:
+        lines += [f"## Typ `{kind}`: {contract.kind_label(kind)}", "",
+                  f"Excelmall: [`templates/{kind}_mall.xlsx`](../templates/{kind}_mall.xlsx)", "",
+                  "| kolumn | typ | krävs | rubriker som också accepteras | kodlista |",
+                  "|---|---|---|---|---|"]
+        for name, col in contract.columns(kind).items():
+            codes = f"[{col.codes}](#kodlista-{col.codes.replace('_', '-')})" if col.codes else (
+                "[ja_nej](#kodlista-ja-nej)" if col.type == "yesno" else "")
+            synonyms = ", ".join(f"`{_md(s)}`" for s in col.synonyms)
+            lines.append(f"| `{name}` | {_md(TYPE_SV.get(col.type, col.type))} | {'ja' if col.required else 'nej'} "
+                         f"| {synonyms} | {codes} |")
+        lines.append("")
+    lines += ["## Kodlistor", "",
+              "Stavningarna jämförs utan hänsyn till stora/små bokstäver, accenter och skiljetecken.", ""]
+    for list_name, codes in data["codes"].items():
+        lines += [f"### Kodlista `{list_name}`", "", "| kod | benämning | accepterade stavningar |", "|---|---|---|"]
+        for code, spec in codes.items():
+            aliases = ", ".join(f"`{_md(a)}`" for a in spec.get("aliases") or ())
+            lines.append(f"| `{_md(code)}` | {_md(spec.get('label', ''))} | {aliases} |")
+        prefix = contract.prefixed(list_name)
+        if prefix:
+            lines.append(f"| `{prefix}:<kommunkod>` | en kommun, t.ex. `{prefix}:2084` | `{prefix.lower()} 2084`, "
+                         "kommunens namn |")
+        lines.append("")
+    rule = contract.funding_rule
+    lines += ["## Finansieringsregeln", "",
+              "Lag (2003:1210) 5 §: staten (via Försäkringskassan) betalar "
+              f"{rule['STAT']:.0%}, regionen {rule['REGION']:.0%} och kommunerna tillsammans {rule['KOMMUN']:.0%}. "
+              f"En leverans vars andelar avviker mer än {rule['tolerance']:.0%} flaggas (underkänns inte).".replace(
+                  "%", " %"), ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- dbt seed
+
+def contract_codes_csv() -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["code_list", "code", "label_sv"])
+    for list_name, codes in load_contract().data["codes"].items():
+        for code, spec in codes.items():
+            writer.writerow([list_name, code, spec.get("label", "")])
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- Excel templates
+
+def _deterministic(xlsx: bytes) -> bytes:
+    """The same workbook bytes on every run: fixed zip timestamps and document dates."""
+    stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)",
+                              lambda m: m.group(1) + stamp.encode() + m.group(3), data)
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o600 << 16
+            target.writestr(fixed, data)
+    return out.getvalue()
+
+
+def template_bytes(kind: str) -> bytes:
+    """An Excel template for one kind: the data sheet (named after the kind) with a drop-down of
+    valid codes in every code column, an instructions sheet and the code lists."""
+    from openpyxl import Workbook
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+    from openpyxl.workbook.defined_name import DefinedName
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    contract = load_contract()
+    columns = contract.columns(kind)
+    wb = Workbook()
+    wb.properties.creator = "Finsam (länets exportkontrakt)"
+    wb.properties.title = f"Mall: {contract.kind_label(kind)}"
+    wb.properties.created = wb.properties.modified = FIXED_TIME
+    sheet = wb.active
+    sheet.title = kind
+    guide = wb.create_sheet("instruktioner")
+    code_sheet = wb.create_sheet("koder")
+
+    # The code lists, each a named range the drop-downs point at.
+    code_sheet.append(["kodlista", "kod", "benämning"])
+    ranges: dict[str, str] = {}
+    lists = {col.codes for col in columns.values() if col.codes}
+    if any(col.type == "yesno" for col in columns.values()):
+        lists.add("ja_nej")
+    for list_name in sorted(lists):
+        first = code_sheet.max_row + 1
+        for code, spec in contract.code_list(list_name).items():
+            code_sheet.append([list_name, code, spec.get("label", "")])
+        ranges[list_name] = f"kod_{list_name}"
+        wb.defined_names[ranges[list_name]] = DefinedName(
+            ranges[list_name], attr_text=f"koder!$B${first}:$B${code_sheet.max_row}")
+    names = municipalities()
+    if names and any(col.type == "kommun" for col in columns.values()):
+        first = code_sheet.max_row + 1
+        for code, name in sorted(names.items()):
+            code_sheet.append(["kommun", code, name])
+        ranges["kommun"] = "kod_kommun"
+        wb.defined_names["kod_kommun"] = DefinedName("kod_kommun", attr_text=f"koder!$B${first}:$B${code_sheet.max_row}")
+    for letter, width in (("A", 26), ("B", 16), ("C", 44)):
+        code_sheet.column_dimensions[letter].width = width
+    code_sheet["A1"].font = code_sheet["B1"].font = code_sheet["C1"].font = Font(bold=True)
+    code_sheet.freeze_panes = "A2"
+
+    header_fill = PatternFill("solid", fgColor="DDEBF7")
+    last = TEMPLATE_ROWS + 1
+    for index, (name, col) in enumerate(columns.items(), start=1):
+        letter = get_column_letter(index)
+        cell = sheet.cell(row=1, column=index, value=name)
+        cell.font = Font(bold=True)
+        cell.fill = header_fill
+        cell.alignment = Alignment(horizontal="center")
+        cell.comment = Comment(f"{TYPE_SV.get(col.type, col.type)}. {'Krävs.' if col.required else 'Frivillig.'}",
+                               "Finsam")
+        sheet.column_dimensions[letter].width = max(14, len(name) + 4)
+        area = f"{letter}2:{letter}{last}"
+        validation = None
+        if col.type in ("code", "codes", "yesno") or (col.type == "kommun" and "kommun" in ranges):
+            source = ranges["ja_nej" if col.type == "yesno" else ("kommun" if col.type == "kommun" else col.codes)]
+            validation = DataValidation(type="list", formula1=f"={source}", allow_blank=True)
+            if col.type == "codes":  # a drop-down picks one code; several are typed: AKS+FBS
+                validation.showErrorMessage = False
+                validation.promptTitle, validation.prompt = "Flera koder", "Välj en kod, eller skriv flera: AKS+FBS"
+            else:  # the Swedish labels are accepted too, so a value outside the list only warns
+                validation.errorStyle = "warning"
+                validation.errorTitle, validation.error = "Okänd kod", "Värdet finns inte i kodlistan (bladet koder)."
+        elif col.type == "date":
+            validation = DataValidation(type="date", operator="between", formula1="36526", formula2="73051",
+                                        allow_blank=True)  # 2000-01-01 .. 2099-12-31
+            validation.errorTitle, validation.error = "Datum", "Skriv ett datum, t.ex. 2016-06-30."
+            sheet.column_dimensions[letter].number_format = "yyyy-mm-dd"
+        elif col.type == "int":
+            low, high = ("1900", "2100") if name in ("fodelsear", "ar") else ("0", "1000000")
+            validation = DataValidation(type="whole", operator="between", formula1=low, formula2=high,
+                                        allow_blank=True)
+        elif col.type == "percent":
+            validation = DataValidation(type="whole", operator="between", formula1="0", formula2="100",
+                                        allow_blank=True)
+        elif col.type == "amount":
+            validation = DataValidation(type="decimal", allow_blank=True, operator="between",
+                                        formula1="-1000000000", formula2="1000000000")
+        if col.type in ("personnummer", "text", "kommun"):
+            sheet.column_dimensions[letter].number_format = "@"  # keeps leading zeros (0210020962, 0180)
+        if validation is not None:
+            validation.showInputMessage = bool(validation.prompt)
+            validation.add(area)
+            sheet.add_data_validation(validation)
+    sheet.freeze_panes = "A2"
+
+    guide.append([f"Mall för {contract.kind_label(kind)} – länets exportkontrakt version {contract.version}"])
+    guide["A1"].font = Font(bold=True, size=13)
+    guide.append([])
+    for line in (
+        f"1. Fyll i bladet '{kind}' med en rad per {'deltagarepisod' if kind == 'deltagare' else 'rad'}; "
+        "låt rubrikraden stå kvar.",
+        f"2. Spara som .xlsx med namnet <förbund>_<insats>_{kind}_<period>.xlsx, "
+        f"t.ex. SODRA_AVESTA_{kind}_2016T2.xlsx.",
+        "3. Kontrollera gärna filen före leverans: finsam validate <fil>",
+        "4. Lägg filen i förbundets mapp. En ny fil för samma period ersätter den förra.",
+        "Kodkolumnerna har rullistor (kodlistorna finns på bladet 'koder'); svenska benämningar går också bra.",
+    ):
+        guide.append([line])
+    guide.append([])
+    guide.append(["kolumn", "typ", "krävs", "rubriker som också accepteras"])
+    for cell in guide[guide.max_row]:
+        cell.font = Font(bold=True)
+    for name, col in columns.items():
+        guide.append([name, TYPE_SV.get(col.type, col.type), "ja" if col.required else "nej",
+                      ", ".join(col.synonyms)])
+    for letter, width in (("A", 28), ("B", 60), ("C", 8), ("D", 60)):
+        guide.column_dimensions[letter].width = width
+
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return _deterministic(buffer.getvalue())
+
+
+# ---------------------------------------------------------------- all of it
+
+def _seed_by_exporter() -> bool:
+    return SEED_EXPORTER.exists()
+
+
+def generated() -> dict[Path, bytes]:
+    """Every generated file and its content."""
+    files = {DOC: contract_markdown().encode("utf-8")}
+    for kind in load_contract().data["kinds"]:
+        files[kind_template(kind)] = template_bytes(kind)
+    if not _seed_by_exporter():
+        files[SEED] = contract_codes_csv().encode("utf-8")
+    return files
+
+
+def _run_exporter() -> Path:
+    """The dbt project's own seed exporter, when it has one: it owns the seed (and its check)."""
+    runpy.run_path(str(SEED_EXPORTER), run_name="__main__")
+    return SEED
+
+
+def write_all(check: bool = False) -> list[Path]:
+    """Write the generated files (returns their paths), or with `check` return those out of date."""
+    stale = []
+    written = []
+    for path, content in generated().items():
+        current = path.read_bytes() if path.exists() else None
+        if current != content:
+            stale.append(path)
+            if not check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                part = path.with_name(f".{path.name}.part")
+                part.write_bytes(content)
+                part.replace(path)
+        written.append(path)
+    if _seed_by_exporter() and not check:
+        written.append(_run_exporter())
+    return stale if check else written
