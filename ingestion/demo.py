@@ -6,7 +6,7 @@ zone (the pipeline moves files out of landing as it lands them).
 """
 from __future__ import annotations
 
-import json
+import re
 import os
 import shutil
 import subprocess
@@ -53,13 +53,11 @@ def run_dag(env: dict, logical_date: str | None = None) -> tuple[str, str]:
     """`airflow dags test`: a real DAG run (real scheduler logic, tasks in-process)."""
     args = ["dags", "test", DAG_ID] + ([logical_date] if logical_date else [])
     proc = airflow(env, *args, check=False)
-    runs = airflow(env, "dags", "list-runs", DAG_ID, "-o", "json", check=False)
-    state = "unknown"
-    try:
-        state = json.loads(runs.stdout)[0]["state"]
-    except (ValueError, IndexError, KeyError):
-        pass
-    return state, proc.stdout + proc.stderr
+    output = proc.stdout + proc.stderr
+    # Airflow's own closing line for the run: "DagRun Finished: dag_id=…, state=success, …"
+    finished = re.findall(r"DagRun Finished: dag_id=%s,.*?\bstate=(\w+)" % DAG_ID, output)
+    state = finished[-1] if finished else ("failed" if proc.returncode else "unknown")
+    return state, output
 
 
 def run_demo(fresh: bool = True, home: Path | None = None) -> int:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 from datetime import datetime, timezone
 
 import duckdb
@@ -26,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import pseudonymize as pz
-from .config import Settings
+from .config import REPO_ROOT, Settings
 from .discover import sha256_file
 from .land import Landed, all_landed, write_json_atomic
 
@@ -133,19 +135,25 @@ def _erase_warehouse(settings: Settings, key: str, raw_rows: int, now: str) -> i
     return removed
 
 
+REBUILD = ("from ingestion.config import load_settings; from ingestion.build import build_marts; "
+           "from ingestion.publish import publish_marts; s = load_settings(); build_marts(s, docs=False); "
+           "publish_marts(s)")
+
+
 def _rebuild(settings: Settings) -> str:
+    """dbt build + publish, so no table or published copy keeps the person.
+
+    In a fresh process: dbt and DuckDB keep process-wide state (open connections, environment)."""
     if not (settings.dbt_project / "dbt_project.yml").exists():
         return "tabellerna för rapporter byggs om vid nästa körning (dbt-projektet saknas här)"
-    from .build import build_marts
-    from .publish import publish_marts
-
-    try:
-        build_marts(settings, docs=False)
-        publish_marts(settings)
-    except Exception as exc:  # the erasure itself is done; the rebuild can be re-run
-        log.error("Ombyggnad efter radering misslyckades: %s", type(exc).__name__)
-        return (f"ombyggnaden av rapporttabellerna misslyckades ({type(exc).__name__}); kör `finsam run` "
-                "så byggs de om utan personen")
+    env = dict(os.environ, FINSAM_HOME=str(settings.home), FINSAM_LANDING=str(settings.landing),
+               FINSAM_WAREHOUSE=str(settings.warehouse), FINSAM_REGISTRY=str(settings.registry))
+    proc = subprocess.run([sys.executable, "-c", REBUILD], env=env, cwd=REPO_ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["?"])[-1].split(":")[0]
+        log.error("Ombyggnad efter radering misslyckades: %s", last)
+        return (f"ombyggnaden av rapporttabellerna misslyckades ({last}); raderna är borta ur datalagret, "
+                "kör `finsam run` så byggs tabellerna och den publicerade kopian om")
     return "rapporttabellerna och den publicerade kopian är ombyggda utan personen"
 
 

@@ -74,6 +74,19 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(settings.warehouse))
 
 
+def read_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """A connection for reading the warehouse.
+
+    Read-only where possible; in a process where dbt-duckdb still holds the file open with
+    the default configuration (`finsam run` after `dbt build`), DuckDB refuses a second
+    configuration, so that process reuses the default one. Callers only read.
+    """
+    try:
+        return duckdb.connect(str(settings.warehouse), read_only=True)
+    except duckdb.ConnectionException:
+        return duckdb.connect(str(settings.warehouse))
+
+
 def _select_sql(kind: str) -> str:
     parts = []
     for name, sql_type in kind_columns(kind):

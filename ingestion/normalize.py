@@ -285,11 +285,9 @@ def _rows_text(rows: pd.Series) -> str:
 
 def _holds_pnr(series: pd.Series) -> pd.Series:
     """True where a cell holds something shaped like a personnummer (checked once per distinct value)."""
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    if len(uniques) == 0:
-        return pd.Series(False, index=series.index)
-    hits = pz.holds_pnr(pd.Series(uniques, dtype="string")).to_numpy(dtype=bool)
-    return pd.Series(np.where(codes >= 0, hits[codes], False), index=series.index)
+    codes, uniques = _factorize(series)
+    hits = np.append(pz.holds_pnr(uniques).to_numpy(dtype=bool), False)  # code -1 (empty) -> False
+    return pd.Series(hits[codes], index=series.index)
 
 
 def _starts_with_total(series: pd.Series) -> pd.Series:
@@ -373,8 +371,8 @@ def normalise(cells: pd.DataFrame, kind: str, association: str, secret: bytes,
             codes, uniques = None, None
         else:
             codes, uniques = _factorize(body[name])
-            found = pz.holds_pnr(uniques).to_numpy(dtype=bool)
-            hits = pd.Series(np.where(codes >= 0, found[np.maximum(codes, 0)], False), index=body.index)
+            found = np.append(pz.holds_pnr(uniques).to_numpy(dtype=bool), False)  # code -1 (empty) -> False
+            hits = pd.Series(found[codes], index=body.index)
         if hits.any():
             had_pnr = True
             if name == "deltagar_id":
@@ -469,12 +467,12 @@ def _budget_defaults(body: pd.DataFrame) -> pd.DataFrame:
     text = body["rad_text"].fillna(body["kostnadsslag"].where(~body["kostnadsslag"].isin(kinds)))
     inferred = text.fillna("").map(fold).map(
         lambda t: "FINANSIERING" if re.search(r"intakt|bidrag|finansiering", t) else
-        ("BEVILJAT" if "beviljat" in t else "KOSTNAD"))
+        ("BEVILJAT" if "beviljat" in t else "KOSTNAD")).astype("string")
     body["radtyp"] = radtyp.fillna(inferred.where(text.notna()))
     is_cost = body["radtyp"].eq("KOSTNAD")
     unknown_kind = is_cost & body["kostnadsslag"].notna() & ~body["kostnadsslag"].isin(kinds)
     body.loc[unknown_kind, "rad_text"] = body.loc[unknown_kind, "rad_text"].fillna(body.loc[unknown_kind, "kostnadsslag"])
-    mapped = body["rad_text"].fillna("").map(lambda t: aliases.get(fold(t)))
+    mapped = body["rad_text"].fillna("").map(lambda t: aliases.get(fold(t))).astype("string")
     body.loc[unknown_kind, "kostnadsslag"] = mapped[unknown_kind].fillna("OVRIGT")
     missing_kind = is_cost & body["kostnadsslag"].isna() & body["rad_text"].notna()
     body.loc[missing_kind, "kostnadsslag"] = mapped[missing_kind].fillna("OVRIGT")
@@ -499,7 +497,8 @@ def read_delivery(path: Path, kind: str, association: str, secret: bytes, *, max
         raise UnreadableFile(f"filen kunde inte läsas inom minnesgränsen ({type(exc).__name__})") from None
     except Exception as exc:  # a reader bug must not stop the other deliveries
         # Only the exception type and where it happened: its message may quote cell values.
-        where = traceback.extract_tb(exc.__traceback__)[-1]
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = next((f for f in reversed(frames) if f"{Path(__file__).parent.name}/" in f.filename), frames[-1])
         log.error("Oväntat fel när %s lästes: %s i %s:%s", path.name, type(exc).__name__,
                   Path(where.filename).name, where.lineno)
         raise UnreadableFile(f"filen kunde inte tolkas (internt fel {type(exc).__name__}; länets dataenhet "

@@ -10,7 +10,7 @@ import duckdb
 from .alert import send_alerts
 from .build import build_marts
 from .config import Settings
-from .load import load_warehouse
+from .load import load_warehouse, read_connection
 from .process import process_association
 from .publish import publish_marts
 from .registry import Registry, load_registry
@@ -62,7 +62,7 @@ def write_docs_index(settings: Settings, registry: Registry) -> Path:
 
 def summary_lines(settings: Settings, registry: Registry, unknown_folders: list[str] | None = None) -> list[str]:
     """A few readable Swedish lines: deliveries, quarantine reasons, mart rows, where things are."""
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = read_connection(settings)
     try:
         ledger = con.execute("select status, count(*) from meta.load_ledger group by 1 order by 1").fetchall()
         quarantined = con.execute("select file_name, reason from meta.load_ledger where status = 'quarantined' "

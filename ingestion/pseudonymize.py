@@ -27,6 +27,9 @@ PNR_IN_TEXT = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+ ]?\d{4}(?!\d)")
 # The same shape in RE2 syntax (no look-behind), for Arrow's vectorised regex functions.
 PNR_IN_TEXT_RE2 = r"(?:^|[^0-9])(?:[0-9]{2})?[0-9]{6}[-+ ]?[0-9]{4}(?:[^0-9]|$)"
 KEY_LENGTH = 32
+# Spaces inside a number ("800101 1234", a non-breaking space from Excel); the same literal set in
+# Python's and Arrow's (RE2) regex syntax, so the scalar and vectorised forms agree exactly.
+SPACES = "[ \t\n\r\f\v\u00a0\u2007\u2009\u202f]"
 LUHN_WEIGHTS = np.array([2, 1, 2, 1, 2, 1, 2, 1, 2, 1], dtype=np.int64)
 DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 
@@ -52,7 +55,7 @@ def _full_year(century: str | None, yy: str, sep: str, today: date) -> int:
 
 def canonical_pnr(text: str, today: date | None = None) -> str | None:
     """The 12-digit form (YYYYMMDDNNNN) of a valid personnummer or samordningsnummer, else None."""
-    cleaned = re.sub(r"\s", "", str(text))
+    cleaned = re.sub(SPACES, "", str(text))
     match = PNR_SHAPE.match(cleaned)
     if not match:
         return None
@@ -79,7 +82,7 @@ def _arrow(series: pd.Series) -> pa.Array:
 def canonical_pnrs(series: pd.Series, today: date | None = None) -> pd.Series:
     """`canonical_pnr` over a Series, vectorised (Arrow regex, numpy Luhn and date check)."""
     today = today or date.today()
-    text = pc.replace_substring_regex(_arrow(series), r"\s", "")
+    text = pc.replace_substring_regex(_arrow(series), SPACES, "")
     parts = pc.extract_regex(text, PNR_SHAPE.pattern)   # null where the shape does not match
     shaped = pc.fill_null(pc.is_valid(parts), False).to_numpy(zero_copy_only=False)
     if not shaped.any():

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from .config import Settings
+from .load import read_connection
 
 PUBLISHED_SCHEMAS = ("marts", "public")
 
@@ -30,7 +31,7 @@ def publish_marts(settings: Settings) -> dict:
     snapshot = out / "finsam_marts.duckdb"
     tmp = out / ".finsam_marts.duckdb.new"
     tmp.unlink(missing_ok=True)
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = read_connection(settings)
     counts: dict[str, int] = {}
     try:
         con.execute(f"attach '{tmp}' as snap")

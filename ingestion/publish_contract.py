@@ -9,7 +9,6 @@ timestamps and document dates), which is what lets `--check` compare bytes.
 """
 from __future__ import annotations
 
-import csv
 import io
 import re
 import runpy
@@ -23,8 +22,6 @@ from .normalize import municipalities
 
 DOC = REPO_ROOT / "docs" / "contract.md"
 TEMPLATES = REPO_ROOT / "templates"
-SEED = REPO_ROOT / "dbt_project" / "seeds" / "contract_codes.csv"
-# A dbt-side exporter of the code seed, if the dbt project ships one: then it owns the seed.
 SEED_EXPORTER = REPO_ROOT / "dbt_project" / "scripts" / "export_contract_codes.py"
 FIXED_TIME = datetime(2016, 1, 1)
 TEMPLATE_ROWS = 2000  # rows carrying drop-downs and formats in a template
@@ -140,16 +137,15 @@ def contract_markdown() -> str:
     return "\n".join(lines)
 
 
-# ---------------------------------------------------------------- dbt seed
+# ---------------------------------------------------------------- dbt seeds
 
-def contract_codes_csv() -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["code_list", "code", "label_sv"])
-    for list_name, codes in load_contract().data["codes"].items():
-        for code, spec in codes.items():
-            writer.writerow([list_name, code, spec.get("label", "")])
-    return buffer.getvalue()
+def seed_files() -> dict[Path, bytes]:
+    """The dbt seeds mirroring the contract (contract_codes.csv, ...), as rendered by the dbt
+    project's own exporter, `dbt_project/scripts/export_contract_codes.py` (one writer of seeds)."""
+    if not SEED_EXPORTER.exists():
+        return {}
+    exporter = runpy.run_path(str(SEED_EXPORTER))
+    return {Path(exporter["SEEDS"]) / name: text.encode("utf-8") for name, text in exporter["render"]().items()}
 
 
 # ---------------------------------------------------------------- Excel templates
@@ -292,30 +288,18 @@ def template_bytes(kind: str) -> bytes:
 
 # ---------------------------------------------------------------- all of it
 
-def _seed_by_exporter() -> bool:
-    return SEED_EXPORTER.exists()
-
-
 def generated() -> dict[Path, bytes]:
     """Every generated file and its content."""
     files = {DOC: contract_markdown().encode("utf-8")}
     for kind in load_contract().data["kinds"]:
         files[kind_template(kind)] = template_bytes(kind)
-    if not _seed_by_exporter():
-        files[SEED] = contract_codes_csv().encode("utf-8")
+    files.update(seed_files())
     return files
-
-
-def _run_exporter() -> Path:
-    """The dbt project's own seed exporter, when it has one: it owns the seed (and its check)."""
-    runpy.run_path(str(SEED_EXPORTER), run_name="__main__")
-    return SEED
 
 
 def write_all(check: bool = False) -> list[Path]:
     """Write the generated files (returns their paths), or with `check` return those out of date."""
-    stale = []
-    written = []
+    stale, written = [], []
     for path, content in generated().items():
         current = path.read_bytes() if path.exists() else None
         if current != content:
@@ -326,6 +310,4 @@ def write_all(check: bool = False) -> list[Path]:
                 part.write_bytes(content)
                 part.replace(path)
         written.append(path)
-    if _seed_by_exporter() and not check:
-        written.append(_run_exporter())
     return stale if check else written

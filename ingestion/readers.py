@@ -287,9 +287,9 @@ def _pick_sheet(workbook, kind: str) -> str:
     if named:
         return named
     try:
-        visible = [m.name for m in workbook.sheets_metadata if str(m.visible).lower().endswith("visible")
-                   and "hidden" not in str(m.visible).lower()]
-    except Exception:  # metadata shape differs between calamine versions; fall back to the first
+        visible = [m.name for m in workbook.sheets_metadata
+                   if str(m.visible).endswith(".Visible") and str(m.typ).endswith(".WorkSheet")]
+    except AttributeError:  # older calamine without sheet metadata: the first sheet
         visible = []
     if visible:
         return visible[0]

@@ -72,40 +72,54 @@ class SmtpServer:
             self._controller = None
 
 
-@pytest.fixture
-def smtp_server(monkeypatch):
-    """A running SMTP server; FINSAM_SMTP_HOST/PORT point at it."""
+def start_smtp(monkeypatch) -> SmtpServer:
     server = SmtpServer().start()
     monkeypatch.setenv("FINSAM_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("FINSAM_SMTP_PORT", str(server.port))
     monkeypatch.setenv("FINSAM_MAIL_FROM", "finsam@lan.example")
+    return server
+
+
+@pytest.fixture
+def smtp_server(monkeypatch):
+    """A running SMTP server; FINSAM_SMTP_HOST/PORT point at it."""
+    server = start_smtp(monkeypatch)
     yield server
     server.stop()
 
 
 # ---------------------------------------------------------------- zones and a small county
 
-@pytest.fixture
-def municipality_list(tmp_path, monkeypatch):
+def use_municipalities(root: Path, monkeypatch) -> Path:
     """The suites' SCB list comes from the dbt seed; tests use the Dalarna codes instead."""
     import ingestion.normalize as normalize
 
-    path = synthetic.municipalities_file(tmp_path / "seed" / "municipalities.csv")
+    path = synthetic.municipalities_file(root / "seed" / "municipalities.csv")
     monkeypatch.setattr(normalize, "MUNICIPALITIES_CSV", path)
     normalize.municipalities.cache_clear()
     normalize.municipality_names.cache_clear()
-    yield path
+    return path
+
+
+def clear_municipalities() -> None:
+    import ingestion.normalize as normalize
+
     normalize.municipalities.cache_clear()
     normalize.municipality_names.cache_clear()
 
 
 @pytest.fixture
-def quality_env(tmp_path, monkeypatch, municipality_list):
-    """Fresh zones under tmp_path with the synthetic two-association registry; returns Settings."""
-    home = tmp_path / "home"
-    landing = tmp_path / "landing"
-    landing.mkdir()
-    registry = synthetic.registry_file(tmp_path / "registry.yml")
+def municipality_list(tmp_path, monkeypatch):
+    yield use_municipalities(tmp_path, monkeypatch)
+    clear_municipalities()
+
+
+def setup_zones(root: Path, monkeypatch):
+    """Fresh zones under `root` with the synthetic two-association registry; returns Settings."""
+    home = root / "home"
+    landing = root / "landing"
+    landing.mkdir(parents=True)
+    registry = synthetic.registry_file(root / "registry.yml")
     monkeypatch.setenv("FINSAM_HOME", str(home))
     monkeypatch.setenv("FINSAM_LANDING", str(landing))
     monkeypatch.setenv("FINSAM_WAREHOUSE", str(home / "warehouse" / "finsam.duckdb"))
@@ -119,6 +133,12 @@ def quality_env(tmp_path, monkeypatch, municipality_list):
     settings = load_settings()
     settings.ensure_dirs()
     return settings
+
+
+@pytest.fixture
+def quality_env(tmp_path, monkeypatch, municipality_list):
+    """Fresh zones under tmp_path with the synthetic two-association registry; returns Settings."""
+    return setup_zones(tmp_path, monkeypatch)
 
 
 def cells(header: list[str], rows: list[list[str]], title_rows: tuple[str, ...] = ()) -> pd.DataFrame:

@@ -165,7 +165,7 @@ class Cluster:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "FINSAM_"))}
         env.update({
             "PATH": str(self.bin) + os.pathsep + env.get("PATH", ""),
-            "PYTHONPATH": os.pathsep.join([str(hostmod), str(REPO)]),
+            "PYTHONPATH": os.pathsep.join([str(hostmod), str(REPO)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])),
             "AIRFLOW_HOME": str(self.tmp / "airflow"),
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

@@ -17,7 +17,7 @@ from smtp_fixture import (SmtpServer, free_port, insats_row, municipality_list, 
                           quality_env, smtp_server, write_file, write_register)
 
 from ingestion.config import load_settings
-from ingestion.load import connect, ensure_schema, load_warehouse
+from ingestion.load import connect, ensure_schema, load_registry_table, load_warehouse
 from ingestion.process import process_association
 from ingestion.registry import load_registry
 from ingestion.tracking import cadence_code, periods, track_deliveries
@@ -56,13 +56,14 @@ def seed_warehouse(settings, register=REGISTER, ledger=LEDGER):
     con = connect(settings)
     try:
         ensure_schema(con)
-        for code, method, start, end, cadence in register:
+        load_registry_table(con, load_registry(settings.registry))  # as load_warehouse does
+        for row, (code, method, start, end, cadence) in enumerate(register, start=2):
             con.execute(
                 "insert into raw.insatser (delivery_id, association_code, intervention_code, period, period_start, "
                 "period_end, received_at, source_row, insats_kod, namn, inriktning, matmetod, startdatum, slutdatum, "
                 "huvudman, agare_epost, rapportering) values ('reg1', 'SODRA', 'ALL', '2016T1', '2016-01-01', "
-                "'2016-04-30', '2016-02-01 09:00:00', 2, ?, ?, 'INDIVID', ?, ?, ?, 'FK+AF', ?, ?)",
-                [code, code.title(), method, start, end, f"{code.lower()}@sodra.example", cadence])
+                "'2016-04-30', '2016-02-01 09:00:00', ?, ?, ?, 'INDIVID', ?, ?, ?, 'FK+AF', ?, ?)",
+                [row, code, code.title(), method, start, end, f"{code.lower()}@sodra.example", cadence])
         for delivery, intervention, kind, period, status, received in ledger:
             con.execute("insert into meta.load_ledger values (?, 'SODRA', ?, ?, ?, ?, ?, 1, 1, 1, 0, ?, ?, null, ?)",
                         [delivery, intervention, kind, period, f"SODRA_{intervention}_{kind}_{period}.csv", delivery,
@@ -230,3 +231,49 @@ def test_an_accepted_delivery_counts_whatever_its_warnings(quality_env, status):
                    ledger=[LEDGER[0], ("x", "AVESTA", "budget", "2016T1", status, "2016-05-01 08:00:00")])
     track_deliveries(settings, load_registry(settings.registry), as_of=date(2016, 6, 1))
     assert ("AVESTA", "budget", "2016T1", "received", None, "2016-05-30") in expected_rows(settings)
+
+
+def test_delivery_status_mart_for_the_data_team(quality_env):
+    """The dbt view marts.delivery_status (built and tested by `dbt build`) shows the latest
+    tracking run joined with the ledger and the reminders; before any tracking run it is empty."""
+    from ingestion.build import build_marts
+
+    settings = load_settings()
+    seed_warehouse(settings)
+    build_marts(settings, docs=False)  # first build: no tracking table yet
+    con = connect(settings)  # not read_only: dbt (run in this process) may still hold the file
+    try:
+        assert con.execute("select count(*) from marts.delivery_status").fetchone() == (0,)
+    finally:
+        con.close()
+
+    track_deliveries(settings, load_registry(settings.registry), as_of=date(2016, 9, 20))
+    build_marts(settings, docs=False)  # dbt's tests on the view run here (unique key, statuses, arithmetic)
+    con = connect(settings)
+    try:
+        rows = con.execute("""
+            select delivery_key, status, days_overdue, accepted_file_name, latest_file_name, latest_status,
+                   reminder_status
+            from marts.delivery_status where association_code = 'SODRA' order by delivery_key""").fetchall()
+    finally:
+        con.close()
+    assert rows == [
+        ("SODRA_ALL_insatser_2016T1", "received", None, "SODRA_ALL_insatser_2016T1.csv",
+         "SODRA_ALL_insatser_2016T1.csv", "accepted", None),
+        ("SODRA_ALL_insatser_2016T2", "awaiting", None, None, None, None, None),
+        ("SODRA_AVESTA_budget_2016T1", "received_late", None, "SODRA_AVESTA_budget_2016T1.csv",
+         "SODRA_AVESTA_budget_2016T1.csv", "accepted_with_warnings", None),
+        ("SODRA_AVESTA_budget_2016T2", "awaiting", None, None, None, None, None),
+        ("SODRA_AVESTA_deltagare_2016T1", "received", None, "SODRA_AVESTA_deltagare_2016T1.csv",
+         "SODRA_AVESTA_deltagare_2016T2.csv", "quarantined", None),
+        ("SODRA_AVESTA_deltagare_2016T2", "quarantined", None, None, "SODRA_AVESTA_deltagare_2016T2.csv",
+         "quarantined", None),
+        ("SODRA_MANAD_budget_2016-03", "overdue", 143, None, None, None, "outbox"),
+        ("SODRA_MANAD_budget_2016-04", "overdue", 113, None, None, None, "outbox"),
+        ("SODRA_MANAD_deltagare_2016-03", "received_late", None, "SODRA_MANAD_deltagare_2016-04.csv",
+         "SODRA_MANAD_deltagare_2016-04.csv", "accepted", None),
+        ("SODRA_MANAD_deltagare_2016-04", "received", None, "SODRA_MANAD_deltagare_2016-04.csv",
+         "SODRA_MANAD_deltagare_2016-04.csv", "accepted", None),
+        ("SODRA_RAKNA_budget_2016H1", "overdue", 52, None, None, None, "outbox"),
+        ("SODRA_RAKNA_volym_2016H1", "overdue", 52, None, None, None, "outbox"),
+    ]

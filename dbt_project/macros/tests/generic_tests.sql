@@ -1,10 +1,12 @@
 {#- Own generic tests (no dbt packages on these machines). -#}
 
-{#- Fails on every row where the expression is not true. -#}
-{% test expression_is_true(model, expression, where_clause=none) %}
+{#- Fails on every row where the expression is not true. Used on a column,
+    the expression is appended to the column name (as in dbt_utils):
+    `expression: ">= 0"`. -#}
+{% test expression_is_true(model, expression, column_name=none, where_clause=none) %}
 select *
 from {{ model }}
-where not coalesce(({{ expression }}), false)
+where not coalesce(({% if column_name %}{{ column_name }} {% endif %}{{ expression }}), false)
 {%- if where_clause %} and ({{ where_clause }}){% endif %}
 {% endtest %}
 

@@ -1,0 +1,57 @@
+-- Reference figures (seed 002): of the 57 enrolled by 2016-06-30,
+-- 30 women / 27 men; referrers 25 KOMMUN, 21 FK, 8 REGION, 3 AF.
+-- Asserts only when SODRA/AVESTA participant data is present.
+with rpt_intervention_outcomes_by_group as (
+    select * from {{ ref('rpt_intervention_outcomes_by_group') }}
+    where association_code = 'SODRA' and intervention_code = 'AVESTA'
+      and period_type = 'half_year' and period_end = cast('2016-06-30' as date)
+),
+
+fct_participation as (
+    select * from {{ ref('fct_participation') }}
+    where association_code = 'SODRA' and intervention_code = 'AVESTA'
+      and startdatum <= cast('2016-06-30' as date)
+),
+
+expected as (
+    select 'kon' as dimension, 'K' as category, 30 as expected_count
+    union all select 'kon', 'M', 27
+    union all select 'remittent', 'KOMMUN', 25
+    union all select 'remittent', 'FK', 21
+    union all select 'remittent', 'REGION', 8
+    union all select 'remittent', 'AF', 3
+),
+
+by_sex as (
+    select 'kon' as dimension, kon as category, sum(enrolled_to_date) as actual_count
+    from rpt_intervention_outcomes_by_group
+    group by kon
+),
+
+by_referrer as (
+    select 'remittent' as dimension, remittent as category, count(*) as actual_count
+    from fct_participation
+    group by remittent
+),
+
+actual as (
+    select * from by_sex
+    union all
+    select * from by_referrer
+),
+
+final as (
+    select
+        expected.dimension,
+        expected.category,
+        expected.expected_count,
+        coalesce(actual.actual_count, 0) as actual_count
+    from expected
+    left join actual
+        on expected.dimension = actual.dimension
+        and expected.category = actual.category
+    where exists (select 1 from fct_participation)
+      and coalesce(actual.actual_count, 0) <> expected.expected_count
+)
+
+select * from final
