@@ -96,7 +96,7 @@ def _erase_quarantine(settings: Settings, key: str, touched: list[Landed]) -> in
             os.replace(part, copy)
     for landed in touched:
         original = settings.quarantine / landed.manifest["association"] / landed.manifest["file_name"]
-        if original.is_file() and sha256_file(original) == landed.delivery_id:
+        if original.is_file() and sha256_file(original) == landed.manifest["sha256"]:
             # The original still names the person (by the project's pseudonym): keep only the
             # pseudonymised copy of what was read, now without the person.
             replacement = original.with_name(original.name + ".pseudonymiserad.csv")

@@ -8,6 +8,7 @@ leaves the landing folder only after its raw copy exists.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -55,6 +56,17 @@ class Landed:
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
+def delivery_id_for(name: DeliveryName, sha256: str) -> str:
+    """A delivery is one slot (association, intervention, kind, period) with one file's bytes.
+
+    The same bytes in another slot (an unchanged register re-sent for the next period, two
+    interventions with identical budgets) are a different delivery; the same bytes in the
+    same slot are the same delivery, recognised and not loaded twice.
+    """
+    slot = f"{name.association}/{name.intervention}/{name.kind}/{name.period.label}/{sha256}"
+    return hashlib.sha256(slot.encode("utf-8")).hexdigest()
+
+
 def raw_dir(settings: Settings, association: str, delivery_id: str) -> Path:
     return settings.raw / association / delivery_id
 
@@ -90,8 +102,9 @@ def write_json_atomic(path: Path, data: dict) -> None:
 def land_file(settings: Settings, found: FoundFile, name: DeliveryName, secret: bytes) -> Landed:
     """Read, normalise, pseudonymise and store one file in the raw zone."""
     received = datetime.now(timezone.utc).replace(microsecond=0)
+    delivery_id = delivery_id_for(name, found.sha256)
     manifest = {
-        "delivery_id": found.sha256, "association": name.association, "intervention": name.intervention,
+        "delivery_id": delivery_id, "association": name.association, "intervention": name.intervention,
         "kind": name.kind, "period": name.period.label, "period_start": name.period.start.isoformat(),
         "period_end": name.period.end.isoformat(), "file_name": found.path.name, "sha256": found.sha256,
         "size_bytes": found.size, "received_at": received.isoformat(), "rows_read": 0, "rows_kept": 0,
@@ -113,9 +126,9 @@ def land_file(settings: Settings, found: FoundFile, name: DeliveryName, secret: 
                         had_personnummer=normalised.had_personnummer,
                         text_columns=[c for c in normalised.frame.columns if c not in ("source_row", "is_anonymous")])
 
-    final = raw_dir(settings, name.association, found.sha256)
+    final = raw_dir(settings, name.association, delivery_id)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{found.sha256[:12]}-", dir=final.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{delivery_id[:12]}-", dir=final.parent))
     try:
         if normalised is not None:
             normalised.frame.to_parquet(tmp / "data.parquet", index=False)
@@ -129,7 +142,7 @@ def land_file(settings: Settings, found: FoundFile, name: DeliveryName, secret: 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return existing(settings, name.association, found.sha256)
+    return existing(settings, name.association, delivery_id)
 
 
 def write_validation(landed: Landed, status: str, findings: list[Finding]) -> None:

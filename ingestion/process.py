@@ -17,7 +17,7 @@ import pandas as pd
 from .config import Settings
 from .discover import NameError_, find_files, parse_file_name
 from .findings import WARNING, Finding
-from .land import Landed, all_landed, existing, land_file, write_validation
+from .land import Landed, all_landed, delivery_id_for, existing, land_file, write_validation
 from .quarantine import quarantine
 from .registry import Registry
 from .sources import pull
@@ -106,7 +106,7 @@ def process_association(settings: Settings, registry: Registry, association: str
             summary["bad_names"].append(message)
             _event(settings, association, found.path.name, found.sha256, "rejected_name", message)
             continue
-        landed = existing(settings, association, found.sha256)
+        landed = existing(settings, association, delivery_id_for(name, found.sha256))
         if landed is not None and landed.status is not None:
             summary["duplicates"] += 1
             _event(settings, association, found.path.name, found.sha256, "duplicate",
