@@ -48,7 +48,7 @@ import json, resource, time
 from datetime import date
 from ingestion.config import load_settings
 from ingestion.registry import load_registry
-from ingestion.process import process_association
+from ingestion.pipeline import process_all
 from ingestion.load import load_warehouse
 from ingestion.build import build_marts
 from ingestion.publish import publish_marts
@@ -56,7 +56,7 @@ s = load_settings(); r = load_registry(s.registry); s.ensure_dirs()
 t = {}
 t0 = time.perf_counter()
 rows = 0
-summaries = [process_association(s, r, code, as_of=date(2026, 11, 1), docs=False) for code in r.codes]
+summaries = process_all(s, r, as_of=date(2026, 11, 1), docs=False)
 t["ingest_validate_s"] = time.perf_counter() - t0
 t1 = time.perf_counter(); loaded = load_warehouse(s, r); t["load_s"] = time.perf_counter() - t1
 t2 = time.perf_counter(); build_marts(s, docs=False); t["dbt_build_s"] = time.perf_counter() - t2

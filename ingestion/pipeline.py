@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -25,12 +28,26 @@ def unknown_drop_folders(settings: Settings, registry: Registry) -> list[str]:
     return sorted(p.name for p in settings.landing.iterdir() if p.is_dir() and registry.get(p.name) is None)
 
 
+def process_all(settings: Settings, registry: Registry, *, as_of: date | None, docs: bool) -> list[dict]:
+    """process_association for every association, in parallel processes (FINSAM_WORKERS, default: cores).
+
+    Each association writes only its own files, exactly as the DAG's mapped tasks do.
+    """
+    workers = min(int(os.environ.get("FINSAM_WORKERS", os.cpu_count() or 1)), len(registry.codes))
+    if workers <= 1:
+        return [process_association(settings, registry, code, as_of=as_of, docs=docs) for code in registry.codes]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(process_association, settings, registry, code, as_of=as_of, docs=docs)
+                   for code in registry.codes]
+        return [future.result() for future in futures]
+
+
 def run_pipeline(settings: Settings, registry: Registry | None = None, *, as_of: date | None = None,
                  docs: bool = True) -> dict:
     registry = registry or load_registry(settings.registry)
     settings.ensure_dirs()
     settings.secret()  # refuse early without a hash secret (outside the demo)
-    associations = [process_association(settings, registry, code, as_of=as_of, docs=docs) for code in registry.codes]
+    associations = process_all(settings, registry, as_of=as_of, docs=docs)
     loaded = load_warehouse(settings, registry)
     built = build_marts(settings, docs=docs)
     published = publish_marts(settings)
