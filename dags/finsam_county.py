@@ -10,8 +10,10 @@ contract, and refreshes the marts BI tools read.
 | 2 | `process_association` (one per association) | discover new files, land them (SHA-256 ledger, personnummer replaced by a keyed hash, immutable raw copy), validate with Great Expectations, quarantine what fails |
 | 3 | `load_warehouse` | load accepted deliveries into the DuckDB `raw` schema in one transaction (pool `finsam_warehouse`: one writer) |
 | 4 | `build_marts` | `dbt build` + `dbt docs generate` (same pool) |
-| 5 | `publish_marts` | read-only snapshot + Parquet per mart (+ PostgreSQL BI database when configured) |
-| 6 | `send_alerts` | one Swedish e-mail per delivery with problems, to its owner, copy to the data team |
+| 5 | `validate_facts` | GX suites on the built facts: what only shows across deliveries |
+| 6 | `publish_marts` | read-only snapshot + Parquet per mart (+ PostgreSQL BI database when configured) |
+| 7 | `send_alerts` | one Swedish e-mail per delivery with problems, to its owner, copy to the data team |
+| 8 | `track_deliveries` | which deliveries are due or overdue (register cadence); one reminder per overdue delivery |
 
 Every task is safe to re-run: files are recognised by checksum, loads are keyed on the
 delivery, alerts are sent once. Logic lives in the `ingestion` package; see README.md.
@@ -87,6 +89,13 @@ def finsam_county():
         return run(settings)
 
     @task(pool=WAREHOUSE_POOL, **RETRIES)
+    def validate_facts(built: dict) -> dict:
+        from ingestion.validate_facts import run_facts_validation as run
+
+        settings, registry = _settings_and_registry()
+        return run(settings, registry, as_of=_as_of())
+
+    @task(pool=WAREHOUSE_POOL, **RETRIES)
     def publish_marts(built: dict) -> dict:
         from ingestion.pipeline import write_docs_index
         from ingestion.publish import publish_marts as run
@@ -96,15 +105,23 @@ def finsam_county():
         write_docs_index(settings, registry)
         return {"tables": len(result["tables"]), "snapshot": result["snapshot"]}
 
-    @task(**RETRIES)
+    @task(pool=WAREHOUSE_POOL, **RETRIES)
     def send_alerts(published: dict) -> dict:
         from ingestion.alert import send_alerts as run
 
         settings, registry = _settings_and_registry()
         return run(settings, registry)
 
+    @task(pool=WAREHOUSE_POOL, **RETRIES)
+    def track_deliveries(alerted: dict) -> dict:
+        from ingestion.tracking import track_deliveries as run
+
+        settings, registry = _settings_and_registry()
+        return run(settings, registry, as_of=_as_of())
+
     summaries = process_association.expand(association=list_associations())
-    send_alerts(publish_marts(build_marts(load_warehouse(summaries))))
+    built = build_marts(load_warehouse(summaries))
+    track_deliveries(send_alerts(publish_marts(validate_facts(built))))
 
 
 finsam_county()

@@ -159,7 +159,8 @@ def send_alerts(settings: Settings, registry: Registry, *, attempts: int = 3, ba
             association = registry.get(m["association"])
             team = association.data_team_email if association else registry.data_team_email
             if m["association"] not in registers:
-                registers[m["association"]] = owner_emails(current_register(settings, m["association"]))
+                registers[m["association"]] = {code.upper(): address for code, address in  # file names are upper case
+                                               owner_emails(current_register(settings, m["association"])).items()}
             owner = registers[m["association"]].get(m["intervention"]) or team
             subject, body = compose(m, status, findings)
             message = _message(settings, owner, team, subject, body)

@@ -42,8 +42,12 @@ def dbt(settings: Settings, *args: str, target: str | None = None) -> object:
 
     target = target or os.environ.get("FINSAM_DBT_TARGET", "duckdb")
     project = settings.dbt_project
+    extra: list[str] = []
+    if args and args[0] in ("build", "test") and os.environ.get("FINSAM_REFERENCE_CHECKS", "0") in ("1", "true"):
+        # Reconciliation with the real reports' figures (docs: reference-figures); sample county only.
+        extra = ["--vars", '{"reference_checks": true}']
     with _dbt_env(settings):
-        result = dbtRunner().invoke([*args, "--project-dir", str(project), "--profiles-dir", str(project),
+        result = dbtRunner().invoke([*args, *extra, "--project-dir", str(project), "--profiles-dir", str(project),
                                      "--target", target, "--quiet"])
     if not result.success:
         failures = []

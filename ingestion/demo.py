@@ -66,7 +66,7 @@ def run_demo(fresh: bool = True, home: Path | None = None) -> int:
         shutil.rmtree(home)
     landing = home / "landing"
     shutil.copytree(SAMPLE / "landing", landing, dirs_exist_ok=True)
-    extra = {"FINSAM_DEMO": "1", "FINSAM_LANDING": str(landing),
+    extra = {"FINSAM_DEMO": "1", "FINSAM_REFERENCE_CHECKS": "1", "FINSAM_LANDING": str(landing),
              "FINSAM_REGISTRY": str(SAMPLE / "registry.yml"),
              "FINSAM_WAREHOUSE": str(home / "warehouse" / "finsam.duckdb")}
     env = airflow_env(home, extra)

@@ -48,6 +48,12 @@ META_DDL = [
 ]
 
 
+def _tracking_ddl() -> list[str]:
+    from .tracking import EXPECTED_DDL, REMINDERS_DDL
+
+    return [EXPECTED_DDL, REMINDERS_DDL]
+
+
 def kind_columns(kind: str) -> list[tuple[str, str]]:
     columns = []
     for name, col in load_contract().columns(kind).items():
@@ -65,7 +71,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for kind in KINDS:
         cols = ", ".join(f"{n} {t}" for n, t in DELIVERY_COLUMNS + kind_columns(kind))
         con.execute(f"create table if not exists raw.{kind} ({cols})")
-    for ddl in META_DDL:
+    for ddl in META_DDL + _tracking_ddl():
         con.execute(ddl)
 
 

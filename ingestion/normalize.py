@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 TOTAL_ROW = re.compile(r"^(?:summa|totalt|total|nettokostnad|netto)\b")
 SPACES = re.compile(r"[\s\u00a0\u202f\u2009']")
-NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
 MUNICIPALITIES_CSV = REPO_ROOT / "dbt_project" / "seeds" / "municipalities.csv"
 CODE_SEPARATORS = re.compile(r"\s*(?:\+|,|/|;|&|\boch\b)\s*")
 NOTE_ROWS = 20  # at most this many row numbers are listed in one note
@@ -319,7 +318,7 @@ def normalise(cells: pd.DataFrame, kind: str, association: str, secret: bytes,
                              f"kolumnerna {', '.join(unknown[:8])} finns inte i exportkontraktet och lästes inte in."))
     # Cells the delivery is not read from (title rows, unknown columns) still decide whether the
     # file held personnummer: then only its pseudonymised copy may ever be kept.
-    outside = [cells.iloc[:header_index + 1, c] for c in range(cells.shape[1])]
+    outside = [cells.iloc[:header_index + 1].stack()]
     outside += [cells.iloc[header_index + 1:, c] for c in range(cells.shape[1]) if c not in mapping]
     had_pnr = any(bool(_holds_pnr(part).any()) for part in outside if len(part))
 

@@ -16,6 +16,7 @@ from .config import Settings
 from .load import load_warehouse, read_connection
 from .process import process_association
 from .publish import publish_marts
+from .validate_facts import run_facts_validation
 from .registry import Registry, load_registry
 from .tracking import track_deliveries
 
@@ -50,11 +51,12 @@ def run_pipeline(settings: Settings, registry: Registry | None = None, *, as_of:
     associations = process_all(settings, registry, as_of=as_of, docs=docs)
     loaded = load_warehouse(settings, registry)
     built = build_marts(settings, docs=docs)
+    facts = run_facts_validation(settings, registry, as_of=as_of, docs=docs)
     published = publish_marts(settings)
     alerts = send_alerts(settings, registry)
     tracking = track_deliveries(settings, registry, as_of=as_of)
     write_docs_index(settings, registry)
-    return {"associations": associations, "load": loaded, "build": built, "publish": published, "alerts": alerts,
+    return {"associations": associations, "load": loaded, "build": built, "facts": facts, "publish": published, "alerts": alerts,
             "tracking": tracking, "unknown_folders": unknown_drop_folders(settings, registry)}
 
 

@@ -13,8 +13,9 @@ host key live there, not in the registry.
 Only new files are fetched. A fetched-ledger, `<raw>/<CODE>/_fetched.jsonl`, records every
 file taken (name, size, modification time, SHA-256): a file still listed with the same
 name, size and time is not downloaded again. A file that is downloaded is recognised by its
-SHA-256 against the ledger and the raw zone, so bytes already received are never landed
-twice, whatever their name. Nothing is removed at the source unless `delete_after_fetch:
+checksum against the ledger and the raw zone, as the pipeline recognises a delivery: the
+same bytes for the same slot (association, intervention, kind, period) are not landed twice,
+whatever the file is called; the same bytes for another period are a new delivery. Nothing is removed at the source unless `delete_after_fetch:
 true`, and then only after the file is safely in the landing zone and in the ledger.
 
 A source that cannot be reached raises `SourceUnavailable` with a Swedish explanation; the
@@ -228,7 +229,7 @@ def pull(settings: Settings, association) -> dict:
 
     ledger = read_ledger(settings, code)
     known_keys = {e["key"]: e for e in ledger if "key" in e}
-    known_sha = {e["sha256"] for e in ledger if e.get("sha256")}
+    known = {e["delivery"] for e in ledger if e.get("delivery")}
 
     current = None
     try:
@@ -245,7 +246,7 @@ def pull(settings: Settings, association) -> dict:
                         _append_ledger(settings, code, {**entry, "deleted": True, "event_at": _now()})
                         summary["deleted"] += 1
                     continue
-                outcome = _fetch_one(settings, code, remote, item, target_dir, known_sha)
+                outcome = _fetch_one(settings, code, remote, item, target_dir, known)
                 if outcome is None:
                     summary["notes"].append(
                         f"{item.name}: filen ändrades medan den hämtades; den hämtas vid nästa körning.")
@@ -258,11 +259,11 @@ def pull(settings: Settings, association) -> dict:
                     continue
                 deleted = False
                 record = {"key": item.key, "name": item.name, "size": item.size, "mtime": item.mtime,
-                          "sha256": sha, "status": status, "source": remote.label, "event_at": _now(),
-                          "deleted": False}
+                          "sha256": sha, "delivery": delivery_identity(item.name, sha), "status": status,
+                          "source": remote.label, "event_at": _now(), "deleted": False}
                 _append_ledger(settings, code, record)
                 known_keys[item.key] = record
-                known_sha.add(sha)
+                known.add(record["delivery"])
                 if delete_after:
                     remote.delete(item.name)
                     _append_ledger(settings, code, {**record, "deleted": True, "event_at": _now()})
@@ -272,6 +273,8 @@ def pull(settings: Settings, association) -> dict:
                     summary["fetched"] += 1
                 else:
                     summary["already_received"] += 1
+                    if status == "already_received":
+                        _duplicate_event(settings, code, item.name, sha, remote.label)
                 summary["files"].append({"name": item.name, "sha256": sha, "status": status, "deleted": deleted})
             current = None
     except SourceError:
@@ -288,12 +291,41 @@ def pull(settings: Settings, association) -> dict:
     return summary
 
 
+def _duplicate_event(settings: Settings, code: str, name: str, sha: str, label: str) -> None:
+    """Tell the owner, as for a file re-delivered to the drop folder, that these bytes came already."""
+    from .process import _event  # the association's event log (meta.delivery_events)
+
+    landed = existing(settings, code, delivery_identity(name, sha))
+    if landed is not None:
+        message = (f"{name}: exakt samma fil har redan tagits emot ({landed.manifest.get('received_at', '?')}, "
+                   f"status {landed.status or 'under kontroll'}); den hämtades inte igen från {label}.")
+    else:
+        message = f"{name}: exakt samma innehåll som en fil som redan hämtats från {label}; den hämtades inte igen."
+    _event(settings, code, name, sha, "duplicate", message)
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
+def delivery_identity(name: str, sha: str) -> str:
+    """What makes a delivery the same delivery: its slot and its bytes (`land.delivery_id_for`).
+
+    The same bytes for another period or intervention (an unchanged register re-sent) are a
+    new delivery and are fetched; a name outside the naming rule has no slot, so its name
+    and bytes identify it (it is fetched once, and the pipeline tells the owner to rename it).
+    """
+    from .discover import NameError_, parse_file_name
+    from .land import delivery_id_for
+
+    try:
+        return delivery_id_for(parse_file_name(name), sha)
+    except NameError_:
+        return f"name:{name}:{sha}"
+
+
 def _fetch_one(settings: Settings, code: str, remote, item: RemoteFile, target_dir: Path,
-               known_sha: set[str]) -> tuple[str, str] | None:
+               known: set[str]) -> tuple[str, str] | None:
     """Download one file; returns (status, sha256), or None when it changed during the download."""
     part = target_dir / f".{item.name}.fetching"
     try:
@@ -302,7 +334,8 @@ def _fetch_one(settings: Settings, code: str, remote, item: RemoteFile, target_d
         if after.size != item.size or after.mtime != item.mtime or part.stat().st_size != item.size:
             return None
         sha = sha256_file(part)
-        if sha in known_sha or existing(settings, code, sha) is not None:
+        identity = delivery_identity(item.name, sha)
+        if identity in known or existing(settings, code, identity) is not None:
             return "already_received", sha
         target = target_dir / item.name
         if target.exists():

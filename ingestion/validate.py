@@ -2,7 +2,9 @@
 
 Suites are reviewable JSON files under `expectations/` (`<dataset>.<stage>.json`). Each
 expectation's `meta` carries its severity (blocking | warning) and the Swedish text the
-owner reads. Placeholders such as `$codes.kon` are filled from the contract, so code lists
+owner reads (`{column}` placeholders are filled from the failing row). Besides one suite
+per kind, `columns.landing` checks that every required contract column is in the file,
+and the budget has derived suites (totals, granted amount, funding shares). Placeholders such as `$codes.kon` are filled from the contract, so code lists
 are defined once. All deliveries of one kind from one association are validated as one
 batch (GX names failing rows by `delivery_id` and `source_row`), so hundreds of files do
 not mean hundreds of validation runs.
@@ -132,10 +134,11 @@ def derive_deltagare(frame: pd.DataFrame, batches: list[Batch], ctx: Context) ->
     f["_exit_fields_complete"] = ~ended | (f["avslutsanledning"].notna() & f["forsorjning_efter"].notna())
     f["_no_exit_fields_while_active"] = ended | f["avslutsanledning"].isna()
     exit_fields = ["forsorjning_efter", "sysselsattning_efter", "omfattning_efter"]
-    f["_exit_fields_given"] = f[exit_fields].apply(
-        lambda row: ", ".join(f"{name} {row[name]}" for name in exit_fields if pd.notna(row[name])), axis=1
-    ).astype("string") if len(f) else pd.Series(dtype="string")
-    f["_no_outcome_while_active"] = ended | f["_exit_fields_given"].fillna("").eq("")
+    outcome_while_active = ~ended & f[exit_fields].notna().any(axis=1)
+    f["_no_outcome_while_active"] = ~outcome_while_active
+    f["_exit_fields_given"] = pd.Series(pd.NA, index=f.index, dtype="string")  # quoted back: which were filled
+    f.loc[outcome_while_active, "_exit_fields_given"] = f.loc[outcome_while_active, exit_fields].apply(
+        lambda row: ", ".join(f"{name} {row[name]}" for name in exit_fields if pd.notna(row[name])), axis=1)
     f["_omfattning_num"] = _num(f["omfattning_efter"])
     f["_kommun_in_area"] = f["kommun"].isna() | f["kommun"].isin(ctx.area) if ctx.area else True
     identity = f["person_key"].fillna("")
@@ -184,8 +187,6 @@ def derive_budget(frame: pd.DataFrame, batches: list[Batch], ctx: Context) -> pd
     is_cost, is_funding = f["radtyp"].eq("KOSTNAD").fillna(False), f["radtyp"].eq("FINANSIERING").fillna(False)
     f["_overspend_ok"] = ~is_cost | actual.isna() | budget.isna() | (actual <= budget + limit)
     f["_line_kind_given"] = (~is_cost | f["kostnadsslag"].notna()) & (~is_funding | f["finansiar"].notna())
-    for name in ("budget", "utfall", "differens"):
-        f[f"{name}"] = f[name]
     return f
 
 

@@ -32,7 +32,7 @@ import pandas as pd
 from .config import Settings
 from .findings import Finding
 from .registry import Registry
-from .validate import INDEX_COLUMNS, Context, _findings_from_result, _run_suite, load_suite, refresh_data_docs
+from .validate import Context, _findings_from_result, _run_suite, load_suite, refresh_data_docs
 
 log = logging.getLogger(__name__)
 FACT_SUITES = ("fct_participation.final", "participant_counts.final")

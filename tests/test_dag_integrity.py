@@ -10,7 +10,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 EXPECTED_TASKS = {"list_associations", "process_association", "load_warehouse", "build_marts",
-                  "publish_marts", "send_alerts"}
+                  "validate_facts", "publish_marts", "send_alerts", "track_deliveries"}
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +34,10 @@ def test_expected_tasks_and_order(dagbag):
     assert set(dag.task_dict) == EXPECTED_TASKS
     assert dag.task_dict["process_association"].downstream_task_ids == {"load_warehouse"}
     assert dag.task_dict["load_warehouse"].downstream_task_ids == {"build_marts"}
-    assert dag.task_dict["build_marts"].downstream_task_ids == {"publish_marts"}
+    assert dag.task_dict["build_marts"].downstream_task_ids == {"validate_facts"}
+    assert dag.task_dict["validate_facts"].downstream_task_ids == {"publish_marts"}
     assert dag.task_dict["publish_marts"].downstream_task_ids == {"send_alerts"}
+    assert dag.task_dict["send_alerts"].downstream_task_ids == {"track_deliveries"}
 
 
 def test_no_cycles_and_sane_settings(dagbag):
@@ -53,7 +55,8 @@ def test_no_cycles_and_sane_settings(dagbag):
 def test_warehouse_writers_share_one_pool(dagbag):
     dag = dagbag.dags["finsam_county"]
     assert dag.task_dict["load_warehouse"].pool == "finsam_warehouse"
-    assert dag.task_dict["build_marts"].pool == "finsam_warehouse"
+    for task_id in ("build_marts", "validate_facts", "publish_marts", "send_alerts", "track_deliveries"):
+        assert dag.task_dict[task_id].pool == "finsam_warehouse", task_id
 
 
 def test_fan_out_is_per_association_not_per_file(dagbag):

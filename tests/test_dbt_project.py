@@ -242,19 +242,18 @@ def _failures(result) -> str:
                      if str(r.status) not in ("success", "pass"))
 
 
-@pytest.mark.skipif(not os.environ.get("FINSAM_TEST_POSTGRES"),
-                    reason="set FINSAM_TEST_POSTGRES=1 and FINSAM_PG_* to build on PostgreSQL")
-def test_dbt_build_on_postgres(tmp_path):
-    """Same synthetic county, same models, on PostgreSQL (database FINSAM_PG_DBNAME is wiped of raw/meta)."""
-    psycopg2 = pytest.importorskip("psycopg2")
+def test_dbt_build_on_postgres(tmp_path, fresh_postgres_db, monkeypatch):
+    """Same synthetic county, same models, on PostgreSQL (FINSAM_DBT_TARGET=postgres), in a throwaway database."""
+    import psycopg2
+
+    db = fresh_postgres_db
+    for key, value in {"FINSAM_PG_HOST": db["host"], "FINSAM_PG_PORT": str(db["port"]), "FINSAM_PG_USER": db["user"],
+                       "FINSAM_PG_PASSWORD": db["password"], "FINSAM_PG_DBNAME": db["dbname"]}.items():
+        monkeypatch.setenv(key, value)
     warehouse = tmp_path / "source.duckdb"
     build_sample_county(warehouse)
     source = duckdb.connect(str(warehouse), read_only=True)
-    pg = psycopg2.connect(host=os.environ.get("FINSAM_PG_HOST", "127.0.0.1"),
-                          port=int(os.environ.get("FINSAM_PG_PORT", "5432")),
-                          user=os.environ.get("FINSAM_PG_USER", "postgres"),
-                          password=os.environ.get("FINSAM_PG_PASSWORD", ""),
-                          dbname=os.environ.get("FINSAM_PG_DBNAME", "finsam"))
+    pg = psycopg2.connect(**db)
     pg.autocommit = True
     with pg.cursor() as cur:
         cur.execute("drop schema if exists raw cascade; drop schema if exists meta cascade")

@@ -27,6 +27,7 @@ def _run(home: Path, logical_date: str):
 
     env = airflow_env(home, {
         "FINSAM_DEMO": "1",
+        "FINSAM_REFERENCE_CHECKS": "1",
         "FINSAM_LANDING": str(home / "landing"),
         "FINSAM_REGISTRY": str(SAMPLE / "registry.yml"),
         "FINSAM_WAREHOUSE": str(home / "warehouse" / "finsam.duckdb"),

@@ -50,18 +50,19 @@ def deliveries(county) -> None:
     forms = [pnr_forms(p, AS_OF) for p in PEOPLE]
     county.deliver_register("SODRA", interventions=("NYSTART", "KRAFTEN"))  # not AVESTA: dbt reconciles it
     county.deliver_register("NORR", interventions=("MORA",), kommun="2062")
-    # Accepted: every written form, a number in deltagar_id, in remittent, anonymous rows with numbers,
+    # Accepted: every written form, a number in deltagar_id, anonymous rows with numbers,
     # a number in the title row and in a column that is not in the contract.
     rows = [row(personnummer=forms[i][i % len(forms[i])], startdatum=f"2016-0{1 + i % 4}-0{1 + i % 9}") for i in range(20)]
-    rows += [row(deltagar_id=PEOPLE[20]), row(deltagar_id="D-1", remittent=f"FK, handläggare {PEOPLE[21][2:]}"),
-             row(personnummer=PEOPLE[22], anonym="Ja"), row(deltagar_id=PEOPLE[23], anonym="ja")]
+    rows += [row(deltagar_id=PEOPLE[20]), row(personnummer=PEOPLE[22], anonym="Ja"),
+             row(deltagar_id=PEOPLE[23], anonym="ja")]
     county.deliver("SODRA", "SODRA_NYSTART_deltagare_2016T2.csv", csv_bytes(
         DELTAGARE_HEADER + ["anteckning"], [r + [f"ring {PEOPLE[24]}"] for r in rows],
         title_rows=[f"Deltagare, kontakt {PEOPLE[25][:8]}-{PEOPLE[25][8:]}"]))
-    # Quarantined: blocking errors, including an invalid number (reported by row, never echoed).
+    # Quarantined: blocking errors, an invalid number (reported by row, never echoed), a number as referrer.
     county.deliver("SODRA", "SODRA_KRAFTEN_deltagare_2016T2.csv", csv_bytes(DELTAGARE_HEADER, [
         row(personnummer=INVALID[0]), row(personnummer=INVALID[1], kon="Q"), row(personnummer=PEOPLE[26], kon="?"),
-        row(deltagar_id=INVALID[2])], encoding="cp1252", sep=","))
+        row(deltagar_id=INVALID[2]), row(deltagar_id="D-1", remittent=f"FK, handläggare {PEOPLE[21][2:]}")],
+        encoding="cp1252", sep=","))
     # Unreadable, full of numbers: half an xlsx.
     whole = write_xlsx(county.settings.home / "tmp-whole.xlsx", DELTAGARE_HEADER,
                        [row(personnummer=p) for p in PEOPLE[27:32]])

@@ -185,6 +185,11 @@ def test_known_bytes_are_recognised_by_checksum(finsam_env, sftp, tmp_path):
     result = pull(finsam_env, registry.get("NORR"))
     assert (result["fetched"], result["already_received"], result["unchanged"]) == (0, 2, 1)
     assert list((finsam_env.landing / "NORR").iterdir()) == []
+    # the owner hears of it as of any re-delivered file (meta.delivery_events)
+    events = [json.loads(line) for line in (finsam_env.raw / "NORR" / "_events.jsonl").read_text().splitlines()]
+    assert sorted((e["file_name"], e["event"]) for e in events) == [
+        ("NORR_ALL_insatser_2016T1.csv", "duplicate"), ("NORR_ANNAN_insatser_2016.csv", "duplicate")]
+    assert all("exakt samma" in e["message_sv"] for e in events)
 
     # a changed export under the old name (new bytes, new time) is new: fetched
     _put(sftp, "NORR_ALL_insatser_2016.csv", data + b"NY;Ny insats\n", time.time() + 5)

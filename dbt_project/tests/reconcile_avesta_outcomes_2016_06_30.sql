@@ -1,3 +1,6 @@
+-- Runs only with the reference checks on (var reference_checks: the demo and the tests set it
+-- through FINSAM_REFERENCE_CHECKS=1): a real county's Avesta may differ from the 2016 report.
+{{ config(enabled=var('reference_checks', false)) }}
 -- Reference figures (seed 002, Samverkansteam Avesta, as of 2016-06-30):
 -- enrolled 57, exits 18, early drop-outs 4, work 5, studies 0, rehab 2,
 -- SJE/AKE 2, other 5, active 39, exits excl. drop-outs 14, 7/14 = 0.5.

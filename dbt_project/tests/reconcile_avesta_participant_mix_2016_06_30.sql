@@ -1,3 +1,6 @@
+-- Runs only with the reference checks on (var reference_checks: the demo and the tests set it
+-- through FINSAM_REFERENCE_CHECKS=1): a real county's Avesta may differ from the 2016 report.
+{{ config(enabled=var('reference_checks', false)) }}
 -- Reference figures (seed 002): of the 57 enrolled by 2016-06-30,
 -- 30 women / 27 men; referrers 25 KOMMUN, 21 FK, 8 REGION, 3 AF.
 -- Asserts only when SODRA/AVESTA participant data is present.
