@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import REPO_ROOT
-from .contract import load_contract
+from .contract import fold, load_contract
 from .findings import BLOCKING, WARNING, Finding, format_sek
 from .normalize import municipalities
 
@@ -329,8 +329,12 @@ def _run_suite(gx_root: Path, suite_name: str, frame: pd.DataFrame, ctx: Context
         if item["kwargs"].get("column") not in frame.columns:
             continue
         kwargs = {k: _resolve(v, ctx) for k, v in item["kwargs"].items()}
+        meta = dict(item.get("meta", {}))
+        code_list = _code_list_of(item["kwargs"])
+        if code_list:
+            meta["code_list"] = code_list  # lets a failure name the nearest valid code
         suite.add_expectation_configuration(
-            ExpectationConfiguration(type=item["type"], kwargs=kwargs, meta=item.get("meta", {})))
+            ExpectationConfiguration(type=item["type"], kwargs=kwargs, meta=meta))
     suite = context.suites.add_or_update(suite)
     source = context.data_sources.add_or_update_pandas("deliveries")
     asset_name = suite_name.split(".")[0]
@@ -416,11 +420,43 @@ def _findings_from_result(suite_name: str, result, frame: pd.DataFrame, ctx: Con
             column = meta.get("column") or raw_col
             if meta.get("column_from"):
                 column = str(by_key.loc[key, meta["column_from"]]) if key in by_key.index else column
+            valid = _fill(meta.get("valid_sv"), by_key, key, ctx)
+            code_list = meta.get("code_list")
+            if code_list and not _empty(value):
+                near = nearest_code(code_list, str(value))
+                if near:
+                    valid = f"{valid} Närmaste giltiga kod: {near}" if valid else f"närmaste giltiga kod: {near}"
             found.append((key[0], Finding(
                 severity=severity, check=check, message_sv=_fill(meta.get("message_sv", ""), by_key, key, ctx),
                 column=column, row=key[1] if key[1] > 0 else None, value=_quote(by_key, key, meta, value),
-                valid_sv=_fill(meta.get("valid_sv"), by_key, key, ctx))))
+                valid_sv=valid)))
     return found
+
+
+def _code_list_of(kwargs: dict) -> str | None:
+    """The contract code list an expectation checks against (`$codes.x`, `$multi.x`, `$single.x`)."""
+    for name in ("value_set", "regex"):
+        ref = kwargs.get(name)
+        if isinstance(ref, str) and ref.startswith(("$codes.", "$multi.", "$single.")):
+            return ref.split(".", 1)[1]
+    return None
+
+
+def nearest_code(code_list: str, value: str) -> str | None:
+    """The contract code closest to a delivered value ("Försörjningstöd" -> FBS), if any is close."""
+    import difflib
+
+    contract = load_contract()
+    aliases = contract.alias_map(code_list)
+    parts = [p for p in re.split(r"\s*(?:\+|,|/|;)\s*", value) if p.strip()] or [value]
+    for part in parts:
+        folded = fold(part)
+        if folded in aliases:
+            continue
+        match = difflib.get_close_matches(folded, list(aliases), n=1, cutoff=0.6)
+        if match:
+            return aliases[match[0]]
+    return None
 
 
 def _without_noise(findings: list[Finding]) -> list[Finding]:

@@ -163,38 +163,47 @@ def test_new_files_are_fetched_once_and_left_at_the_source(finsam_env, sftp, tmp
     assert list(landing.iterdir()) == []
 
 
-def test_known_bytes_are_recognised_by_checksum(finsam_env, sftp, tmp_path):
-    """A file whose bytes were already received (raw zone or ledger) is not landed again."""
-    registry = _registry(tmp_path, SOURCE)
-    data = b"insats_kod;namn\nJOBBNORR;Jobb i norr\n"
-    _put(sftp, "NORR_ALL_insatser_2016.csv", data)
-    assert pull(finsam_env, registry.get("NORR"))["fetched"] == 1
-    (finsam_env.landing / "NORR" / "NORR_ALL_insatser_2016.csv").unlink()
-
-    # the same bytes under another name: recognised by SHA-256 against the fetched-ledger
-    _put(sftp, "NORR_ALL_insatser_2016T1.csv", data)
-    # bytes that came in another way and are in the raw zone already: recognised there
+def test_known_deliveries_are_recognised_by_checksum(finsam_env, sftp, tmp_path):
+    """The same bytes for the same slot are not landed again; for another period they are new."""
     import hashlib
 
+    from ingestion.discover import parse_file_name
+    from ingestion.land import delivery_id_for
+
+    registry = _registry(tmp_path, SOURCE)
+    data = b"insats_kod;namn\nJOBBNORR;Jobb i norr\n"
+    _put(sftp, "NORR_ALL_insatser_2016.csv", data, time.time() - 100)
+    assert pull(finsam_env, registry.get("NORR"))["fetched"] == 1
+    (finsam_env.landing / "NORR" / "NORR_ALL_insatser_2016.csv").unlink()  # landed by the pipeline
+
+    # the same file uploaded again (new modification time): downloaded, recognised by checksum
+    _put(sftp, "NORR_ALL_insatser_2016.csv", data, time.time())
+    # the same bytes and slot under another spelling of the name
+    _put(sftp, "NORR_all_insatser_2016.csv", data)
+    # a delivery that came another way and is in the raw zone already: recognised there
     other = b"insats_kod;namn\nANNAN;Annan insats\n"
-    sha = hashlib.sha256(other).hexdigest()
-    (finsam_env.raw / "NORR" / sha).mkdir(parents=True)
-    (finsam_env.raw / "NORR" / sha / "manifest.json").write_text(json.dumps({"delivery_id": sha}))
+    delivery = delivery_id_for(parse_file_name("NORR_ANNAN_insatser_2016.csv"), hashlib.sha256(other).hexdigest())
+    (finsam_env.raw / "NORR" / delivery).mkdir(parents=True)
+    (finsam_env.raw / "NORR" / delivery / "manifest.json").write_text(json.dumps({"delivery_id": delivery}))
     _put(sftp, "NORR_ANNAN_insatser_2016.csv", other)
 
     result = pull(finsam_env, registry.get("NORR"))
-    assert (result["fetched"], result["already_received"], result["unchanged"]) == (0, 2, 1)
+    assert (result["fetched"], result["already_received"]) == (0, 3)
     assert list((finsam_env.landing / "NORR").iterdir()) == []
     # the owner hears of it as of any re-delivered file (meta.delivery_events)
     events = [json.loads(line) for line in (finsam_env.raw / "NORR" / "_events.jsonl").read_text().splitlines()]
     assert sorted((e["file_name"], e["event"]) for e in events) == [
-        ("NORR_ALL_insatser_2016T1.csv", "duplicate"), ("NORR_ANNAN_insatser_2016.csv", "duplicate")]
+        ("NORR_ALL_insatser_2016.csv", "duplicate"), ("NORR_ANNAN_insatser_2016.csv", "duplicate"),
+        ("NORR_all_insatser_2016.csv", "duplicate")]
     assert all("exakt samma" in e["message_sv"] for e in events)
 
-    # a changed export under the old name (new bytes, new time) is new: fetched
+    # the same bytes for the next period (an unchanged register re-sent) are a new delivery
+    _put(sftp, "NORR_ALL_insatser_2017.csv", data)
+    # and a changed export under the old name (new bytes, new time) is new too
     _put(sftp, "NORR_ALL_insatser_2016.csv", data + b"NY;Ny insats\n", time.time() + 5)
     result = pull(finsam_env, registry.get("NORR"))
-    assert result["fetched"] == 1
+    assert (result["fetched"], result["unchanged"]) == (2, 2)
+    assert (finsam_env.landing / "NORR" / "NORR_ALL_insatser_2017.csv").read_bytes() == data
     assert (finsam_env.landing / "NORR" / "NORR_ALL_insatser_2016.csv").read_bytes().endswith(b"NY;Ny insats\n")
 
 
