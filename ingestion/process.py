@@ -107,6 +107,11 @@ def process_association(settings: Settings, registry: Registry, association: str
             _event(settings, association, found.path.name, found.sha256, "rejected_name", message)
             continue
         landed = existing(settings, association, delivery_id_for(name, found.sha256))
+        if landed is not None and landed.status is not None and landed.manifest.get("unreadable"):
+            # An unreadable file stays with its owner (it could not be checked for personnummer,
+            # so no copy of it is kept anywhere); it was reported once and waits to be replaced.
+            summary["unreadable_waiting"] = summary.get("unreadable_waiting", 0) + 1
+            continue
         if landed is not None and landed.status is not None:
             summary["duplicates"] += 1
             _event(settings, association, found.path.name, found.sha256, "duplicate",
@@ -144,7 +149,7 @@ def process_association(settings: Settings, registry: Registry, association: str
             summary["accepted"] += 1
         else:
             summary["accepted"] += 1
-        if original is not None:
+        if original is not None and not landed.manifest.get("unreadable"):
             original.unlink(missing_ok=True)  # only now: the raw copy and its verdict exist
     log.info("Förbund %s: %s filer, %s inlästa, %s i karantän", association, summary["found"],
              summary["accepted"], len(summary["quarantined"]))

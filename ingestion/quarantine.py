@@ -20,7 +20,9 @@ def explanation_sv(manifest: dict, findings: list[Finding]) -> str:
         "",
     ]
     if manifest.get("unreadable"):
-        lines += ["Filen gick inte att läsa:", f"  - {manifest['unreadable']}", ""]
+        lines += ["Filen gick inte att läsa:", f"  - {manifest['unreadable']}",
+                  "Originalfilen ligger kvar i förbundets mapp (den kunde inte kontrolleras och kopieras därför "
+                  "inte hit). Ersätt den med en läsbar fil.", ""]
     blocking = [f for f in findings if f.severity == BLOCKING]
     warnings = [f for f in findings if f.severity == WARNING]
     if blocking:
