@@ -67,6 +67,14 @@ def load_suite(name: str) -> dict:
         return json.load(handle)
 
 
+def _code_alternatives(code_list: str) -> str:
+    """Regex alternatives for one code list, with KOMMUN:<kommunkod> where the contract allows it."""
+    contract = load_contract()
+    alternatives = "|".join(re.escape(c) for c in contract.codes(code_list))
+    prefix = contract.prefixed(code_list)
+    return alternatives + (rf"|{prefix}:\d{{4}}" if prefix else "")
+
+
 def _resolve(value, ctx: Context):
     contract = load_contract()
     if not isinstance(value, str) or not value.startswith("$"):
@@ -75,17 +83,10 @@ def _resolve(value, ctx: Context):
     if key == "codes":
         return contract.codes(arg)
     if key == "multi":
-        alternatives = "|".join(re.escape(c) for c in contract.codes(arg))
-        prefix = contract.prefixed(arg)
-        if prefix:
-            alternatives += rf"|{prefix}:\d{{4}}"
+        alternatives = _code_alternatives(arg)
         return rf"^(?:{alternatives})(?:\+(?:{alternatives}))*$"
     if key == "single":
-        alternatives = "|".join(re.escape(c) for c in contract.codes(arg))
-        prefix = contract.prefixed(arg)
-        if prefix:
-            alternatives += rf"|{prefix}:\d{{4}}"
-        return rf"^(?:{alternatives})$"
+        return rf"^(?:{_code_alternatives(arg)})$"
     if key == "valid":
         return contract.valid_text(arg)
     if key == "municipalities":
