@@ -102,23 +102,28 @@
     rpt_intervention_outcomes and rpt_intervention_outcomes_by_group. -#}
 {% macro outcome_aggregates() -%}
     count(*) as enrolled_to_date,
-    sum(case when is_active_at_period_end then 1 else 0 end) as active_at_period_end,
-    sum(case when is_new_in_period then 1 else 0 end) as new_in_period,
-    sum(case when is_exited_to_date then 1 else 0 end) as exits_to_date,
-    sum(case when is_exited_in_period then 1 else 0 end) as exits_in_period,
-    sum(case when is_early_dropout_to_date then 1 else 0 end) as early_dropouts,
-    sum(case when is_exited_to_date and not is_early_dropout_to_date then 1 else 0 end) as exits_excl_dropouts,
-    sum(case when exit_category_to_date = 'work' then 1 else 0 end) as exits_to_work,
-    sum(case when exit_category_to_date = 'subsidised_work' then 1 else 0 end) as to_subsidised_work,
-    sum(case when exit_category_to_date = 'studies' then 1 else 0 end) as to_studies,
-    sum(case when exit_category_to_date = 'rehab' then 1 else 0 end) as to_rehab,
-    sum(case when exit_category_to_date = 'sje_ake' then 1 else 0 end) as to_sje_ake,
-    sum(case when exit_category_to_date = 'other' then 1 else 0 end) as to_other,
-    sum(case when is_work_studies_rehab_to_date then 1 else 0 end) as exits_to_work_studies_rehab,
+    {{ count_where("is_active_at_period_end") }} as active_at_period_end,
+    {{ count_where("is_new_in_period") }} as new_in_period,
+    {{ count_where("is_exited_to_date") }} as exits_to_date,
+    {{ count_where("is_exited_in_period") }} as exits_in_period,
+    {{ count_where("is_early_dropout_to_date") }} as early_dropouts,
+    {{ count_where("is_exited_to_date and not is_early_dropout_to_date") }} as exits_excl_dropouts,
+    {{ count_where("exit_category_to_date = 'work'") }} as exits_to_work,
+    {{ count_where("exit_category_to_date = 'subsidised_work'") }} as to_subsidised_work,
+    {{ count_where("exit_category_to_date = 'studies'") }} as to_studies,
+    {{ count_where("exit_category_to_date = 'rehab'") }} as to_rehab,
+    {{ count_where("exit_category_to_date = 'sje_ake'") }} as to_sje_ake,
+    {{ count_where("exit_category_to_date = 'other'") }} as to_other,
+    {{ count_where("is_work_studies_rehab_to_date") }} as exits_to_work_studies_rehab,
     cast(avg(months_in_intervention_to_date) as decimal(10, 2)) as avg_months_in_intervention,
     cast({{ finsam_median('months_in_intervention_to_date') }} as decimal(10, 2)) as median_months_in_intervention
 {%- endmacro %}
 
 {% macro outcome_shares() -%}
     {{ safe_divide('exits_to_work_studies_rehab', 'exits_excl_dropouts') }} as share_work_studies_rehab
+{%- endmacro %}
+
+{#- Number of rows meeting a condition, as BIGINT (DuckDB's sum() gives HUGEINT, which BI drivers handle poorly). -#}
+{% macro count_where(condition) -%}
+    cast(sum(case when {{ condition }} then 1 else 0 end) as bigint)
 {%- endmacro %}

@@ -8,7 +8,7 @@ summary as (
     select
         count(*) as municipalities,
         count(distinct lanskod) as counties,
-        sum(case when length(kommunkod) <> 4 or substr(kommunkod, 1, 2) <> lanskod then 1 else 0 end) as bad_codes
+        {{ count_where("length(kommunkod) <> 4 or substr(kommunkod, 1, 2) <> lanskod") }} as bad_codes
     from municipalities
 )
 

@@ -45,7 +45,7 @@ budget_totals as (
         sum(utfall) as utfall,
         sum(differens_reported) as differens_reported,
         sum(differens_computed) as differens_computed,
-        sum(case when difference_mismatch then 1 else 0 end) as mismatched_lines,
+        {{ count_where("difference_mismatch") }} as mismatched_lines,
         sum(prognos) as prognos
     from fct_budget
     group by association_code, intervention_code, ar, period_slut

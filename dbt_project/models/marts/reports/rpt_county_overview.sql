@@ -53,7 +53,7 @@ people as (
         association_code,
         year,
         count(*) as unique_people,
-        sum(case when interventions > 1 then 1 else 0 end) as people_in_several_interventions
+        {{ count_where("interventions > 1") }} as people_in_several_interventions
     from per_person
     group by association_code, year
 ),
@@ -63,11 +63,11 @@ episodes as (
         association_code,
         year,
         count(*) as episodes,
-        sum(case when is_anonymous then 1 else 0 end) as anonymous_episodes,
+        {{ count_where("is_anonymous") }} as anonymous_episodes,
         count(distinct intervention_code) as interventions,
-        sum(case when {{ year_of('startdatum') }} = year then 1 else 0 end) as new_episodes,
-        sum(case when slutdatum is not null and {{ year_of('slutdatum') }} = year then 1 else 0 end) as exits,
-        sum(case when slutdatum is not null and {{ year_of('slutdatum') }} = year and is_work_or_studies then 1 else 0 end) as exits_to_work_or_studies
+        {{ count_where(year_of('startdatum') ~ ' = year') }} as new_episodes,
+        {{ count_where("slutdatum is not null and " ~ year_of('slutdatum') ~ " = year") }} as exits,
+        {{ count_where("slutdatum is not null and " ~ year_of('slutdatum') ~ " = year and is_work_or_studies") }} as exits_to_work_or_studies
     from active
     group by association_code, year
 ),

@@ -12,8 +12,8 @@ counted as (
         {{ year_of('slutdatum') }} as exit_year,
         coalesce(sysselsattning_efter, 'OKAND') as sysselsattning_efter,
         count(*) as exits,
-        sum(case when omfattning_efter is not null then 1 else 0 end) as exits_with_extent,
-        sum(case when omfattning_efter >= 100 then 1 else 0 end) as exits_full_time,
+        {{ count_where("omfattning_efter is not null") }} as exits_with_extent,
+        {{ count_where("omfattning_efter >= 100") }} as exits_full_time,
         cast(avg(omfattning_efter) as decimal(10, 2)) as avg_omfattning_efter
     from fct_participation
     group by association_code, intervention_code, {{ year_of('slutdatum') }}, coalesce(sysselsattning_efter, 'OKAND')
