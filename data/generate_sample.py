@@ -1,7 +1,7 @@
 """Deterministic generator of the sample county (Dalarna), the Skellefteå reference and
 national-scale benchmark deliveries.
 
-    python data/generate_sample.py                      # data/sample/ + data/reference/ + config/registry.yml
+    python data/generate_sample.py                      # data/sample/ + data/sample_reference/ + config/registry.yml
     python data/generate_sample.py --out DIR            # the sample county into DIR
     python data/generate_sample.py --scale national --out DIR [--associations 75 --interventions 600
                                    --years 10 --start-year 2015 --fraction 1.0]
@@ -705,7 +705,7 @@ def generate_sample(out_dir: Path) -> None:
 # --------------------------------------------------------------- the Skellefteå reference (seed 000)
 
 def generate_reference(out_dir: Path) -> None:
-    """Arbetsmarknadstorget Skellefteå 2014: data/reference/landing/SKEL/... and registry.yml."""
+    """Arbetsmarknadstorget Skellefteå 2014: data/sample_reference/landing/SKEL/... and registry.yml."""
     out_dir = Path(out_dir)
     rng = random.Random(SEED + 24)
     used: set[str] = set()
@@ -970,7 +970,7 @@ def main(argv: list[str] | None = None) -> int:
         generate_sample(out)
         return 0
     sample = REPO / "data" / "sample"
-    reference = REPO / "data" / "reference"
+    reference = REPO / "data" / "sample_reference"
     _clean(sample / "landing")
     _clean(reference / "landing")
     generate_sample(sample)

@@ -19,7 +19,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data" / "sample"
-REFERENCE = REPO / "data" / "reference"
+REFERENCE = REPO / "data" / "sample_reference"
 AS_OF = date(2016, 6, 30)
 
 
