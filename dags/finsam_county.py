@@ -11,9 +11,9 @@ contract, and refreshes the marts BI tools read.
 | 3 | `load_warehouse` | load accepted deliveries into the DuckDB `raw` schema in one transaction (pool `finsam_warehouse`: one writer) |
 | 4 | `build_marts` | `dbt build` + `dbt docs generate` (same pool) |
 | 5 | `validate_facts` | GX suites on the built facts: what only shows across deliveries |
-| 6 | `publish_marts` | read-only snapshot + Parquet per mart (+ PostgreSQL BI database when configured) |
-| 7 | `send_alerts` | one Swedish e-mail per delivery with problems, to its owner, copy to the data team |
-| 8 | `track_deliveries` | which deliveries are due or overdue (register cadence); one reminder per overdue delivery |
+| 6 | `send_alerts` | one Swedish e-mail per delivery with problems, to its owner, copy to the data team |
+| 7 | `track_deliveries` | which deliveries are due or overdue (register cadence); one reminder per overdue delivery |
+| 8 | `publish_marts` | read-only snapshot + Parquet per mart (+ PostgreSQL BI database when configured), `delivery_status` included |
 
 Every task is safe to re-run: files are recognised by checksum, loads are keyed on the
 delivery, alerts are sent once. Logic lives in the `ingestion` package; see README.md.
@@ -96,7 +96,7 @@ def finsam_county():
         return run(settings, registry, as_of=_as_of())
 
     @task(pool=WAREHOUSE_POOL, **RETRIES)
-    def publish_marts(built: dict) -> dict:
+    def publish_marts(tracked: dict) -> dict:
         from ingestion.pipeline import write_docs_index
         from ingestion.publish import publish_marts as run
 
@@ -106,7 +106,7 @@ def finsam_county():
         return {"tables": len(result["tables"]), "snapshot": result["snapshot"]}
 
     @task(pool=WAREHOUSE_POOL, **RETRIES)
-    def send_alerts(published: dict) -> dict:
+    def send_alerts(facts: dict) -> dict:
         from ingestion.alert import send_alerts as run
 
         settings, registry = _settings_and_registry()
@@ -121,7 +121,7 @@ def finsam_county():
 
     summaries = process_association.expand(association=list_associations())
     built = build_marts(load_warehouse(summaries))
-    track_deliveries(send_alerts(publish_marts(validate_facts(built))))
+    publish_marts(track_deliveries(send_alerts(validate_facts(built))))
 
 
 finsam_county()

@@ -34,7 +34,7 @@ def publish_marts(settings: Settings) -> dict:
     con = read_connection(settings)
     counts: dict[str, int] = {}
     try:
-        con.execute(f"attach '{tmp}' as snap")
+        con.execute(f"attach '{tmp}' as snap (read_only false)")  # the warehouse itself may be open read-only
         for schema, table in published_tables(con):
             con.execute(f"create schema if not exists snap.{schema}")
             con.execute(f"create table snap.{schema}.{table} as select * from {schema}.{table}")

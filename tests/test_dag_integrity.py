@@ -35,9 +35,10 @@ def test_expected_tasks_and_order(dagbag):
     assert dag.task_dict["process_association"].downstream_task_ids == {"load_warehouse"}
     assert dag.task_dict["load_warehouse"].downstream_task_ids == {"build_marts"}
     assert dag.task_dict["build_marts"].downstream_task_ids == {"validate_facts"}
-    assert dag.task_dict["validate_facts"].downstream_task_ids == {"publish_marts"}
-    assert dag.task_dict["publish_marts"].downstream_task_ids == {"send_alerts"}
+    assert dag.task_dict["validate_facts"].downstream_task_ids == {"send_alerts"}
     assert dag.task_dict["send_alerts"].downstream_task_ids == {"track_deliveries"}
+    assert dag.task_dict["track_deliveries"].downstream_task_ids == {"publish_marts"}
+    assert dag.task_dict["publish_marts"].downstream_task_ids == set()
 
 
 def test_no_cycles_and_sane_settings(dagbag):
