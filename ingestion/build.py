@@ -37,10 +37,22 @@ def _dbt_env(settings: Settings):
                 os.environ[key] = value
 
 
+def dbt_target() -> str:
+    return os.environ.get("FINSAM_DBT_TARGET", "duckdb")
+
+
+def warehouse_postgres_dsn() -> str:
+    """The PostgreSQL warehouse of the dbt `postgres` target (same FINSAM_PG_* as profiles.yml)."""
+    env = os.environ.get
+    return (f"host={env('FINSAM_PG_HOST', '127.0.0.1')} port={env('FINSAM_PG_PORT', '5432')} "
+            f"user={env('FINSAM_PG_USER', 'postgres')} password='{env('FINSAM_PG_PASSWORD', '')}' "
+            f"dbname={env('FINSAM_PG_DBNAME', 'finsam')}")
+
+
 def dbt(settings: Settings, *args: str, target: str | None = None) -> object:
     from dbt.cli.main import dbtRunner
 
-    target = target or os.environ.get("FINSAM_DBT_TARGET", "duckdb")
+    target = target or dbt_target()
     project = settings.dbt_project
     extra: list[str] = []
     if args and args[0] in ("build", "test") and os.environ.get("FINSAM_REFERENCE_CHECKS", "0") in ("1", "true"):
@@ -59,7 +71,15 @@ def dbt(settings: Settings, *args: str, target: str | None = None) -> object:
 
 
 def build_marts(settings: Settings, *, docs: bool = True) -> dict:
-    """`dbt build` (models, seeds, tests), then `dbt docs generate` into the publish zone."""
+    """`dbt build` (models, seeds, tests), then `dbt docs generate` into the publish zone.
+
+    With FINSAM_DBT_TARGET=postgres the marts are built in PostgreSQL: `load` keeps writing the
+    DuckDB raw zone tables, which are copied to PostgreSQL's `raw` and `meta` schemas first.
+    """
+    if dbt_target() == "postgres":
+        from .publish_postgres import copy_schemas_to_postgres
+
+        copy_schemas_to_postgres(settings, warehouse_postgres_dsn())
     result = dbt(settings, "build")
     counts: dict[str, int] = {}
     for item in result.result.results:

@@ -31,7 +31,9 @@ def publish_marts(settings: Settings) -> dict:
     snapshot = out / "finsam_marts.duckdb"
     tmp = out / ".finsam_marts.duckdb.new"
     tmp.unlink(missing_ok=True)
-    con = read_connection(settings)
+    from .build import dbt_target
+
+    con = read_connection(settings) if dbt_target() != "postgres" else _marts_from_postgres()
     counts: dict[str, int] = {}
     try:
         con.execute(f"attach '{tmp}' as snap (read_only false)")  # the warehouse itself may be open read-only
@@ -53,6 +55,34 @@ def publish_marts(settings: Settings) -> dict:
 
         publish_to_postgres(settings, parquet_dir)
     return {"snapshot": str(snapshot), "parquet": str(parquet_dir), "tables": counts}
+
+
+def _marts_from_postgres() -> duckdb.DuckDBPyConnection:
+    """With the dbt `postgres` target the marts live in PostgreSQL: read them into an in-memory
+    DuckDB, so the snapshot, the Parquet files and the BI publish are made the same way."""
+    import pandas as pd
+    import psycopg2
+
+    from .build import warehouse_postgres_dsn
+
+    con = duckdb.connect()
+    pg = psycopg2.connect(warehouse_postgres_dsn())
+    try:
+        with pg.cursor() as cur:
+            cur.execute("select table_schema, table_name from information_schema.tables where table_schema in %s "
+                        "order by 1, 2", (PUBLISHED_SCHEMAS,))
+            tables = cur.fetchall()
+        for schema, table in tables:
+            with pg.cursor() as cur:
+                cur.execute(f'select * from "{schema}"."{table}"')
+                frame = pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
+            con.execute(f"create schema if not exists {schema}")
+            con.register("_frame", frame)
+            con.execute(f"create table {schema}.{table} as select * from _frame")
+            con.unregister("_frame")
+    finally:
+        pg.close()
+    return con
 
 
 def mart_row_counts(path: Path) -> dict[str, int]:

@@ -372,3 +372,40 @@ def test_dimensions(built_warehouse):
         dt.date(2000, 1, 1), dt.date(2035, 12, 31), 13149)
     assert built_warehouse.execute(
         "select tertial_label from marts.dim_date where date_day = date '2016-06-15'").fetchone()[0] == "2016T2"
+
+
+def test_finsam_run_with_the_postgres_target(tmp_path, fresh_postgres_db, monkeypatch):
+    """FINSAM_DBT_TARGET=postgres is configuration only: raw copied over, marts built and tested in
+    PostgreSQL, and published (snapshot + Parquet) from there."""
+    import shutil
+
+    import psycopg2
+
+    from conftest import SAMPLE
+    from ingestion.config import load_settings
+    from ingestion.pipeline import run_pipeline
+    from ingestion.registry import load_registry
+
+    db = fresh_postgres_db
+    env = {"FINSAM_DBT_TARGET": "postgres", "FINSAM_PG_HOST": db["host"], "FINSAM_PG_PORT": str(db["port"]),
+           "FINSAM_PG_USER": db["user"], "FINSAM_PG_PASSWORD": db["password"], "FINSAM_PG_DBNAME": db["dbname"],
+           "FINSAM_HOME": str(tmp_path / "home"), "FINSAM_LANDING": str(tmp_path / "landing"),
+           "FINSAM_WAREHOUSE": str(tmp_path / "home" / "warehouse" / "finsam.duckdb"),
+           "FINSAM_REGISTRY": str(SAMPLE / "registry.yml"), "FINSAM_DEMO": "1", "FINSAM_WORKERS": "1"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    shutil.copytree(SAMPLE / "landing" / "SODRA", tmp_path / "landing" / "SODRA")
+    settings = load_settings()
+    run_pipeline(settings, load_registry(settings.registry), as_of=dt.date(2026, 11, 1), docs=False)
+    with psycopg2.connect(**db) as pg, pg.cursor() as cur:
+        cur.execute("""select enrolled_to_date, active_at_period_end, exits_to_date from marts.rpt_intervention_outcomes
+                       where intervention_code = 'AVESTA' and period_type = 'half_year' and period_end = '2016-06-30'""")
+        assert cur.fetchall() == [(57, 39, 18)]
+    snapshot = duckdb.connect(str(settings.publish / "finsam_marts.duckdb"), read_only=True)
+    try:
+        assert snapshot.execute("""select enrolled_to_date from marts.rpt_intervention_outcomes
+            where intervention_code = 'AVESTA' and period_type = 'half_year'
+              and period_end = date '2016-06-30'""").fetchall() == [(57,)]
+    finally:
+        snapshot.close()
+    assert (settings.publish / "parquet" / "marts.fct_participation.parquet").exists()
