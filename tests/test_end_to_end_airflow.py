@@ -211,6 +211,12 @@ def test_avesta_figures_come_out_of_the_marts(county_run):
         where association_code = 'SODRA' and intervention_code = 'AVESTA' and startdatum <= date '2016-06-30'
         group by remittent"""))
     assert referrers == {"KOMMUN": 25, "FK": 21, "REGION": 8, "AF": 3}
+    support = dict(query(county_run, """select case when forsorjning_fore = 'FBS' then 'socialtjänst'
+            when forsorjning_fore in ('SJP', 'AKE', 'SJE') then 'FK' else 'annan' end, count(*)
+        from marts.fct_participation
+        where association_code = 'SODRA' and intervention_code = 'AVESTA' and startdatum <= date '2016-06-30'
+        group by 1"""))
+    assert support == {"socialtjänst": 33, "FK": 22, "annan": 2}
 
 
 def test_public_marts_suppress_small_counts(county_run):
