@@ -31,15 +31,58 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "data"))
 
 
-def _child(code: str, env: dict) -> dict:
-    """Run one measured step in a fresh process; returns its JSON result plus peak RSS."""
+def _tree_rss(proc) -> int:
+    import psutil
+
+    total = 0
+    try:
+        for p in [proc] + proc.children(recursive=True):
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+    except psutil.Error:
+        pass
+    return total
+
+
+def _run_measured(args: list[str], env: dict) -> tuple[subprocess.CompletedProcess, float, float]:
+    """Run a command; returns (result, wall seconds, peak MB of the summed RSS of its whole process tree)."""
+    import threading
+
+    import psutil
+
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=REPO)
+    popen = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    peak = [0]
+    done = threading.Event()
+
+    def sample():
+        try:
+            proc = psutil.Process(popen.pid)
+        except psutil.Error:
+            return
+        while not done.is_set():
+            peak[0] = max(peak[0], _tree_rss(proc))
+            done.wait(0.1)
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
+    out, err = popen.communicate()
+    done.set()
+    watcher.join()
     elapsed = time.perf_counter() - start
+    return subprocess.CompletedProcess(args, popen.returncode, out, err), elapsed, peak[0] / (1 << 20)
+
+
+def _child(code: str, env: dict) -> dict:
+    """Run one measured step in a fresh process; returns its JSON result plus peak memory."""
+    proc, elapsed, peak_mb = _run_measured([sys.executable, "-c", code], env)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-3000:])
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["wall_s"] = elapsed
+    result["peak_tree_mb"] = peak_mb  # all processes of the run together (workers included)
     return result
 
 
@@ -65,7 +108,9 @@ t["total_s"] = time.perf_counter() - t0
 t["rows_loaded"] = loaded["rows"]
 t["deliveries"] = sum(x["found"] for x in summaries)
 t["timings"] = {k: sum(x.get("timings", {}).get(k, 0) for x in summaries) for k in ("land_s", "validate_s")}
-t["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+t["peak_rss_mb"] = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                      resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+t["rows_validated"] = sum(x.get("rows_validated", 0) for x in summaries)
 print(json.dumps(t))
 """
 
@@ -77,21 +122,24 @@ files = sorted(glob.glob(sys.argv[1] + '/**/*_deltagare_*.csv', recursive=True))
 """
 
 
-def floor_and_reader(landing: Path, limit: int = 400) -> dict:
-    """Our reader+normaliser vs DuckDB read_csv on the same UTF-8 deltagare CSVs."""
+def floor_and_reader(landing: Path, limit: int = 2000) -> dict:
+    """Our reader+normaliser (as landing runs it: each association's files of one kind as one
+    batch) vs DuckDB's read_csv on the same UTF-8 deltagare CSVs, file by file (the floor)."""
     import duckdb
 
-    from ingestion.normalize import normalise
-    from ingestion.readers import read_cells
+    from ingestion.normalize import read_deliveries
 
     files = sorted(p for p in landing.rglob("*_deltagare_*.csv"))[:limit]
     utf8 = [p for p in files if _is_utf8(p)]
+    by_association: dict[str, list[Path]] = {}
+    for path in utf8:
+        by_association.setdefault(path.parent.name, []).append(path)
     rows = 0
     start = time.perf_counter()
-    for path in utf8:
-        cells = read_cells(path, "deltagare", max_bytes=1 << 40, max_unzipped=1 << 40)
-        frame = normalise(cells, "deltagare", path.parent.name, b"bench").frame
-        rows += len(frame)
+    for association, paths in by_association.items():
+        for result in read_deliveries(paths, "deltagare", association, b"bench", max_bytes=1 << 40,
+                                      max_unzipped=1 << 40):
+            rows += 0 if isinstance(result, Exception) else len(result.frame)
     ours = time.perf_counter() - start
     con = duckdb.connect()
     start = time.perf_counter()
@@ -103,6 +151,54 @@ def floor_and_reader(landing: Path, limit: int = 400) -> dict:
     floor = time.perf_counter() - start
     return {"files": len(utf8), "rows": rows, "ours_s": ours, "floor_s": floor,
             "ours_rows_per_s": rows / ours if ours else 0, "floor_rows_per_s": floor_rows / floor if floor else 0}
+
+
+AIRFLOW_TASKS = r"""
+import json, sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+run = con.execute("select run_id, start_date, end_date from dag_run where dag_id='finsam_county' "
+                  "order by start_date desc limit 1").fetchone()
+rows = con.execute("select task_id, map_index, duration, state from task_instance where dag_id='finsam_county' "
+                   "and run_id=?", [run[0]]).fetchall()
+print(json.dumps({"run": run, "tasks": rows}))
+"""
+
+
+def incremental_airflow(home: Path, data: Path, env: dict, attempt: int = 0) -> dict:
+    """One new delivery into one association's landing folder, then `airflow dags test` end to end."""
+    from datetime import datetime
+
+    from ingestion.demo import DAG_ID, airflow_env
+
+    aenv = airflow_env(home, {k: env[k] for k in ("FINSAM_LANDING", "FINSAM_REGISTRY", "FINSAM_WAREHOUSE",
+                                                   "FINSAM_DEMO")})
+    airflow = str(Path(sys.executable).parent / "airflow")
+    if not (home / "airflow" / "airflow.db").exists():  # set-up, not measured
+        subprocess.run([airflow, "db", "migrate"], env=aenv, check=True, capture_output=True)
+        subprocess.run([airflow, "pools", "set", "finsam_warehouse", "1", "warehouse"], env=aenv, check=True,
+                       capture_output=True)
+    source = sorted((data / "landing").glob("*/*_deltagare_2024.csv"))[0]
+    target = home / "landing" / source.parent.name / source.name.replace("_2024.csv", f"_2025-{attempt + 1:02d}.csv")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(source.read_bytes())
+    proc, wall, peak_mb = _run_measured([airflow, "dags", "test", DAG_ID, datetime.now().strftime("%Y-%m-%dT%H:%M:%S")],
+                                        aenv)
+    output = proc.stdout + proc.stderr
+    (home / "airflow-incremental.log").write_text(output, encoding="utf-8")
+    if proc.returncode != 0 or "state=success" not in output:
+        raise RuntimeError("airflow dags test failed: " + output[-3000:])
+    info = json.loads(subprocess.run([sys.executable, "-c", AIRFLOW_TASKS, str(home / "airflow" / "airflow.db")],
+                                     capture_output=True, text=True, check=True).stdout)
+    run_id, started, ended = info["run"]
+    parse = lambda text: datetime.fromisoformat(text.replace(" ", "T")[:26].rstrip("Z"))
+    dag_s = (parse(ended) - parse(started)).total_seconds()
+    tasks = info["tasks"]
+    work = sum(t[2] or 0 for t in tasks)
+    by_task: dict[str, float] = {}
+    for task_id, _, duration, _ in tasks:
+        by_task[task_id] = by_task.get(task_id, 0) + (duration or 0)
+    return {"wall_s": wall, "dag_run_s": dag_s, "task_work_s": work, "overhead_s": dag_s - work,
+            "task_instances": len(tasks), "by_task": by_task, "peak_tree_mb": peak_mb, "delivery": target.name}
 
 
 def _is_utf8(path: Path) -> bool:
@@ -124,7 +220,14 @@ def main() -> int:
 
     out = Path(args.out)
     rows = []
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    incremental: list[dict] = []
+    largest = max(float(x) for x in args.scales.split(","))
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    import psutil
+
+    machine = (f"{cpu}, {os.cpu_count()} cores, {psutil.virtual_memory().total / (1 << 30):.0f} GiB RAM, "
+               f"{platform.system()} {platform.release()}, Python {platform.python_version()}")
     for scale in [float(s) for s in args.scales.split(",")]:
         data = out / f"national-{int(scale * 100)}"
         if not (data / "registry.yml").exists():
@@ -144,23 +247,49 @@ def main() -> int:
             print(f"  {scale:.0%} run {attempt + 1}: {result}", flush=True)
             runs.append(result)
         med = {k: statistics.median(r[k] for r in runs) for k in
-               ("total_s", "ingest_validate_s", "load_s", "dbt_build_s", "publish_s", "peak_rss_mb")}
-        rows_loaded = runs[0]["rows_loaded"]
+               ("total_s", "ingest_validate_s", "load_s", "dbt_build_s", "publish_s", "peak_rss_mb", "peak_tree_mb")}
         validate_s = statistics.median(r["timings"]["validate_s"] for r in runs) or float("nan")
-        rows.append((scale, rows_loaded, runs[0]["deliveries"], med, rows_loaded / validate_s))
-    floor = floor_and_reader(out / f"national-{int(float(args.scales.split(',')[-1]) * 100)}" / "landing")
+        med["gx_rows_per_s"] = runs[0]["rows_validated"] / validate_s
+        rows.append((scale, runs[0]["rows_loaded"], runs[0]["deliveries"], med))
+        if scale == largest and not args.skip_airflow:
+            incremental = []
+            for attempt in range(args.repeat):
+                result = incremental_airflow(home, data, env, attempt)
+                print(f"  {scale:.0%} incremental {attempt + 1}: {result}", flush=True)
+                incremental.append(result)
+    floor = floor_and_reader(out / f"national-{int(largest * 100)}" / "landing")
+    print(f"  floor: {floor}", flush=True)
     print()
     print(f"Machine: {machine}")
     print()
-    print("| scale | deliveries | rows loaded | full load (s) | ingest+validate (s) | load (s) | dbt build (s) | publish (s) | GX rows/s | peak RSS (MB) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for scale, n_rows, n_files, med, gx_rate in rows:
-        print(f"| {scale:.0%} | {n_files} | {n_rows} | {med['total_s']:.1f} | {med['ingest_validate_s']:.1f} | "
-              f"{med['load_s']:.1f} | {med['dbt_build_s']:.1f} | {med['publish_s']:.1f} | {gx_rate:,.0f} | {med['peak_rss_mb']:.0f} |")
+    print("Full load from empty (ingest+validate, load, dbt build, publish), median of "
+          f"{args.repeat} run(s):")
     print()
-    print(f"Ingestion (read+normalise) {floor['ours_rows_per_s']:,.0f} rows/s vs DuckDB read_csv floor "
-          f"{floor['floor_rows_per_s']:,.0f} rows/s on {floor['files']} CSV files: "
+    print("| scale | deliveries | rows loaded | full load (s) | ingest+validate (s) | load (s) | dbt build (s) | "
+          "publish (s) | GX rows/s | peak memory, all processes (MB) | largest process (MB) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for scale, n_rows, n_files, med in rows:
+        print(f"| {scale:.0%} | {n_files} | {n_rows} | {med['total_s']:.1f} | {med['ingest_validate_s']:.1f} | "
+              f"{med['load_s']:.1f} | {med['dbt_build_s']:.1f} | {med['publish_s']:.1f} | {med['gx_rows_per_s']:,.0f} | "
+              f"{med['peak_tree_mb']:.0f} | {med['peak_rss_mb']:.0f} |")
+    print()
+    print(f"Ingestion (read+normalise, batched per association) {floor['ours_rows_per_s']:,.0f} rows/s vs DuckDB "
+          f"read_csv floor {floor['floor_rows_per_s']:,.0f} rows/s on the same {floor['files']} CSV files: "
           f"{floor['ours_s'] / floor['floor_s']:.1f}× the floor")
+    if incremental:
+        med = {k: statistics.median(r[k] for r in incremental) for k in
+               ("wall_s", "dag_run_s", "task_work_s", "overhead_s", "peak_tree_mb")}
+        by_task = {k: statistics.median(r["by_task"].get(k, 0) for r in incremental) for k in incremental[0]["by_task"]}
+        print()
+        print(f"Incremental, one new delivery ({incremental[0]['delivery']}) at {largest:.0%} through Airflow "
+              f"(`airflow dags test`, {incremental[0]['task_instances']} task instances), median of {len(incremental)}:")
+        print()
+        print("| end to end (s) | DAG run (s) | sum of task work (s) | Airflow overhead (s) | peak memory (MB) |")
+        print("|---|---|---|---|---|")
+        print(f"| {med['wall_s']:.1f} | {med['dag_run_s']:.1f} | {med['task_work_s']:.1f} | {med['overhead_s']:.1f} | "
+              f"{med['peak_tree_mb']:.0f} |")
+        print()
+        print("Task work: " + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(by_task.items(), key=lambda kv: -kv[1])))
     return 0
 
 

@@ -41,7 +41,17 @@ class Contract:
     def file_name_pattern(self) -> re.Pattern:
         return re.compile(self.data["file_name"]["pattern"])
 
+    def _memo(self, key: tuple, make) -> dict:
+        """Derived maps are computed once per contract (the contract is immutable); callers get a copy."""
+        memo = self.__dict__.setdefault("_derived", {})
+        if key not in memo:
+            memo[key] = make()
+        return dict(memo[key])
+
     def columns(self, kind: str) -> dict[str, Column]:
+        return self._memo(("columns", kind), lambda: self._columns(kind))
+
+    def _columns(self, kind: str) -> dict[str, Column]:
         cols = self.data["kinds"][kind]["columns"]
         return {
             name: Column(name=name, type=spec["type"], required=bool(spec.get("required")),
@@ -67,6 +77,9 @@ class Contract:
 
     def header_map(self, kind: str) -> dict[str, str]:
         """folded header text -> canonical column name."""
+        return self._memo(("header_map", kind), lambda: self._header_map(kind))
+
+    def _header_map(self, kind: str) -> dict[str, str]:
         mapping: dict[str, str] = {}
         for name, col in self.columns(kind).items():
             for alias in (name, name.replace("_", " "), *col.synonyms):
@@ -75,6 +88,9 @@ class Contract:
 
     def alias_map(self, code_list: str) -> dict[str, str]:
         """folded label/alias -> code."""
+        return self._memo(("alias_map", code_list), lambda: self._alias_map(code_list))
+
+    def _alias_map(self, code_list: str) -> dict[str, str]:
         mapping: dict[str, str] = {}
         for code, spec in self.code_list(code_list).items():
             mapping[fold(code)] = code

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import pandas as pd
 from .config import Settings
 from .discover import DeliveryName, FoundFile
 from .findings import Finding
-from .normalize import Normalised, read_delivery
+from .normalize import Normalised, read_deliveries
 from .pseudonymize import read_erased_keys
 from .readers import UnreadableFile
 
@@ -32,6 +32,8 @@ class Landed:
     delivery_id: str
     directory: Path
     manifest: dict
+    kept: pd.DataFrame | None = field(default=None, repr=False, compare=False)  # the rows just written
+
 
     @property
     def status(self) -> str | None:
@@ -41,6 +43,9 @@ class Landed:
         return None
 
     def frame(self) -> pd.DataFrame:
+        """The delivery's rows; kept in memory from landing to validation (no re-read of the parquet)."""
+        if self.kept is not None:
+            return self.kept
         return pd.read_parquet(self.directory / "data.parquet").astype(
             {c: "string" for c in self.manifest.get("text_columns", [])})
 
@@ -93,14 +98,58 @@ def all_landed(settings: Settings, association: str | None = None) -> list[Lande
     return result
 
 
+def unvalidated(settings: Settings, association: str) -> list[Landed]:
+    """Deliveries landed but not validated yet (a crash in between). Only their manifests are
+    read: a run with nothing new costs a directory listing, not a read of every manifest."""
+    root = settings.raw / association
+    if not root.is_dir():
+        return []
+    result = []
+    for directory in sorted(root.iterdir()):
+        if directory.name.startswith(".") or (directory / "validation.json").exists():
+            continue
+        manifest = directory / "manifest.json"
+        if manifest.exists():
+            result.append(Landed(directory.name, directory, json.loads(manifest.read_text(encoding="utf-8"))))
+    return result
+
+
 def write_json_atomic(path: Path, data: dict) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     os.replace(tmp, path)
 
 
+BATCH_FILES = 500  # at most this many files of one kind are read and normalised together
+
+
 def land_file(settings: Settings, found: FoundFile, name: DeliveryName, secret: bytes) -> Landed:
     """Read, normalise, pseudonymise and store one file in the raw zone."""
+    return land_files(settings, [(found, name)], secret)[0]
+
+
+def land_files(settings: Settings, files: list[tuple[FoundFile, DeliveryName]], secret: bytes) -> list[Landed]:
+    """Land many files of one association: each kind read and normalised as one batch
+    (`read_deliveries`), then every file stored as its own delivery, exactly as `land_file`."""
+    from .load import erased_keys_path  # load imports this module
+
+    erased = read_erased_keys(erased_keys_path(settings)) if files else set()
+    outcome: dict[int, Normalised | UnreadableFile] = {}
+    by_kind: dict[tuple[str, str], list[int]] = {}
+    for index, (_, name) in enumerate(files):
+        by_kind.setdefault((name.association, name.kind), []).append(index)
+    for (association, kind), indices in by_kind.items():
+        for start in range(0, len(indices), BATCH_FILES):
+            chunk = indices[start:start + BATCH_FILES]
+            results = read_deliveries([files[i][0].path for i in chunk], kind, association, secret,
+                                      max_bytes=settings.max_file_bytes, max_unzipped=settings.max_unzipped_bytes,
+                                      erased=erased)
+            outcome.update(zip(chunk, results))
+    return [_store(settings, found, name, outcome[index]) for index, (found, name) in enumerate(files)]
+
+
+def _store(settings: Settings, found: FoundFile, name: DeliveryName, result: Normalised | UnreadableFile) -> Landed:
+    """One delivery into the raw zone: written under a temporary name, then renamed into place."""
     received = datetime.now(timezone.utc).replace(microsecond=0)
     delivery_id = delivery_id_for(name, found.sha256)
     manifest = {
@@ -111,15 +160,11 @@ def land_file(settings: Settings, found: FoundFile, name: DeliveryName, secret: 
         "rows_dropped": 0, "unreadable": None, "notes": [], "had_personnummer": False,
     }
     normalised: Normalised | None = None
-    from .load import erased_keys_path  # load imports this module
-
-    try:
-        normalised = read_delivery(found.path, name.kind, name.association, secret,
-                                   max_bytes=settings.max_file_bytes, max_unzipped=settings.max_unzipped_bytes,
-                                   erased=read_erased_keys(erased_keys_path(settings)))
-    except UnreadableFile as exc:
-        manifest["unreadable"] = str(exc)
+    if isinstance(result, UnreadableFile):
+        manifest["unreadable"] = str(result)
         manifest["had_personnummer"] = True  # unknown: an unreadable file is never copied anywhere
+    else:
+        normalised = result
     if normalised is not None:
         manifest.update(rows_read=normalised.rows_read, rows_kept=len(normalised.frame),
                         rows_dropped=normalised.rows_dropped, notes=[n.to_dict() for n in normalised.notes],
@@ -135,14 +180,20 @@ def land_file(settings: Settings, found: FoundFile, name: DeliveryName, secret: 
             if normalised.totals is not None:
                 normalised.totals.astype("string").to_parquet(tmp / "totals.parquet", index=False)
         write_json_atomic(tmp / "manifest.json", manifest)
-        if final.exists():  # landed by an earlier, interrupted run: keep the first copy (immutable)
+        written = not final.exists()
+        if not written:  # landed by an earlier, interrupted run: keep the first copy (immutable)
             shutil.rmtree(tmp)
         else:
             os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return existing(settings, name.association, delivery_id)
+    landed = existing(settings, name.association, delivery_id)
+    if written and normalised is not None and landed is not None:
+        frame = normalised.frame
+        landed.kept = frame.astype({c: "string" for c in landed.manifest.get("text_columns", [])
+                                    if frame[c].dtype != pd.StringDtype()})
+    return landed
 
 
 def write_validation(landed: Landed, status: str, findings: list[Finding]) -> None:

@@ -107,19 +107,42 @@ def _select_sql(kind: str) -> str:
     return ", ".join(parts)
 
 
+LOAD_BATCH = 1000  # deliveries of one kind inserted by one statement
+
+
 def _insert_delivery(con: duckdb.DuckDBPyConnection, landed: Landed) -> int:
-    m = landed.manifest
-    data = landed.directory / "data.parquet"
-    if not data.exists():
-        return 0
-    kind = m["kind"]
-    sql = f"""
-        insert into raw.{kind}
-        select ?, ?, ?, ?, cast(? as date), cast(? as date), cast(? as timestamp), source_row, {_select_sql(kind)}
-        from read_parquet(?)"""
-    con.execute(sql, [m["delivery_id"], m["association"], m["intervention"], m["period"], m["period_start"],
-                      m["period_end"], m["received_at"][:19].replace("T", " "), str(data)])
-    return con.execute(f"select count(*) from raw.{kind} where delivery_id = ?", [m["delivery_id"]]).fetchone()[0]
+    return _insert_deliveries(con, landed.manifest["kind"], [landed]).get(landed.delivery_id, 0)
+
+
+def _insert_deliveries(con: duckdb.DuckDBPyConnection, kind: str, batch: list[Landed]) -> dict[str, int]:
+    """Insert the rows of many deliveries of one kind in one statement; returns rows per delivery."""
+    present = [l for l in batch if (l.directory / "data.parquet").exists()]
+    if not present:
+        return {}
+    import pyarrow as pa
+
+    m = [l.manifest for l in present]
+    deliveries = pa.table({
+        "file": [str(l.directory / "data.parquet") for l in present],
+        "delivery_id": [x["delivery_id"] for x in m], "association": [x["association"] for x in m],
+        "intervention": [x["intervention"] for x in m], "period": [x["period"] for x in m],
+        "period_start": [x["period_start"] for x in m], "period_end": [x["period_end"] for x in m],
+        "received_at": [x["received_at"][:19].replace("T", " ") for x in m],
+    })
+    con.register("_deliveries", deliveries)
+    try:
+        files = [str(l.directory / "data.parquet") for l in present]
+        con.execute(f"""
+            insert into raw.{kind}
+            select d.delivery_id, d.association, d.intervention, d.period, cast(d.period_start as date),
+                   cast(d.period_end as date), cast(d.received_at as timestamp), source_row, {_select_sql(kind)}
+            from read_parquet(?, filename = true, union_by_name = true) p
+            join _deliveries d on d.file = p.filename""", [files])
+        counts = dict(con.execute(f"select delivery_id, count(*) from raw.{kind} where delivery_id in "
+                                  "(select delivery_id from _deliveries) group by 1").fetchall())
+    finally:
+        con.unregister("_deliveries")
+    return counts
 
 
 def _validation_rows(landed: Landed, validation: dict) -> list[tuple]:
@@ -175,6 +198,9 @@ def load_warehouse(settings: Settings, registry: Registry, *, crash_after: int |
         load_registry_table(con, registry)
         loaded = {row[0] for row in con.execute("select delivery_id from meta.load_ledger").fetchall()}
         erased = _erased_keys(settings)
+        ledger_rows: list[tuple] = []
+        result_rows: list[tuple] = []
+        to_insert: dict[str, list[Landed]] = {}
         for landed in all_landed(settings):
             validation = landed.validation()
             if validation is None:
@@ -183,26 +209,40 @@ def load_warehouse(settings: Settings, registry: Registry, *, crash_after: int |
                 summary["already_loaded"] += 1
                 continue
             status = validation["status"]
-            rows = 0
             if status in ("accepted", "accepted_with_warnings"):
-                rows = _insert_delivery(con, landed)
-                if erased and landed.manifest["kind"] == "deltagare":
-                    con.execute("delete from raw.deltagare where delivery_id = ? and person_key in "
-                                "(select unnest(?::varchar[]))", [landed.delivery_id, sorted(erased)])
+                to_insert.setdefault(landed.manifest["kind"], []).append(landed)
                 summary["loaded"] += 1
-                summary["rows"] += rows
             else:
                 summary["quarantined"] += 1
             m = landed.manifest
             reason = m.get("unreadable") or _reason(validation)
-            con.execute("insert into meta.load_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, cast(? as timestamp), ?, ?, now())",
-                        [m["delivery_id"], m["association"], m["intervention"], m["kind"], m["period"],
-                         m["file_name"], m["sha256"], m["size_bytes"], m["rows_read"], m["rows_kept"],
-                         m["rows_dropped"], m["received_at"][:19].replace("T", " "), status, reason])
-            con.executemany("insert into meta.validation_results values (?, ?, ?, ?, ?, ?, ?, ?)",
-                            _validation_rows(landed, validation))
-            if crash_after is not None and summary["loaded"] + summary["quarantined"] >= crash_after:
-                raise RuntimeError("simulerad krasch (test)")
+            ledger_rows.append((m["delivery_id"], m["association"], m["intervention"], m["kind"], m["period"],
+                                m["file_name"], m["sha256"], m["size_bytes"], m["rows_read"], m["rows_kept"],
+                                m["rows_dropped"], m["received_at"][:19].replace("T", " "), status, reason))
+            result_rows += _validation_rows(landed, validation)
+        # All new deliveries of one kind in a few statements (not four statements per delivery).
+        done = 0
+        for kind, group in to_insert.items():
+            for start in range(0, len(group), LOAD_BATCH):
+                chunk = group[start:start + LOAD_BATCH]
+                summary["rows"] += sum(_insert_deliveries(con, kind, chunk).values())
+                if erased and kind == "deltagare":
+                    con.execute("delete from raw.deltagare where delivery_id in (select unnest(?::varchar[])) and "
+                                "person_key in (select unnest(?::varchar[]))",
+                                [[l.delivery_id for l in chunk], sorted(erased)])
+                done += len(chunk)
+                if crash_after is not None and done >= crash_after:
+                    raise RuntimeError("simulerad krasch (test)")
+        if crash_after is not None and ledger_rows and len(ledger_rows) >= crash_after:
+            raise RuntimeError("simulerad krasch (test)")
+        _insert_rows(con, "meta.load_ledger", ledger_rows,
+                     ["delivery_id", "association_code", "intervention_code", "kind", "period", "file_name", "sha256",
+                      "size_bytes", "rows_read", "rows_kept", "rows_dropped", "received_at", "status", "reason"],
+                     "delivery_id, association_code, intervention_code, kind, period, file_name, sha256, size_bytes, "
+                     "rows_read, rows_kept, rows_dropped, cast(received_at as timestamp), status, reason, now()")
+        _insert_rows(con, "meta.validation_results", result_rows,
+                     ["delivery_id", "suite", "expectation", "severity", "passed", "observed", "failing_rows",
+                      "message_sv"], "*")
         load_events(con, settings)
         con.execute("commit")
     except BaseException:
@@ -211,6 +251,24 @@ def load_warehouse(settings: Settings, registry: Registry, *, crash_after: int |
     finally:
         con.close()
     return summary
+
+
+def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple], names: list[str], select: str) -> None:
+    """Many rows in one statement, through an Arrow table (executemany is one round trip a row)."""
+    if not rows:
+        return
+    import pyarrow as pa
+
+    types = {"size_bytes": pa.int64(), "rows_read": pa.int64(), "rows_kept": pa.int64(), "rows_dropped": pa.int64(),
+             "passed": pa.bool_(), "failing_rows": pa.list_(pa.int32())}
+    columns = list(zip(*rows))
+    frame = pa.table({name: pa.array(list(values), type=types.get(name, pa.string()))
+                      for name, values in zip(names, columns)})
+    con.register("_rows", frame)
+    try:
+        con.execute(f"insert into {table} select {select} from _rows")
+    finally:
+        con.unregister("_rows")
 
 
 def _reason(validation: dict) -> str | None:

@@ -304,56 +304,154 @@ def _first_filled(body: pd.DataFrame, columns: list[str]) -> pd.Series:
 def normalise(cells: pd.DataFrame, kind: str, association: str, secret: bytes,
               erased: set[str] | frozenset[str] = frozenset()) -> Normalised:
     """The delivery's rows in the contract's columns. `erased`: keys of persons who withdrew consent."""
+    result = normalise_many([cells], kind, association, secret, erased)[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+@dataclass
+class _Part:
+    """One delivery inside a batch: its own header, notes and counts."""
+    value_cols: list[str]
+    notes: list[Finding]
+    had_pnr: bool = False
+    rows_read: int = 0
+    rows_dropped: int = 0
+    totals: pd.DataFrame | None = None
+    column_notes: dict[str, list[Finding]] = field(default_factory=dict)
+    late_notes: list[Finding] = field(default_factory=list)
+
+
+def _by_part(part: np.ndarray, mask: np.ndarray, values: np.ndarray) -> dict[int, np.ndarray]:
+    """values[mask] grouped by part (each group in row order)."""
+    chosen = np.flatnonzero(mask)
+    if not len(chosen):
+        return {}
+    keys = part[chosen]
+    order = np.argsort(keys, kind="stable")
+    keys, chosen = keys[order], chosen[order]
+    bounds = np.flatnonzero(np.diff(keys)) + 1
+    return {int(group[0]): values[rows] for group, rows in zip(np.split(keys, bounds), np.split(chosen, bounds))}
+
+
+def normalise_many(cells_list: list[pd.DataFrame], kind: str, association: str, secret: bytes,
+                   erased: set[str] | frozenset[str] = frozenset()) -> list[Normalised | UnreadableFile]:
+    """`normalise` for many deliveries of one kind and association at once.
+
+    Each delivery keeps its own header, notes, counts and row numbers, exactly as `normalise`
+    gives them; the columnar work (blank cells, personnummer scrub, typing each distinct value,
+    keyed hashes) runs once over all their rows, not once per small file. A delivery that
+    cannot be read is returned as its `UnreadableFile`.
+    """
     contract = load_contract()
     columns = contract.columns(kind)
-    header_index, mapping = locate_header(cells, kind)
-    notes: list[Finding] = []
-    had_pnr = False
+    results: list = [None] * len(cells_list)
+    parts: dict[int, _Part] = {}
+    bodies: list[pd.DataFrame] = []
+    outside_values: list[np.ndarray] = []
+    outside_parts: list[np.ndarray] = []
+    for i, cells in enumerate(cells_list):
+        try:
+            header_index, mapping = locate_header(cells, kind)
+        except UnreadableFile as exc:
+            results[i] = exc
+            continue
+        notes: list[Finding] = []
+        header_cells = cells.iloc[header_index].tolist()
+        unknown = [pz.scrub_text(str(v).strip())[0] for j, v in enumerate(header_cells) if v and str(v).strip()
+                   and j not in mapping]
+        if unknown:
+            notes.append(Finding(WARNING, "okanda_kolumner",
+                                 f"kolumnerna {', '.join(unknown[:8])} finns inte i exportkontraktet och lästes inte in."))
+        # Cells the delivery is not read from (title rows, unknown columns) still decide whether the
+        # file held personnummer: then only its pseudonymised copy may ever be kept.
+        unmapped = [c for c in range(cells.shape[1]) if c not in mapping]
+        outside = [cells.iloc[:header_index + 1].to_numpy(dtype=object).ravel()]
+        if unmapped:
+            outside.append(cells.iloc[header_index + 1:, unmapped].to_numpy(dtype=object).ravel())
+        for values in outside:
+            outside_values.append(values)
+            outside_parts.append(np.full(len(values), i, dtype=np.int64))
+        body = cells.iloc[header_index + 1:, list(mapping)]
+        body = pd.DataFrame({mapping[c]: body.iloc[:, k].to_numpy(dtype=object) for k, c in enumerate(mapping)})
+        body.insert(0, "source_row", np.arange(header_index + 2, header_index + 2 + len(body), dtype=np.int64))
+        body["_part"] = i
+        bodies.append(body)
+        parts[i] = _Part(value_cols=[mapping[c] for c in mapping], notes=notes)
+    if not parts:
+        return results
 
-    header_cells = cells.iloc[header_index].tolist()
-    unknown = [pz.scrub_text(str(v).strip())[0] for i, v in enumerate(header_cells) if v and str(v).strip()
-               and i not in mapping]
-    if unknown:
-        notes.append(Finding(WARNING, "okanda_kolumner",
-                             f"kolumnerna {', '.join(unknown[:8])} finns inte i exportkontraktet och lästes inte in."))
-    # Cells the delivery is not read from (title rows, unknown columns) still decide whether the
-    # file held personnummer: then only its pseudonymised copy may ever be kept.
-    outside = [cells.iloc[:header_index + 1].stack()]
-    outside += [cells.iloc[header_index + 1:, c] for c in range(cells.shape[1]) if c not in mapping]
-    had_pnr = any(bool(_holds_pnr(part).any()) for part in outside if len(part))
+    values = np.concatenate(outside_values) if outside_values else np.array([], dtype=object)
+    if len(values):
+        where = np.concatenate(outside_parts)
+        holds = _holds_pnr(pd.Series(values, dtype="string")).to_numpy()
+        for i in np.unique(where[holds]):
+            parts[int(i)].had_pnr = True
 
-    body = cells.iloc[header_index + 1:, list(mapping)].copy()
-    body.columns = [mapping[c] for c in mapping]
-    body = body.reset_index(drop=True)
-    for name in body.columns:
+    body = pd.concat(bodies, ignore_index=True)
+    value_union = [c for c in body.columns if c not in ("source_row", "_part")]
+    for name in value_union:
         body[name] = _blank_to_none(body[name])
-    value_cols = list(body.columns)
-    blank = body[value_cols].isna().all(axis=1)
-    filled = np.flatnonzero(~blank.to_numpy())
-    body = body.iloc[:filled[-1] + 1 if len(filled) else 0]  # empty rows after the last row are not rows
-    blank = blank.iloc[:len(body)]
-    body.insert(0, "source_row", np.arange(header_index + 2, header_index + 2 + len(body), dtype=np.int64))
-    rows_read = len(body)
-    if rows_read == 0:
-        raise UnreadableFile("filen har en rubrikrad men inga datarader")
+    part = body["_part"].to_numpy()
+    blank = body[value_union].isna().all(axis=1).to_numpy()
+    position = np.arange(len(body))
+    last = pd.Series(np.where(blank, -1, position)).groupby(part).transform("max").to_numpy()
+    keep = position <= last  # empty rows after the last row are not rows
+    body, blank, part = body[keep].reset_index(drop=True), blank[keep], part[keep]
+    counts = np.bincount(part, minlength=len(cells_list))
+    for i, p in list(parts.items()):
+        p.rows_read = int(counts[i])
+        if p.rows_read == 0:
+            results[i] = UnreadableFile("filen har en rubrikrad men inga datarader")
+            del parts[i]
 
     # Blank rows and total rows (Summa/Totalt) are dropped, and said so.
-    total = _starts_with_total(_first_filled(body, value_cols))
-    for name in value_cols:  # 'Summa kostnader' in the line text, with the year filled in before it
+    total = np.zeros(len(body), dtype=bool)
+    orders: dict[tuple[str, ...], list[int]] = {}
+    for i, p in parts.items():
+        orders.setdefault(tuple(p.value_cols), []).append(i)
+    for order, members in orders.items():
+        rows = np.isin(part, members)
+        if rows.any():
+            sub = body.loc[rows, list(order)]
+            total[rows] = _starts_with_total(_first_filled(sub, list(order))).to_numpy(dtype=bool)
+    for name in value_union:  # 'Summa kostnader' in the line text, with the year filled in before it
         if columns[name].type == "text" and name != "deltagar_id":
-            total |= _starts_with_total(body[name])
+            total |= _starts_with_total(body[name]).to_numpy(dtype=bool)
     total &= ~blank
-    totals = body[total].copy()
-    if blank.any():
-        notes.append(Finding(WARNING, "tomma_rader",
-                             f"{int(blank.sum())} tomma rader hoppades över (rad {_rows_text(body.loc[blank, 'source_row'])})."))
-    for row in totals["source_row"]:
-        notes.append(Finding(WARNING, "summeringsrad", "summeringsraden (Summa/Totalt) lästes inte in som data; "
-                             "den används bara för att kontrollera summan.", row=int(row)))
-    body = body[~blank & ~total].reset_index(drop=True)
-    rows_dropped = int(blank.sum() + total.sum())
-    if body.empty:
-        raise UnreadableFile("filen innehåller inga datarader, bara tomma rader och summeringsrader")
+    source_row = body["source_row"].to_numpy()
+    blank_rows = _by_part(part, blank, source_row)
+    total_rows = _by_part(part, total, np.arange(len(body)))
+    first_row = {}
+    if len(part):
+        starts = np.flatnonzero(np.r_[True, part[1:] != part[:-1]])
+        first_row = {int(part[s]): int(s) for s in starts}
+    for i, p in parts.items():
+        if i in blank_rows:
+            rows = pd.Series(blank_rows[i])
+            p.notes.append(Finding(WARNING, "tomma_rader",
+                                   f"{len(rows)} tomma rader hoppades över (rad {_rows_text(rows)})."))
+        picked = total_rows.get(i, np.array([], dtype=np.int64))
+        totals = body.iloc[picked][["source_row", *p.value_cols]].copy()
+        totals.index = pd.RangeIndex(len(body))[picked] - first_row.get(i, 0)
+        for row in totals["source_row"]:
+            p.notes.append(Finding(WARNING, "summeringsrad", "summeringsraden (Summa/Totalt) lästes inte in som data; "
+                                   "den används bara för att kontrollera summan.", row=int(row)))
+        p.totals = totals
+        p.rows_dropped = len(blank_rows.get(i, ())) + len(picked)
+    kept = ~blank & ~total
+    body, part = body[kept].reset_index(drop=True), part[kept]
+    counts = np.bincount(part, minlength=len(cells_list))
+    for i in list(parts):
+        if counts[i] == 0:
+            results[i] = UnreadableFile("filen innehåller inga datarader, bara tomma rader och summeringsrader")
+            del parts[i]
+    if not parts:
+        return results
+    alive = np.isin(part, list(parts))
+    if not alive.all():
+        body, part = body[alive].reset_index(drop=True), part[alive]
 
     for name in columns:
         if name not in body.columns:
@@ -361,7 +459,8 @@ def normalise(cells: pd.DataFrame, kind: str, association: str, secret: bytes,
 
     # Each column once per distinct value: personnummer anywhere outside its own column is
     # scrubbed (never stored), then the value is typed by the contract.
-    for name in value_cols:
+    source_row = body["source_row"].to_numpy()
+    for name in value_union:
         if name == "personnummer":
             continue
         parser = column_parser(columns[name]) if name != "deltagar_id" else None
@@ -373,7 +472,6 @@ def normalise(cells: pd.DataFrame, kind: str, association: str, secret: bytes,
             found = np.append(pz.holds_pnr(uniques).to_numpy(dtype=bool), False)  # code -1 (empty) -> False
             hits = pd.Series(found[codes], index=body.index)
         if hits.any():
-            had_pnr = True
             if name == "deltagar_id":
                 move = hits & body["personnummer"].isna()
                 body["personnummer"] = body["personnummer"].where(~move, body["deltagar_id"])
@@ -382,38 +480,50 @@ def normalise(cells: pd.DataFrame, kind: str, association: str, secret: bytes,
             else:
                 body[name] = per_unique(body[name], _each(lambda v: pz.scrub_text(v)[0]))
                 message = "ett personnummer stod i en kolumn där det inte hör hemma och togs bort."
-            for row in body.loc[hits, "source_row"].head(NOTE_ROWS):
-                notes.append(Finding(WARNING, "personnummer_i_fel_kolumn", message, column=name, row=int(row)))
+            for i, rows in _by_part(part, hits.to_numpy(dtype=bool), source_row).items():
+                parts[i].had_pnr = True
+                parts[i].column_notes[name] = [Finding(WARNING, "personnummer_i_fel_kolumn", message, column=name,
+                                                       row=int(row)) for row in rows[:NOTE_ROWS]]
             if parser is not None:
                 codes, uniques = _factorize(body[name])
         if parser is not None:
             body[name] = _spread(codes, parser(uniques) if len(uniques) else [], body.index)
 
     if kind == "deltagare":
-        had_pnr = had_pnr or bool(body["personnummer"].notna().any())
-        body, more, removed = _identities(body, association, secret, erased)
-        notes.extend(more)
-        rows_dropped += removed
+        for i in np.unique(part[body["personnummer"].notna().to_numpy(dtype=bool)]):
+            parts[int(i)].had_pnr = True
+        body, part = _identities(body, part, parts, association, secret, erased)
     if kind == "budget":
         body = _budget_defaults(body)
-        if len(totals):
+        for p in parts.values():
             for name in ("budget", "utfall", "differens", "prognos"):
-                if name in totals.columns:
-                    totals[name] = parse_numbers(totals[name])
+                if len(p.totals) and name in p.totals.columns:
+                    p.totals[name] = parse_numbers(p.totals[name])
 
-    ordered = ["source_row", *[c for c in body.columns if c != "source_row"]]
-    return Normalised(frame=body[ordered], rows_read=rows_read, rows_dropped=rows_dropped,
-                      notes=notes, totals=totals if len(totals) else None, had_personnummer=had_pnr)
+    body = body.drop(columns="_part")
+    starts = np.flatnonzero(np.r_[True, part[1:] != part[:-1]]) if len(part) else np.array([], dtype=np.int64)
+    ends = np.r_[starts[1:], len(part)]
+    spans = {int(part[s]): (int(s), int(e)) for s, e in zip(starts, ends)}
+    for i, p in parts.items():
+        start, end = spans.get(i, (0, 0))
+        frame = body.iloc[start:end].reset_index(drop=True)
+        base = p.value_cols + [c for c in columns if c not in p.value_cols]
+        ordered = ["source_row", *[c for c in base if c in frame.columns],
+                   *[c for c in frame.columns if c != "source_row" and c not in base]]
+        notes = p.notes + [n for name in p.value_cols for n in p.column_notes.get(name, [])] + p.late_notes
+        results[i] = Normalised(frame=frame[ordered], rows_read=p.rows_read, rows_dropped=p.rows_dropped,
+                                notes=notes, totals=p.totals if len(p.totals) else None, had_personnummer=p.had_pnr)
+    return results
 
 
-def _identities(body: pd.DataFrame, association: str, secret: bytes,
-                erased: set[str] | frozenset[str] = frozenset()) -> tuple[pd.DataFrame, list[Finding], int]:
+def _identities(body: pd.DataFrame, part: np.ndarray, parts: dict[int, _Part], association: str, secret: bytes,
+                erased: set[str] | frozenset[str] = frozenset()) -> tuple[pd.DataFrame, np.ndarray]:
     """Replace personnummer by person_key; anonymous rows carry no identity at all.
 
-    Returns the rows (without personnummer and deltagar_id), notes, and how many rows of
-    persons who withdrew their consent (`erased` keys) were dropped.
+    Returns the rows (without personnummer and deltagar_id) and their parts; each part's
+    notes and count of dropped rows of persons who withdrew their consent (`erased` keys)
+    are added to it.
     """
-    notes: list[Finding] = []
     anonymous = body["anonym"].fillna("N").eq("J")
     # A placeholder such as '-' or 'saknas' is no number: the cell counts as empty. Excel drops
     # the leading zero of a 10-digit number stored as a number (born 2000-2009): put it back.
@@ -422,10 +532,12 @@ def _identities(body: pd.DataFrame, association: str, secret: bytes,
     has_identity = pnr.notna() | body["deltagar_id"].notna()
     mistaken = anonymous & has_identity
     if mistaken.any():
-        notes.append(Finding(WARNING, "anonym_med_identitet",
-                             "raden är markerad som anonym men hade personnummer eller deltagar-id ifyllt; "
-                             f"identiteten togs bort och raden räknas som anonym (rad {_rows_text(body.loc[mistaken, 'source_row'])}).",
-                             column="anonym"))
+        for i, rows in _by_part(part, mistaken.to_numpy(dtype=bool), body["source_row"].to_numpy()).items():
+            parts[i].late_notes.append(Finding(
+                WARNING, "anonym_med_identitet",
+                "raden är markerad som anonym men hade personnummer eller deltagar-id ifyllt; "
+                f"identiteten togs bort och raden räknas som anonym (rad {_rows_text(pd.Series(rows))}).",
+                column="anonym"))
     pnr = pnr.where(~anonymous)
     canonical = pz.canonical_pnrs(pnr)
     given = pnr.notna().to_numpy(dtype=bool)
@@ -445,16 +557,18 @@ def _identities(body: pd.DataFrame, association: str, secret: bytes,
     body["fodelsear"] = body["fodelsear"].fillna(canonical.str.slice(0, 4))
     body = body.drop(columns=["personnummer", "deltagar_id"])
 
-    removed = 0
     if erased:
-        withdrawn = body["person_key"].isin(erased).fillna(False).astype(bool)
-        removed = int(withdrawn.sum())
-        if removed:
-            notes.append(Finding(WARNING, "samtycke_aterkallat",
-                                 f"en person som har återkallat sitt samtycke togs bort ({removed} rader); "
-                                 "skicka inte längre uppgifter om personen."))
-            body = body[~withdrawn].reset_index(drop=True)
-    return body, notes, removed
+        withdrawn = body["person_key"].isin(erased).fillna(False).astype(bool).to_numpy()
+        if withdrawn.any():
+            for i, rows in _by_part(part, withdrawn, body["source_row"].to_numpy()).items():
+                removed = len(rows)
+                parts[i].rows_dropped += removed
+                parts[i].late_notes.append(Finding(
+                    WARNING, "samtycke_aterkallat",
+                    f"en person som har återkallat sitt samtycke togs bort ({removed} rader); "
+                    "skicka inte längre uppgifter om personen."))
+            body, part = body[~withdrawn].reset_index(drop=True), part[~withdrawn]
+    return body, part
 
 
 def _budget_defaults(body: pd.DataFrame) -> pd.DataFrame:
@@ -487,18 +601,57 @@ def read_delivery(path: Path, kind: str, association: str, secret: bytes, *, max
     """Read and normalise one delivery. Whatever goes wrong fails this delivery, never the run."""
     from .readers import read_cells
 
+    return _guarded(path, lambda: normalise(read_cells(path, kind, max_bytes=max_bytes, max_unzipped=max_unzipped),
+                                            kind, association, secret, erased))
+
+
+def _guarded(path: Path, work: Callable[[], object]):
+    """Run one delivery's work; anything that goes wrong becomes this delivery's UnreadableFile."""
     try:
-        cells = read_cells(path, kind, max_bytes=max_bytes, max_unzipped=max_unzipped)
-        return normalise(cells, kind, association, secret, erased)
+        return work()
     except UnreadableFile:
         raise
     except (MemoryError, RecursionError) as exc:
         raise UnreadableFile(f"filen kunde inte läsas inom minnesgränsen ({type(exc).__name__})") from None
     except Exception as exc:  # a reader bug must not stop the other deliveries
-        # Only the exception type and where it happened: its message may quote cell values.
         frames = traceback.extract_tb(exc.__traceback__)
         where = next((f for f in reversed(frames) if f"{Path(__file__).parent.name}/" in f.filename), frames[-1])
         log.error("Oväntat fel när %s lästes: %s i %s:%s", path.name, type(exc).__name__,
                   Path(where.filename).name, where.lineno)
         raise UnreadableFile(f"filen kunde inte tolkas (internt fel {type(exc).__name__}; länets dataenhet "
                              "har fått en logg)") from None
+
+
+def read_deliveries(paths: list[Path], kind: str, association: str, secret: bytes, *, max_bytes: int,
+                    max_unzipped: int, erased: set[str] | frozenset[str] = frozenset()
+                    ) -> list[Normalised | UnreadableFile]:
+    """`read_delivery` for many files of one kind and association: each file is read on its own,
+    then all are normalised as one batch (`normalise_many`). A file that cannot be read is
+    returned as its UnreadableFile; should the batch itself fail, each file is normalised alone,
+    so one odd file never fails the others."""
+    from .readers import read_cells
+
+    results: list = [None] * len(paths)
+    cells: dict[int, pd.DataFrame] = {}
+    for i, path in enumerate(paths):
+        try:
+            cells[i] = _guarded(path, lambda: read_cells(path, kind, max_bytes=max_bytes, max_unzipped=max_unzipped))
+        except UnreadableFile as exc:
+            results[i] = exc
+    if not cells:
+        return results
+    order = list(cells)
+    try:
+        batch = normalise_many([cells[i] for i in order], kind, association, secret, erased)
+    except Exception:
+        log.warning("Satsvis normalisering misslyckades för %s (%s); filerna normaliseras en och en",
+                    association, kind)
+        batch = []
+        for i in order:
+            try:
+                batch.append(_guarded(paths[i], lambda: normalise(cells[i], kind, association, secret, erased)))
+            except UnreadableFile as exc:
+                batch.append(exc)
+    for i, result in zip(order, batch):
+        results[i] = result
+    return results

@@ -14,7 +14,7 @@ from .alert import send_alerts
 from .build import build_marts
 from .config import Settings
 from .load import load_warehouse, read_connection
-from .process import process_association
+from .process import process_association, process_associations
 from .publish import publish_marts
 from .validate_facts import run_facts_validation
 from .registry import Registry, load_registry
@@ -35,6 +35,16 @@ def process_all(settings: Settings, registry: Registry, *, as_of: date | None, d
     Each association writes only its own files, exactly as the DAG's mapped tasks do.
     """
     workers = min(int(os.environ.get("FINSAM_WORKERS", os.cpu_count() or 1)), len(registry.codes))
+    if not docs:
+        # Without Data Docs each worker validates all its associations together (one GX run per
+        # suite instead of one per association and suite): GX's fixed cost dominates small deliveries.
+        chunks = [registry.codes[i::max(workers, 1)] for i in range(max(workers, 1))]
+        if workers <= 1:
+            return process_associations(settings, registry, registry.codes, as_of=as_of)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(process_associations, settings, registry, chunk, as_of=as_of) for chunk in chunks]
+            by_code = {s["association"]: s for future in futures for s in future.result()}
+        return [by_code[code] for code in registry.codes]
     if workers <= 1:
         return [process_association(settings, registry, code, as_of=as_of, docs=docs) for code in registry.codes]
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -52,9 +62,9 @@ def run_pipeline(settings: Settings, registry: Registry | None = None, *, as_of:
     loaded = load_warehouse(settings, registry)
     built = build_marts(settings, docs=docs)
     facts = run_facts_validation(settings, registry, as_of=as_of, docs=docs)
-    published = publish_marts(settings)
     alerts = send_alerts(settings, registry)
     tracking = track_deliveries(settings, registry, as_of=as_of)
+    published = publish_marts(settings)  # last, so delivery_status is published with this run's tracking
     write_docs_index(settings, registry)
     return {"associations": associations, "load": loaded, "build": built, "facts": facts, "publish": published, "alerts": alerts,
             "tracking": tracking, "unknown_folders": unknown_drop_folders(settings, registry)}

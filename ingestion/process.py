@@ -17,11 +17,11 @@ import pandas as pd
 from .config import Settings
 from .discover import NameError_, find_files, parse_file_name
 from .findings import WARNING, Finding
-from .land import Landed, all_landed, delivery_id_for, existing, land_file, write_validation
+from .land import Landed, all_landed, delivery_id_for, existing, land_files, unvalidated, write_validation
 from .quarantine import quarantine
 from .registry import Registry
 from .sources import pull
-from .validate import Batch, Context, run_validation, verdict
+from .validate import Batch, Context, run_validation_many, verdict
 
 log = logging.getLogger(__name__)
 KIND_ORDER = {"insatser": 0, "budget": 1, "volym": 2, "deltagare": 3}
@@ -56,26 +56,58 @@ def owner_emails(register: pd.DataFrame | None) -> dict[str, str]:
 def _validate(settings: Settings, registry: Registry, association: str, pending: list[Landed], as_of: date,
               docs: bool) -> dict[str, list[Finding]]:
     """Validate pending deliveries; the register first, since deliveries are checked against it."""
-    area = registry.get(association).municipalities if registry.get(association) else ()
+    return _validate_many(settings, registry, {association: pending}, as_of, docs, settings.gx_root / association)
+
+
+GX_ROWS_PER_RUN = 150_000  # rows of several associations checked by one GX run (memory bound)
+
+
+def _chunks(jobs: list, max_rows: int) -> list[list]:
+    """Consecutive jobs (one association each) grouped so that a group holds at most max_rows
+    rows (a single larger association is a group of its own)."""
+    groups: list[list] = []
+    rows = 0
+    for job in jobs:
+        size = sum(len(b.frame) for b in job[0])
+        if not groups or rows + size > max_rows:
+            groups.append([])
+            rows = 0
+        groups[-1].append(job)
+        rows += size
+    return groups
+
+
+def _validate_many(settings: Settings, registry: Registry, pending_by_association: dict[str, list[Landed]],
+                   as_of: date, docs: bool, gx_root) -> dict[str, list[Finding]]:
+    """`_validate` for several associations at once: one GX run per suite over all their rows."""
     results: dict[str, list[Finding]] = {}
-    readable = [l for l in pending if not l.manifest.get("unreadable")]
-    for l in pending:
-        if l.manifest.get("unreadable"):
-            results[l.delivery_id] = []
-    registers = [l for l in readable if l.manifest["kind"] == "insatser"]
-    others = [l for l in readable if l.manifest["kind"] != "insatser"]
-    for group in (registers, others):
-        if not group:
+    groups: tuple[dict, dict] = ({}, {})
+    for association, pending in pending_by_association.items():
+        for l in pending:
+            if l.manifest.get("unreadable"):
+                results[l.delivery_id] = []
+            else:
+                groups[0 if l.manifest["kind"] == "insatser" else 1].setdefault(association, []).append(l)
+    for group in groups:  # the registers first: the other deliveries are checked against them
+        jobs = []
+        for association, landed in group.items():
+            entry = registry.get(association)
+            ctx = Context(as_of=as_of, area=entry.municipalities if entry else (),
+                          register=current_register(settings, association), overspend_share=settings.overspend_share)
+            jobs.append(([Batch(l.delivery_id, l.manifest["kind"], association, l.manifest["intervention"],
+                                date.fromisoformat(l.manifest["period_end"]), l.frame(), l.totals()) for l in landed],
+                         ctx))
+        if not jobs:
             continue
-        ctx = Context(as_of=as_of, area=area, register=current_register(settings, association),
-                      overspend_share=settings.overspend_share)
-        batches = [Batch(l.delivery_id, l.manifest["kind"], association, l.manifest["intervention"],
-                         date.fromisoformat(l.manifest["period_end"]), l.frame(), l.totals()) for l in group]
-        found = run_validation(batches, ctx, settings.gx_root / association, docs=docs)
-        for l in group:
-            findings = l.notes() + found.get(l.delivery_id, [])
-            results[l.delivery_id] = findings
-            write_validation(l, verdict(findings), findings)
+        found: dict[str, list[Finding]] = {}
+        for chunk in _chunks(jobs, GX_ROWS_PER_RUN):  # bounded memory: GX copies and derives every row
+            found.update(run_validation_many(chunk, gx_root, docs=docs))
+        for landed in group.values():
+            for l in landed:
+                findings = l.notes() + found.get(l.delivery_id, [])
+                results[l.delivery_id] = findings
+                write_validation(l, verdict(findings), findings)
+                l.kept = None  # validated: its rows are no longer needed in memory
     return results
 
 
@@ -83,6 +115,37 @@ def process_association(settings: Settings, registry: Registry, association: str
                         docs: bool = True) -> dict:
     """Discover, land, validate and quarantine one association's new deliveries."""
     as_of = as_of or date.today()
+    summary, ordered, started = _discover_and_land(settings, registry, association, as_of)
+    landed_at = time.perf_counter()
+    results = _validate(settings, registry, association, [l for l, _ in ordered], as_of, docs)
+    summary["timings"] = {"land_s": round(landed_at - started, 3), "validate_s": round(time.perf_counter() - landed_at, 3)}
+    return _finish(settings, association, summary, ordered, results)
+
+
+def process_associations(settings: Settings, registry: Registry, associations: list[str], *,
+                         as_of: date | None = None) -> list[dict]:
+    """`process_association` for several associations in one process, without Data Docs: each
+    association is discovered and landed on its own, then all of them are validated together,
+    one GX run per suite (`run_validation_many`; results kept under `gx/_samlat-<first association>`, one root per worker). Used by
+    `finsam run`/the benchmark's full load; the DAG maps `process_association` per association."""
+    as_of = as_of or date.today()
+    collected = {}
+    for association in associations:
+        collected[association] = _discover_and_land(settings, registry, association, as_of)
+    landed_at = time.perf_counter()
+    results = _validate_many(settings, registry, {a: [l for l, _ in c[1]] for a, c in collected.items()}, as_of,
+                             False, settings.gx_root / f"_samlat-{associations[0]}" if associations else settings.gx_root)
+    validate_s = time.perf_counter() - landed_at
+    rows = sum(len(c[1]) for c in collected.values()) or 1
+    summaries = []
+    for association, (summary, ordered, started) in collected.items():
+        summary["timings"] = {"land_s": round(summary.pop("_land_s"), 3),
+                              "validate_s": round(validate_s * len(ordered) / rows, 3)}  # its share
+        summaries.append(_finish(settings, association, summary, ordered, results))
+    return summaries
+
+
+def _discover_and_land(settings: Settings, registry: Registry, association: str, as_of: date):
     secret = settings.secret()
     # Step 0: fetch new exports from the association's source (a no-op for the landing folder).
     # A source that is down raises SourceUnavailable here: this association fails, the others go on.
@@ -90,6 +153,7 @@ def process_association(settings: Settings, registry: Registry, association: str
     summary = {"association": association, "pull": pull_summary, "found": 0, "landed": 0, "duplicates": 0,
                "accepted": 0, "warnings": 0, "quarantined": [], "bad_names": []}
     pending: dict[str, tuple[Landed, object]] = {}
+    to_land: list = []
     started = time.perf_counter()
     for found in find_files(settings.landing, association):
         summary["found"] += 1
@@ -120,19 +184,29 @@ def process_association(settings: Settings, registry: Registry, association: str
             found.path.unlink(missing_ok=True)
             continue
         if landed is None:
-            landed = land_file(settings, found, name, secret)
-            summary["landed"] += 1
+            to_land.append((found, name))
+            pending[delivery_id_for(name, found.sha256)] = (None, found.path)  # keeps the discovery order
+            continue
         pending[landed.delivery_id] = (landed, found.path)
+    # All new files of one kind are read and normalised as one batch; each is stored as its own delivery.
+    for landed in land_files(settings, to_land, secret):
+        summary["landed"] += 1
+        pending[landed.delivery_id] = (landed, pending[landed.delivery_id][1])
 
     # Landed earlier but never validated (a crash in between): finish them now.
-    for landed in all_landed(settings, association):
-        if landed.status is None and landed.delivery_id not in pending:
+    for landed in unvalidated(settings, association):
+        if landed.delivery_id not in pending:
             pending[landed.delivery_id] = (landed, None)
 
     ordered = sorted(pending.values(), key=lambda item: KIND_ORDER.get(item[0].manifest["kind"], 9))
-    landed_at = time.perf_counter()
-    results = _validate(settings, registry, association, [l for l, _ in ordered], as_of, docs)
-    summary["timings"] = {"land_s": round(landed_at - started, 3), "validate_s": round(time.perf_counter() - landed_at, 3)}
+    summary["_land_s"] = time.perf_counter() - started
+    return summary, ordered, started
+
+
+def _finish(settings: Settings, association: str, summary: dict, ordered: list, results: dict) -> dict:
+    """Quarantine what failed; remove the originals of what was landed and judged."""
+    summary.pop("_land_s", None)
+    summary["rows_validated"] = sum(l.manifest.get("rows_kept", 0) for l, _ in ordered)
     for landed, original in ordered:
         findings = results[landed.delivery_id]
         if landed.manifest.get("unreadable"):

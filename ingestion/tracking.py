@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from .config import Settings
@@ -162,7 +163,64 @@ def _covers(delivered: pd.DataFrame, kind: str, start: pd.Timestamp, end: pd.Tim
 
 def expected_deliveries(con: duckdb.DuckDBPyConnection, registry: Registry, as_of: date,
                         overdue_days: int) -> pd.DataFrame:
-    """Every delivery due by `as_of`, with its status on that date."""
+    """Every delivery due by `as_of`, with its status on that date.
+
+    Columnar: the due deliveries are joined with the ledger once (not filtered once per due
+    delivery; at national scale that is ~100 000 due deliveries)."""
+    ledger = _ledger(con)
+    spine = _spine(_current_registers(con), ledger, registry, as_of, overdue_days).reset_index(drop=True)
+    columns = [*spine.columns, "as_of", "status", "days_overdue", "deliveries", "accepted_delivery_id",
+               "accepted_at", "latest_delivery_id", "latest_status"]
+    if spine.empty:
+        return pd.DataFrame([], columns=columns)
+    group = ["association_code", "intervention_code", "kind"]
+    due = spine[group].copy()
+    due["_row"] = np.arange(len(spine))
+    due["_start"] = pd.to_datetime(pd.Series(spine["period_start"], dtype=object))
+    due["_end"] = pd.to_datetime(pd.Series(spine["period_end"], dtype=object))
+    delivered = ledger[[*group, "delivery_id", "status", "received_at", "period_start", "period_end"]].copy()
+    delivered["_pos"] = np.arange(len(delivered))  # ties in received_at keep the ledger's order
+    pairs = due.merge(delivered, on=group, how="inner")
+    cumulative = pairs["kind"].isin(CUMULATIVE_KINDS)
+    budget = pairs["kind"].eq("budget")
+    covers = np.where(cumulative, pairs["period_end"] >= pairs["_end"],
+                      np.where(budget, (pairs["period_end"] >= pairs["_end"])
+                               & (pairs["period_start"].dt.year == pairs["_start"].dt.year),
+                               (pairs["period_start"] <= pairs["_start"]) & (pairs["period_end"] >= pairs["_end"])))
+    covering = pairs[covers.astype(bool)].sort_values(["_row", "received_at", "_pos"], kind="mergesort")
+    count = covering.groupby("_row").size().reindex(range(len(spine)), fill_value=0)
+    latest = covering.groupby("_row")[["delivery_id", "status"]].last().reindex(range(len(spine)))
+    accepted = covering[covering["status"].isin(ACCEPTED)].groupby("_row")[["delivery_id", "received_at"]].first() \
+        .reindex(range(len(spine)))
+    out = []
+    for i, row in enumerate(spine.to_dict("records")):
+        overdue = as_of > row["due_date"]
+        accepted_id = accepted["delivery_id"].iat[i]
+        accepted_at = accepted["received_at"].iat[i]
+        has_accepted = isinstance(accepted_id, str)
+        if has_accepted:
+            status = "received" if accepted_at.date() <= row["due_date"] else "received_late"
+        elif overdue:
+            status = "overdue"
+        elif count.iat[i]:
+            status = "quarantined"
+        else:
+            status = "awaiting"
+        latest_id = latest["delivery_id"].iat[i]
+        row.update(
+            as_of=as_of, status=status, days_overdue=(as_of - row["due_date"]).days if status == "overdue" else None,
+            deliveries=int(count.iat[i]),
+            accepted_delivery_id=accepted_id if has_accepted else None,
+            accepted_at=accepted_at if has_accepted else None,
+            latest_delivery_id=latest_id if isinstance(latest_id, str) else None,
+            latest_status=latest["status"].iat[i] if isinstance(latest_id, str) else None)
+        out.append(row)
+    return pd.DataFrame(out, columns=columns)
+
+
+def _expected_deliveries_reference(con: duckdb.DuckDBPyConnection, registry: Registry, as_of: date,
+                                   overdue_days: int) -> pd.DataFrame:
+    """The row-by-row form (one filter per due delivery); the tests hold the two equal."""
     ledger = _ledger(con)
     spine = _spine(_current_registers(con), ledger, registry, as_of, overdue_days)
     groups = {key: group for key, group in ledger.groupby(["association_code", "intervention_code", "kind"])}

@@ -325,7 +325,7 @@ def _run_suite(gx_root: Path, suite_name: str, frame: pd.DataFrame, ctx: Context
 
     context = _gx_context(str(gx_root))
     spec = load_suite(suite_name)
-    suite = gx.ExpectationSuite(name=suite_name, meta=spec.get("meta", {}))
+    configurations = []
     for item in spec["expectations"]:
         if item["kwargs"].get("column") not in frame.columns:
             continue
@@ -334,10 +334,34 @@ def _run_suite(gx_root: Path, suite_name: str, frame: pd.DataFrame, ctx: Context
         code_list = _code_list_of(item["kwargs"])
         if code_list:
             meta["code_list"] = code_list  # lets a failure name the nearest valid code
-        suite.add_expectation_configuration(
-            ExpectationConfiguration(type=item["type"], kwargs=kwargs, meta=meta))
+        configurations.append((item["type"], kwargs, meta))
+    # The suite, its validation definition and checkpoint are stored in the GX project once per
+    # process and shape; a later run with the same suite only runs the checkpoint.
+    key = (str(gx_root), suite_name, docs, json.dumps([spec.get("meta", {}), configurations], sort_keys=True, default=str))
+    checkpoint = _CHECKPOINTS.get(key)
+    if checkpoint is None:
+        checkpoint = _store_checkpoint(context, suite_name, spec, configurations, docs)
+        _CHECKPOINTS[key] = checkpoint
+    result = checkpoint.run(batch_parameters={"dataframe": frame.reset_index(drop=True)})
+    return list(result.run_results.values())[0]
+
+
+_CHECKPOINTS: dict[tuple, object] = {}
+
+
+def _store_checkpoint(context, suite_name: str, spec: dict, configurations: list, docs: bool):
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    suite = gx.ExpectationSuite(name=suite_name, meta=spec.get("meta", {}))
+    for type_, kwargs, meta in configurations:
+        suite.add_expectation_configuration(ExpectationConfiguration(type=type_, kwargs=kwargs, meta=meta))
     suite = context.suites.add_or_update(suite)
-    source = context.data_sources.add_or_update_pandas("deliveries")
+    try:  # keep the assets other suites' stored checkpoints refer to
+        source = context.data_sources.get("deliveries")
+    except (KeyError, LookupError, ValueError):
+        source = context.data_sources.add_or_update_pandas("deliveries")
     asset_name = suite_name.split(".")[0]
     try:
         asset = source.get_asset(asset_name)
@@ -352,11 +376,9 @@ def _run_suite(gx_root: Path, suite_name: str, frame: pd.DataFrame, ctx: Context
     result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": INDEX_COLUMNS,
                      "return_unexpected_index_query": False, "partial_unexpected_count": 20}
     actions = [UpdateDataDocsAction(name="data_docs")] if docs else []
-    checkpoint = context.checkpoints.add_or_update(
+    return context.checkpoints.add_or_update(
         gx.Checkpoint(name=f"{suite_name}.checkpoint", validation_definitions=[definition],
                       actions=actions, result_format=result_format))
-    result = checkpoint.run(batch_parameters={"dataframe": frame.reset_index(drop=True)})
-    return list(result.run_results.values())[0]
 
 
 def _empty(value) -> bool:
@@ -402,10 +424,14 @@ def _fill(text: str | None, frame_by_key: pd.DataFrame, key: tuple, ctx: Context
     return re.sub(r"\{([a-z_]+)\}", fill, text)
 
 
-def _findings_from_result(suite_name: str, result, frame: pd.DataFrame, ctx: Context) -> list[tuple[str, Finding]]:
-    """(delivery_id, finding) for every failing row of every failed expectation."""
+def _findings_from_result(suite_name: str, result, frame: pd.DataFrame, ctx: Context,
+                          contexts: dict[str, Context] | None = None) -> list[tuple[str, Finding]]:
+    """(delivery_id, finding) for every failing row of every failed expectation.
+
+    `contexts`: each delivery's own Context when one run checked several associations."""
     by_key = frame.set_index(INDEX_COLUMNS, drop=False)
     found = []
+    base = ctx
     for item in result.results:
         if item.success:
             continue
@@ -417,6 +443,7 @@ def _findings_from_result(suite_name: str, result, frame: pd.DataFrame, ctx: Con
         for failing in item.result.get("unexpected_index_list") or []:
             row = failing.get("source_row")
             key = (failing["delivery_id"], int(row))
+            ctx = contexts.get(key[0], base) if contexts else base
             value = failing.get(raw_col) if not str(raw_col).startswith("_") and raw_col != "personnummer_status" else None
             column = meta.get("column") or raw_col
             if meta.get("column_from"):
@@ -468,9 +495,8 @@ def _without_noise(findings: list[Finding]) -> list[Finding]:
     return [f for f in findings if f.check.startswith("columns.landing:") or f.column not in missing]
 
 
-def run_validation(batches: list[Batch], ctx: Context, gx_root: Path, docs: bool = True) -> dict[str, list[Finding]]:
-    """Validate deliveries (any kinds); returns findings per delivery_id."""
-    findings: dict[str, list[Finding]] = {b.delivery_id: [] for b in batches}
+def validation_datasets(batches: list[Batch], ctx: Context) -> dict[str, pd.DataFrame]:
+    """The frames each suite checks (derived columns added), for one association's deliveries."""
     by_kind: dict[str, list[Batch]] = {}
     for b in batches:
         by_kind.setdefault(b.kind, []).append(b)
@@ -486,11 +512,38 @@ def run_validation(batches: list[Batch], ctx: Context, gx_root: Path, docs: bool
             datasets.update({"budget_totals.landing": budget_totals(group),
                              "budget_granted.landing": budget_granted(group),
                              "budget_funding.landing": budget_funding(group)})
-    for suite_name, frame in datasets.items():
-        if frame.empty:
-            continue
+    return datasets
+
+
+def run_validation(batches: list[Batch], ctx: Context, gx_root: Path, docs: bool = True) -> dict[str, list[Finding]]:
+    """Validate deliveries (any kinds); returns findings per delivery_id."""
+    return run_validation_many([(batches, ctx)], gx_root, docs=docs)
+
+
+def run_validation_many(jobs: list[tuple[list[Batch], Context]], gx_root: Path,
+                        docs: bool = True) -> dict[str, list[Finding]]:
+    """Validate the deliveries of several associations (each with its own Context) in one GX
+    run per suite: the derived columns are computed per association, then the rows of all of
+    them go through each suite once (rows are told apart by delivery_id). GX's fixed cost per
+    suite run (building its metric graph) is then paid once, not once per association. The
+    suites' parameters depend only on `as_of` and the contract, so the jobs must share `as_of`."""
+    findings: dict[str, list[Finding]] = {b.delivery_id: [] for batches, _ in jobs for b in batches}
+    if not jobs:
+        return findings
+    if len({ctx.as_of for _, ctx in jobs}) > 1:
+        raise ValueError("run_validation_many: all jobs must share as_of")
+    contexts = {b.delivery_id: ctx for batches, ctx in jobs for b in batches}
+    collected: dict[str, list[pd.DataFrame]] = {}
+    for batches, ctx in jobs:
+        for suite_name, frame in validation_datasets(batches, ctx).items():
+            if not frame.empty:
+                collected.setdefault(suite_name, []).append(frame)
+    ctx = jobs[0][1]
+    for suite_name, frames in collected.items():
+        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
         result = _run_suite(gx_root, suite_name, frame, ctx, docs)
-        for delivery_id, finding in _findings_from_result(suite_name, result, frame, ctx):
+        for delivery_id, finding in _findings_from_result(suite_name, result, frame, ctx,
+                                                          contexts if len(jobs) > 1 else None):
             findings[delivery_id].append(finding)
     return {delivery_id: _without_noise(found) for delivery_id, found in findings.items()}
 

@@ -76,13 +76,14 @@ KILLED_LOAD = textwrap.dedent("""
     from ingestion.config import load_settings
     from ingestion.registry import load_registry
 
-    insert = load._insert_delivery
-    def reporting(con, landed):  # the real insert, then a word to the test that it happened
-        rows = insert(con, landed)
-        print("inserted", landed.delivery_id, rows, flush=True)
+    insert = load._insert_deliveries
+    load.LOAD_BATCH = 1  # one delivery per insert statement, so the kill lands between them
+    def reporting(con, kind, batch):  # the real insert, then a word to the test that it happened
+        rows = insert(con, kind, batch)
+        print("inserted", batch[0].delivery_id, sum(rows.values()), flush=True)
         time.sleep(0.3)
         return rows
-    load._insert_delivery = reporting
+    load._insert_deliveries = reporting
     settings = load_settings()
     print("loading", flush=True)
     load.load_warehouse(settings, load_registry(settings.registry))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 
 import duckdb
+import pandas as pd
 import pytest
 
 from fixtures import synthetic
@@ -277,3 +278,20 @@ def test_delivery_status_mart_for_the_data_team(quality_env):
         ("SODRA_RAKNA_budget_2016H1", "overdue", 52, None, None, None, "outbox"),
         ("SODRA_RAKNA_volym_2016H1", "overdue", 52, None, None, None, "outbox"),
     ]
+
+
+def test_columnar_status_equals_the_row_by_row_reference(quality_env):
+    from ingestion.tracking import _expected_deliveries_reference, expected_deliveries
+
+    settings = load_settings()
+    seed_warehouse(settings)
+    registry = load_registry(settings.registry)
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        for as_of in (date(2016, 3, 1), date(2016, 9, 20), date(2017, 6, 1)):
+            fast = expected_deliveries(con, registry, as_of, 30)
+            reference = _expected_deliveries_reference(con, registry, as_of, 30)
+            pd.testing.assert_frame_equal(fast, reference, check_dtype=False)
+            assert len(fast)
+    finally:
+        con.close()
