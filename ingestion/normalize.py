@@ -589,8 +589,14 @@ def _budget_defaults(body: pd.DataFrame) -> pd.DataFrame:
     body.loc[unknown_kind, "kostnadsslag"] = mapped[unknown_kind].fillna("OVRIGT")
     missing_kind = is_cost & body["kostnadsslag"].isna() & body["rad_text"].notna()
     body.loc[missing_kind, "kostnadsslag"] = mapped[missing_kind].fillna("OVRIGT")
-    # Revenue written as a negative number on a funding line counts as a positive amount.
+    # A funding line without finansiär: named by the owner's own text ("Intäkt från Samordningsförbundet").
     is_funding = body["radtyp"].eq("FINANSIERING")
+    funders = contract.alias_map("finansiar")
+    missing_funder = is_funding & body["finansiar"].isna() & body["rad_text"].notna()
+    body.loc[missing_funder, "finansiar"] = body.loc[missing_funder, "rad_text"].map(
+        lambda t: funders.get(fold(t)) or ("FORBUNDET" if re.search(r"samordningsforbund|forbundet", fold(t)) else None)
+    ).astype("string")
+    # Revenue written as a negative number on a funding line counts as a positive amount.
     negative = body["budget"].fillna("").str.startswith("-")
     body.loc[is_funding & negative, "budget"] = body.loc[is_funding & negative, "budget"].str[1:]
     return body
