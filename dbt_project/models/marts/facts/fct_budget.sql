@@ -1,23 +1,8 @@
 {#- Cost lines from current budget deliveries, with the owner's reported
     difference next to the computed one (budget - utfall) and the board's
     granted amount when a BEVILJAT line exists for the same cost type. -#}
-with stg_budget as (
-    select * from {{ ref('stg_budget') }}
-),
-
-int_deliveries_current as (
-    select * from {{ ref('int_deliveries_current') }}
-    where kind = 'budget' and is_current
-),
-
-current_rows as (
-    select stg_budget.*
-    from stg_budget
-    inner join int_deliveries_current
-        on stg_budget.delivery_id = int_deliveries_current.delivery_id
-        and stg_budget.association_code = int_deliveries_current.association_code
-        and stg_budget.intervention_code = int_deliveries_current.intervention_code
-        and stg_budget.period = int_deliveries_current.period
+with current_rows as (
+    select * from {{ ref('int_budget_rows_current') }}
 ),
 
 cost_lines as (

@@ -2,13 +2,8 @@
     delivery of the year, with the share and the share the law expects
     (state 1/2, region 1/4, municipalities together 1/4). Amounts are taken
     as absolute values (some owners write funding as negative revenue). -#}
-with stg_budget as (
-    select * from {{ ref('stg_budget') }}
-),
-
-int_deliveries_current as (
-    select * from {{ ref('int_deliveries_current') }}
-    where kind = 'budget' and is_current
+with int_budget_rows_current as (
+    select * from {{ ref('int_budget_rows_current') }}
 ),
 
 contract_funding_rule as (
@@ -16,16 +11,8 @@ contract_funding_rule as (
 ),
 
 funding_rows as (
-    select
-        stg_budget.*,
-        int_deliveries_current.period_end as delivery_period_end
-    from stg_budget
-    inner join int_deliveries_current
-        on stg_budget.delivery_id = int_deliveries_current.delivery_id
-        and stg_budget.association_code = int_deliveries_current.association_code
-        and stg_budget.intervention_code = int_deliveries_current.intervention_code
-        and stg_budget.period = int_deliveries_current.period
-    where stg_budget.radtyp = 'FINANSIERING'
+    select * from int_budget_rows_current
+    where radtyp = 'FINANSIERING'
 ),
 
 latest_delivery_per_year as (

@@ -9,30 +9,20 @@ fct_participation as (
     select * from {{ ref('fct_participation') }}
 ),
 
-stg_budget as (
-    select * from {{ ref('stg_budget') }}
-),
-
-int_deliveries_current as (
-    select * from {{ ref('int_deliveries_current') }}
-    where kind = 'budget' and is_current
+int_budget_rows_current as (
+    select * from {{ ref('int_budget_rows_current') }}
 ),
 
 granted_totals as (
     select
-        stg_budget.association_code,
-        stg_budget.intervention_code,
-        stg_budget.ar,
-        stg_budget.period_slut,
-        sum(stg_budget.budget) as beviljat_total
-    from stg_budget
-    inner join int_deliveries_current
-        on stg_budget.delivery_id = int_deliveries_current.delivery_id
-        and stg_budget.association_code = int_deliveries_current.association_code
-        and stg_budget.intervention_code = int_deliveries_current.intervention_code
-        and stg_budget.period = int_deliveries_current.period
-    where stg_budget.radtyp = 'BEVILJAT'
-    group by stg_budget.association_code, stg_budget.intervention_code, stg_budget.ar, stg_budget.period_slut
+        association_code,
+        intervention_code,
+        ar,
+        period_slut,
+        sum(budget) as beviljat_total
+    from int_budget_rows_current
+    where radtyp = 'BEVILJAT'
+    group by association_code, intervention_code, ar, period_slut
 ),
 
 budget_totals as (
