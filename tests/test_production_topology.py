@@ -74,9 +74,9 @@ def require_services() -> None:
                "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` and "
                "`redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no`, "
                "then run `make test` again.")
-    if os.environ.get("CI") == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    from conftest import missing_tool
+
+    missing_tool(message)
 
 
 def free_port() -> int:
