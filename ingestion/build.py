@@ -70,26 +70,121 @@ def dbt(settings: Settings, *args: str, target: str | None = None) -> object:
     return result
 
 
-def build_marts(settings: Settings, *, docs: bool = True) -> dict:
+# Work still to do per association, by stage: 'build' (load → dbt) and 'facts' (dbt → validate_facts).
+BUILD_QUEUE_DDL = """create table if not exists meta.build_queue (
+    association_code varchar, reason varchar, queued_at timestamp default current_timestamp,
+    stage varchar default 'build')"""
+BUILD_STATE_DDL = """create table if not exists meta.build_state (
+    built_at timestamp, project_fingerprint varchar, full_refresh boolean, associations varchar)"""
+EVERY_ASSOCIATION = "*"
+
+
+def queue_build(con, associations, reason: str, stage: str = "build") -> None:
+    """Queue associations for the next build, or (stage 'facts') the next facts validation. Call
+    inside the transaction that changed their rows. `EVERY_ASSOCIATION` means every association."""
+    con.execute(BUILD_QUEUE_DDL)
+    codes = sorted(set(associations))
+    if codes:
+        con.execute("insert into meta.build_queue (association_code, reason, stage) "
+                    "select unnest(?::varchar[]), ?, ?", [codes, reason, stage])
+
+
+def queued(con, stage: str) -> tuple[list[str] | None, object]:
+    """(queued association codes, or None for every association; the newest queued_at)."""
+    codes, until = con.execute("select list(distinct association_code order by association_code), max(queued_at) "
+                               "from meta.build_queue where stage = ?", [stage]).fetchone()
+    codes = codes or []
+    return (None if EVERY_ASSOCIATION in codes else codes), until
+
+
+def dequeue(con, stage: str, until) -> None:
+    if until is not None:
+        con.execute("delete from meta.build_queue where stage = ? and queued_at <= ?", [stage, until])
+
+
+def project_fingerprint(settings: Settings) -> str:
+    """Hash of everything that decides what the models compute: a change means a full refresh."""
+    import hashlib
+
+    import dbt.version
+
+    digest = hashlib.sha256(f"{dbt.version.__version__}|{dbt_target()}".encode())
+    project = settings.dbt_project
+    for path in sorted(project.rglob("*")):
+        relative = path.relative_to(project)
+        if relative.parts[0] in ("models", "macros", "seeds", "tests") or relative.name == "dbt_project.yml":
+            if path.is_file():
+                digest.update(str(relative).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _build_plan(settings: Settings) -> dict:
+    """What the next build must do: the queued associations, and whether it must be a full refresh."""
+    import duckdb
+
+    fingerprint = project_fingerprint(settings)
+    if not settings.warehouse.exists():
+        return {"full": True, "associations": [], "queued_until": None, "fingerprint": fingerprint}
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute("create schema if not exists meta")
+        con.execute(BUILD_QUEUE_DDL)
+        con.execute(BUILD_STATE_DDL)
+        codes, until = queued(con, "build")
+        last = con.execute("select project_fingerprint from meta.build_state order by built_at desc limit 1"
+                           ).fetchone()
+    finally:
+        con.close()
+    return {"full": last is None or last[0] != fingerprint or codes is None, "associations": codes or [],
+            "queued_until": until, "fingerprint": fingerprint}
+
+
+def _record_build(settings: Settings, plan: dict) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute("begin transaction")
+        dequeue(con, "build", plan["queued_until"])
+        # validate_facts checks what this build changed (everything after a full build).
+        queue_build(con, [EVERY_ASSOCIATION] if plan["full"] else plan["associations"], "bygge", stage="facts")
+        con.execute("insert into meta.build_state values (current_timestamp, ?, ?, ?)",
+                    [plan["fingerprint"], plan["full"], ",".join(plan["associations"])])
+        con.execute("commit")
+    finally:
+        con.close()
+
+
+def build_marts(settings: Settings, *, docs: bool = True, full_refresh: bool = False) -> dict:
     """`dbt build` (models, seeds, tests), then `dbt docs generate` into the publish zone.
+
+    Incremental: the large models recompute only the associations queued in meta.build_queue
+    (see dbt_project/macros/incremental.sql). A changed dbt project (models, macros, seeds,
+    tests, dbt version) or `full_refresh` rebuilds everything, and regenerates the dbt docs;
+    an incremental build keeps the docs it has (they describe the project, not the rows).
 
     With FINSAM_DBT_TARGET=postgres the marts are built in PostgreSQL: `load` keeps writing the
     DuckDB raw zone tables, which are copied to PostgreSQL's `raw` and `meta` schemas first.
     """
+    plan = _build_plan(settings)
+    plan["full"] = plan["full"] or full_refresh
     if dbt_target() == "postgres":
         from .publish_postgres import copy_schemas_to_postgres
 
         copy_schemas_to_postgres(settings, warehouse_postgres_dsn())
-    result = dbt(settings, "build")
+    result = dbt(settings, "build", *(["--full-refresh"] if plan["full"] else []))
+    _record_build(settings, plan)
     counts: dict[str, int] = {}
     for item in result.result.results:
         counts[str(item.status)] = counts.get(str(item.status), 0) + 1
-    if docs:
+    out = settings.publish / "dbt-docs"
+    if docs and (plan["full"] or not (out / "index.html").exists()):
         dbt(settings, "docs", "generate")
         target = settings.home / "dbt" / "target"
-        out = settings.publish / "dbt-docs"
         out.mkdir(parents=True, exist_ok=True)
         for name in ("index.html", "manifest.json", "catalog.json"):
             if (target / name).exists():
                 shutil.copyfile(target / name, out / name)
-    return counts
+    log.info("dbt build: %s, associations %s", "full refresh" if plan["full"] else "incremental",
+             ",".join(plan["associations"]) or "-")
+    return {**counts, "full_refresh": plan["full"], "associations": plan["associations"]}

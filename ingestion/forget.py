@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import pseudonymize as pz
+from .build import EVERY_ASSOCIATION, queue_build
 from .config import REPO_ROOT, Settings
 from .discover import sha256_file
 from .land import Landed, all_landed, write_json_atomic
@@ -126,6 +127,7 @@ def _erase_warehouse(settings: Settings, key: str, raw_rows: int, now: str) -> i
                     removed = count
         con.execute("insert into meta.erasures values (cast(? as timestamp), ?, ?, ?)",
                     [now, key[:PREFIX], raw_rows, removed])
+        queue_build(con, [EVERY_ASSOCIATION], "radering")  # every incremental model is recomputed
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

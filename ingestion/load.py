@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from .build import BUILD_QUEUE_DDL, BUILD_STATE_DDL, queue_build
 from .config import Settings
 from .contract import KINDS, load_contract
 from .land import Landed, all_landed
@@ -71,7 +72,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for kind in KINDS:
         cols = ", ".join(f"{n} {t}" for n, t in DELIVERY_COLUMNS + kind_columns(kind))
         con.execute(f"create table if not exists raw.{kind} ({cols})")
-    for ddl in META_DDL + _tracking_ddl():
+    for ddl in META_DDL + _tracking_ddl() + [BUILD_QUEUE_DDL, BUILD_STATE_DDL]:
         con.execute(ddl)
 
 
@@ -244,6 +245,8 @@ def load_warehouse(settings: Settings, registry: Registry, *, crash_after: int |
                      ["delivery_id", "suite", "expectation", "severity", "passed", "observed", "failing_rows",
                       "message_sv"], "*")
         load_events(con, settings)
+        # The next build recomputes these associations' rows (dbt_project/macros/incremental.sql).
+        queue_build(con, [l.manifest["association"] for group in to_insert.values() for l in group], "leverans")
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

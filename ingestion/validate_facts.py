@@ -13,10 +13,12 @@ on GX's pandas path (GX's SQL data source does not work on DuckDB here):
 | `participant_counts.final` | (association, intervention, kind, period) | the count jumps by more than `FINSAM_JUMP_FACTOR` (default 3) from the previous period |
 
 Each association's rows are validated in that association's GX project, so its Data Docs
-show landing and final results together; every Data Docs site is rebuilt each run.
-Results replace the previous run's final results in `meta.validation_results`: failing
-rows as delivery and row numbers only (never a person key), plus one passing row per
-expectation that found nothing.
+show landing and final results together. Only the associations whose facts the last build
+changed (meta.build_queue, stage 'facts') are validated, plus every association sharing a
+person with them (the parallel check crosses associations); the SQL above is cheap, the
+fixed cost of a GX run per association is not. Their results replace their previous final
+results in `meta.validation_results`: failing rows as delivery and row numbers only (never
+a person key), plus one passing row per expectation that fails nowhere in the county.
 """
 from __future__ import annotations
 
@@ -202,12 +204,35 @@ def missing_relations(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [name for name in REQUIRED_RELATIONS if name not in found]
 
 
+# Associations whose verdicts a change in `scope` can alter: the scope itself, and every association
+# with an episode of a person who also has one in the scope (the parallel-episodes check crosses them).
+LINKED_SQL = """
+    with keyed as (
+        select distinct association_code, person_key from marts.fct_participation
+        where person_key is not null and not is_anonymous
+    )
+    select distinct other.association_code
+    from keyed as changed
+    inner join keyed as other using (person_key)
+    where changed.association_code in (select unnest(?::varchar[]))
+"""
+
+
+def validation_scope(con: duckdb.DuckDBPyConnection, queued_codes: list[str] | None,
+                     registry: Registry) -> list[str]:
+    """The associations to validate: all (None queued), else the queued ones and those linked to them."""
+    if queued_codes is None:
+        return list(registry.codes)
+    linked = {row[0] for row in con.execute(LINKED_SQL, [queued_codes]).fetchall()}
+    return [code for code in registry.codes if code in linked or code in queued_codes]
+
+
 def validate_frames(frames: dict[str, pd.DataFrame], registry: Registry, gx_root: Path, ctx: Context,
-                    docs: bool = True) -> dict[str, list[tuple[str, Finding]]]:
+                    docs: bool = True, scope: list[str] | None = None) -> dict[str, list[tuple[str, Finding]]]:
     """Run each final suite per association (in its GX project); (delivery_id, finding) per suite."""
     found: dict[str, list[tuple[str, Finding]]] = {suite: [] for suite in frames}
     for suite, frame in frames.items():
-        for association in registry.codes:
+        for association in (registry.codes if scope is None else scope):
             rows = frame[frame["association_code"].eq(association)].reset_index(drop=True)
             if rows.empty:
                 continue
@@ -216,8 +241,8 @@ def validate_frames(frames: dict[str, pd.DataFrame], registry: Registry, gx_root
     return found
 
 
-def result_rows(found: dict[str, list[tuple[str, Finding]]]) -> list[tuple]:
-    """meta.validation_results rows: failing groups per (delivery, expectation), else one passing row."""
+def failing_rows(found: dict[str, list[tuple[str, Finding]]]) -> list[tuple]:
+    """meta.validation_results rows of the failures: one per (delivery, expectation)."""
     rows = []
     for suite, items in found.items():
         grouped: dict[tuple[str, str], list[Finding]] = {}
@@ -227,18 +252,42 @@ def result_rows(found: dict[str, list[tuple[str, Finding]]]) -> list[tuple]:
             failing = sorted({f.row for f in findings if f.row is not None})
             rows.append((delivery_id, suite, check, findings[0].severity, False,
                          json.dumps({"antal": len(findings)}), failing, findings[0].message_sv))
-        failed_checks = {check for _, check in grouped}
-        for item in load_suite(suite)["expectations"]:
-            check = f"{suite}:{item['type']}:{item['kwargs'].get('column')}"
-            if check not in failed_checks:
-                rows.append((None, suite, check, item["meta"].get("severity"), True, json.dumps({"antal": 0}), [],
-                             None))
     return rows
 
 
+def _store_results(con: duckdb.DuckDBPyConnection, scope: list[str], rows: list[tuple]) -> None:
+    """Replace the scope's failures; then one passing row (no delivery) per final expectation that
+    fails nowhere in the county, the associations outside the scope included."""
+    con.execute("delete from meta.validation_results where suite in (select unnest(?::varchar[])) and "
+                "(delivery_id is null or delivery_id in (select delivery_id from meta.load_ledger "
+                "where association_code in (select unnest($2::varchar[])) union all select delivery_id from "
+                "intermediate.int_deliveries_current where association_code in (select unnest($2::varchar[]))))",
+                [list(FACT_SUITES), scope])
+    if rows:
+        con.executemany("insert into meta.validation_results values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    still_failing = {row[0] for row in con.execute(
+        "select distinct expectation from meta.validation_results where not passed and suite in "
+        "(select unnest(?::varchar[]))", [list(FACT_SUITES)]).fetchall()}
+    passing = []
+    for suite in FACT_SUITES:
+        for item in load_suite(suite)["expectations"]:
+            check = f"{suite}:{item['type']}:{item['kwargs'].get('column')}"
+            if check not in still_failing:
+                passing.append((None, suite, check, item["meta"].get("severity"), True, json.dumps({"antal": 0}),
+                                [], None))
+    if passing:
+        con.executemany("insert into meta.validation_results values (?, ?, ?, ?, ?, ?, ?, ?)", passing)
+
+
 def run_facts_validation(settings: Settings, registry: Registry, *, as_of: date | None = None,
-                         docs: bool = True) -> dict:
-    """Validate the facts in the warehouse; store results; rebuild Data Docs. Returns counts."""
+                         docs: bool = True, everything: bool = False) -> dict:
+    """Validate the facts in the warehouse; store results; rebuild Data Docs. Returns counts.
+
+    Only the associations the last builds changed (meta.build_queue, stage 'facts', written by
+    `build_marts`) and those linked to them are run through GX; the other associations' results
+    stay as they were. `everything` (or a full build) validates every association.
+    """
+    from .build import dequeue, queued
     from .load import connect, ensure_schema
 
     ctx = Context(as_of=as_of or date.today(), overspend_share=settings.overspend_share)
@@ -246,28 +295,29 @@ def run_facts_validation(settings: Settings, registry: Registry, *, as_of: date 
     try:
         ensure_schema(con)
         missing = missing_relations(con)
-        frames = {} if missing else fact_frames(con, jump_factor(settings))
+        codes, until = queued(con, "facts")
+        scope = validation_scope(con, None if everything else codes, registry) if not missing else []
+        frames = {} if missing or not scope else fact_frames(con, jump_factor(settings))
     finally:
         con.close()
     if missing:  # the marts have not been built yet: nothing to validate, and the old results stay
         log.warning("Slutkontrollerna hoppades över: %s finns inte (kör dbt build först)", ", ".join(missing))
         return {"skipped": missing}
-    found = validate_frames(frames, registry, settings.gx_root, ctx, docs)
-    rows = result_rows(found) if found else []
+    found = validate_frames(frames, registry, settings.gx_root, ctx, docs, scope) if scope else {}
     con = connect(settings)
     try:
         con.execute("begin transaction")
-        con.execute("delete from meta.validation_results where suite in (select unnest(?::varchar[]))",
-                    [list(FACT_SUITES)])
-        if rows:
-            con.executemany("insert into meta.validation_results values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        if scope:
+            _store_results(con, scope, failing_rows(found))
+        dequeue(con, "facts", until)
         con.execute("commit")
     finally:
         con.close()
     if docs:
-        for association in registry.codes:
+        for association in scope:
             refresh_data_docs(settings.gx_root / association)
     summary = {suite: {"rows": len(frames.get(suite, ())), "failing": len(found.get(suite, ()))} for suite in FACT_SUITES}
     summary["warnings"] = sum(1 for items in found.values() for _, f in items if f.severity == "warning")
     summary["blocking"] = sum(1 for items in found.values() for _, f in items if f.severity == "blocking")
+    summary["associations"] = scope
     return summary

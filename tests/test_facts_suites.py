@@ -12,7 +12,7 @@ from datetime import date
 
 from smtp_fixture import municipality_list, quality_env  # noqa: F401 (fixtures)
 
-from ingestion.build import dbt
+from ingestion.build import EVERY_ASSOCIATION, dbt, queue_build
 from ingestion.config import load_settings
 from ingestion.discover import parse_period
 from ingestion.load import connect, ensure_schema
@@ -121,6 +121,15 @@ def build(settings, fill=None):
         con.close()
     # Only the models the final suites read (and what they depend on): quicker than the whole build.
     dbt(settings, "run", "--select", "+fct_participation", "+dim_intervention", "+int_deliveries_current")
+    queue_facts(settings, [EVERY_ASSOCIATION])  # as build_marts does after a full build
+
+
+def queue_facts(settings, codes):
+    con = connect(settings)
+    try:
+        queue_build(con, codes, "test", stage="facts")
+    finally:
+        con.close()
 
 
 def test_good_warehouse_passes_every_final_expectation(quality_env):
@@ -196,3 +205,32 @@ def test_results_replace_the_previous_run_and_docs_are_rebuilt(quality_env):
     assert len(pages()) > len(first_pages)               # a new validation page per run
     assert (site / "index.html").stat().st_mtime_ns > first_index
     assert {s for s in FACT_SUITES} == {"fct_participation.final", "participant_counts.final"}
+
+
+def test_only_changed_associations_and_those_sharing_a_person_are_validated(quality_env):
+    settings = load_settings()
+    registry = load_registry(settings.registry)
+    build(settings, bad_warehouse)
+    run_facts_validation(settings, registry, as_of=AS_OF, docs=False)
+    before = results(settings)
+
+    # SODRA's owner fixes RAKNA. Until the fix is queued (as load + build do), nothing is re-run.
+    con = connect(settings)
+    try:
+        con.execute("update raw.insatser set matmetod = 'PERSON' where insats_kod = 'RAKNA'")
+    finally:
+        con.close()
+    dbt(settings, "run", "--select", "+fct_participation", "+dim_intervention", "+int_deliveries_current")
+    summary = run_facts_validation(settings, registry, as_of=AS_OF, docs=False)
+    assert summary["associations"] == [] and results(settings) == before
+
+    # Queued: SODRA, and NORR too (k3 and k5 take part in both, so NORR's parallel verdicts can change).
+    queue_facts(settings, ["SODRA"])
+    summary = run_facts_validation(settings, registry, as_of=AS_OF, docs=False)
+    assert sorted(summary["associations"]) == ["NORR", "SODRA"]
+    after = results(settings)
+    assert (None, VOLUME, "blocking", True, [], None) in after
+    assert [r for r in after if r[0] == "jo-t3b"] == [r for r in before if r[0] == "jo-t3b"]
+    assert len([r for r in after if r[1] == VOLUME]) == 1
+    # The queue is emptied: the next run validates nothing.
+    assert run_facts_validation(settings, registry, as_of=AS_OF, docs=False)["associations"] == []

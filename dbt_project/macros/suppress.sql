@@ -9,13 +9,14 @@
       derived : {column: [counts it is computed from]}; shares, averages and
                 medians are nulled (and flagged) when any of those counts is
                 suppressed
+      where   : filter on the source report (incremental scope)
 =========================================================================== -#}
 
 {% macro is_small_count(column) -%}
     coalesce({{ column }} < {{ var('finsam_suppression_threshold') }}, false)
 {%- endmacro %}
 
-{% macro publish_suppressed(relation, keys, counts, derived={}) -%}
+{% macro publish_suppressed(relation, keys, counts, derived={}, where='true') -%}
     {%- set threshold = var('finsam_suppression_threshold') -%}
     {%- set columns = [] -%}
     {%- for key in keys -%}
@@ -37,6 +38,7 @@
     {%- endfor -%}
 with source_report as (
     select * from {{ relation }}
+    where {{ where }}
 ),
 
 final as (

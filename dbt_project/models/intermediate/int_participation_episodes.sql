@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(**finsam_incremental()) }}
 {#- One row per participant episode across an intervention's cumulative
     deliveries. Identity: (association, intervention, person_key, startdatum);
     anonymous rows: (kon, fodelsear, startdatum, ordinal within the delivery).
@@ -7,11 +7,12 @@
     (flagged); every per-episode KPI is derived here once. -#}
 with stg_deltagare as (
     select * from {{ ref('stg_deltagare') }}
+    where {{ association_scope() }}
 ),
 
 int_deliveries_current as (
     select * from {{ ref('int_deliveries_current') }}
-    where kind = 'deltagare'
+    where kind = 'deltagare' and {{ association_scope() }}
 ),
 
 current_rows as (

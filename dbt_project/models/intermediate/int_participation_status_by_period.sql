@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='view') }}
 {#- Episode x period end, for every period end from the episode's start up to
     the last period the intervention has delivered (the data horizon).
     FELREG episodes are excluded here: they never count. -#}

@@ -1,3 +1,4 @@
+{{ config(**finsam_incremental()) }}
 {{ publish_suppressed(
     ref('rpt_intervention_outcomes_by_group'),
     keys=['outcome_group_key', 'association_code', 'intervention_code', 'period_type', 'period_label', 'period_start', 'period_end', 'kon', 'age_band'],
@@ -7,4 +8,5 @@
         'avg_months_in_intervention': ['exits_to_date'],
         'median_months_in_intervention': ['exits_to_date'],
     },
+    where=association_scope(),
 ) }}

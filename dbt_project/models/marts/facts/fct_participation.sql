@@ -1,3 +1,4 @@
+{{ config(**finsam_incremental()) }}
 {#- One row per participant episode; FELREG episodes excluded (see
     audit_excluded_episodes). -#}
 with int_participation_episodes as (
@@ -37,7 +38,7 @@ final as (
         delivered_period,
         delivery_id
     from int_participation_episodes
-    where not is_felreg
+    where not is_felreg and {{ association_scope() }}
 )
 
 select * from final

@@ -1,3 +1,4 @@
+{{ config(**finsam_incremental()) }}
 {#- Episode x before/after x support code (FELREG episodes excluded). -#}
 with int_participation_support as (
     select * from {{ ref('int_participation_support') }}
@@ -5,6 +6,7 @@ with int_participation_support as (
 
 fct_participation as (
     select * from {{ ref('fct_participation') }}
+    where {{ association_scope() }}
 ),
 
 final as (

@@ -1,7 +1,9 @@
+{{ config(**finsam_incremental()) }}
 {#- Intervention x period type x period end: the standard follow-up figures
     (enrolled, active, exits by category, share to work/studies/rehab). -#}
 with int_participation_status_by_period as (
     select * from {{ ref('int_participation_status_by_period') }}
+    where {{ association_scope() }}
 ),
 
 aggregated as (

@@ -1,6 +1,8 @@
+{{ config(**finsam_incremental()) }}
 {#- The same figures as rpt_intervention_outcomes, by kön and age band. -#}
 with int_participation_status_by_period as (
     select * from {{ ref('int_participation_status_by_period') }}
+    where {{ association_scope() }}
 ),
 
 aggregated as (

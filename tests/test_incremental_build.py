@@ -1,0 +1,84 @@
+"""Incremental builds (issue 7): after new deliveries for one association, `build_marts`
+recomputes only that association's rows of the large models, and the result is exactly what a
+full build gives. The queue that drives this (meta.build_queue) is written by load in the same
+transaction as the rows, and emptied only after dbt succeeds."""
+from __future__ import annotations
+
+import shutil
+
+from conftest import SAMPLE
+
+from ingestion.build import build_marts
+from ingestion.load import connect, load_warehouse
+from ingestion.pipeline import process_all
+from ingestion.registry import load_registry
+
+HELD_BACK = "2016T3"  # MITT's last tertial arrives after the first build
+
+
+def tables(settings) -> dict[str, list[tuple]]:
+    con = connect(settings)  # not read_only: dbt (run in this process) keeps the file open
+    try:
+        names = con.execute("select table_schema || '.' || table_name from information_schema.tables "
+                            "where table_schema in ('intermediate', 'marts', 'public') and table_type = 'BASE TABLE' "
+                            "order by 1").fetchall()
+        return {name: con.execute(f"select * from {name} order by all").fetchall() for (name,) in names}
+    finally:
+        con.close()
+
+
+def queue(settings) -> list[tuple]:
+    con = connect(settings)  # not read_only: dbt (run in this process) keeps the file open
+    try:
+        return con.execute("select stage, association_code from meta.build_queue order by all").fetchall()
+    finally:
+        con.close()
+
+
+def test_incremental_build_equals_a_full_build(finsam_env):
+    settings = finsam_env
+    registry = load_registry(settings.registry)
+    shutil.copytree(SAMPLE / "landing", settings.landing, dirs_exist_ok=True)
+    later = settings.home.parent / "later"
+    later.mkdir()
+    for path in sorted((settings.landing / "MITT").glob(f"*_{HELD_BACK}.*")):
+        shutil.move(path, later / path.name)
+    assert len(list(later.iterdir())) >= 4
+
+    process_all(settings, registry, as_of=None, docs=False)
+    load_warehouse(settings, registry)
+    first = build_marts(settings, docs=False)
+    assert first["full_refresh"] is True  # a first build is always full
+    assert queue(settings) == [("facts", "*")]
+    before = tables(settings)
+
+    # MITT delivers its last tertial, and re-delivers FRAMSTEG's T2 participants without the last row.
+    for path in later.iterdir():
+        shutil.move(path, settings.landing / "MITT" / path.name)
+    name = "MITT_FRAMSTEG_deltagare_2016T2.csv"  # landed files leave the landing folder: take the sample's
+    lines = (SAMPLE / "landing" / "MITT" / name).read_bytes().rstrip(b"\r\n").splitlines(keepends=True)
+    (settings.landing / "MITT" / name).write_bytes(b"".join(lines[:-1]))
+    process_all(settings, registry, as_of=None, docs=False)
+    load_warehouse(settings, registry)
+    assert ("build", "MITT") in queue(settings)
+
+    second = build_marts(settings, docs=False)
+    assert second["full_refresh"] is False and second["associations"] == ["MITT"]
+    assert ("build", "MITT") not in queue(settings) and ("facts", "MITT") in queue(settings)
+    incremental = tables(settings)
+
+    # The other associations' rows of the incremental models are untouched, MITT's changed.
+    outcomes = "marts.rpt_intervention_outcomes"
+    assert [r for r in incremental[outcomes] if r[2] != "MITT"] == [r for r in before[outcomes] if r[2] != "MITT"]
+    assert [r for r in incremental[outcomes] if r[2] == "MITT"] != [r for r in before[outcomes] if r[2] == "MITT"]
+
+    full = build_marts(settings, docs=False, full_refresh=True)
+    assert full["full_refresh"] is True
+    rebuilt = tables(settings)
+    assert rebuilt.keys() == incremental.keys()
+    for name, rows in rebuilt.items():
+        assert incremental[name] == rows, f"{name}: incremental build differs from the full build"
+
+    # Nothing new: the next build recomputes no association's rows and changes nothing.
+    assert build_marts(settings, docs=False)["associations"] == []
+    assert tables(settings) == rebuilt
