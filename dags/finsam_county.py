@@ -6,11 +6,11 @@ contract, and refreshes the marts BI tools read.
 
 | step | task | what it does |
 |---|---|---|
-| 1 | `list_associations` | the associations in the registry (`FINSAM_REGISTRY`) |
+| 1 | `list_associations` | the associations in the registry (`FINSAM_REGISTRY`) with something to do: a file in their landing folder, or a remote source (SFTP, share) to pull |
 | 2 | `process_association` (one per association) | discover new files, land them (SHA-256 ledger, personnummer replaced by a keyed hash, immutable raw copy), validate with Great Expectations, quarantine what fails |
 | 3 | `load_warehouse` | load accepted deliveries into the DuckDB `raw` schema in one transaction (pool `finsam_warehouse`: one writer) |
-| 4 | `build_marts` | `dbt build` + `dbt docs generate` (same pool) |
-| 5 | `validate_facts` | GX suites on the built facts: what only shows across deliveries |
+| 4 | `build_marts` | `dbt build`, incremental: the large models recompute only the associations whose deliveries changed; `dbt docs generate` when the project changed (same pool) |
+| 5 | `validate_facts` | GX suites on the built facts: what only shows across deliveries (the changed associations and those sharing a person with them) |
 | 6 | `send_alerts` | one Swedish e-mail per delivery with problems, to its owner, copy to the data team |
 | 7 | `track_deliveries` | which deliveries are due or overdue (register cadence); one reminder per overdue delivery |
 | 8 | `publish_marts` | read-only snapshot + Parquet per mart (+ PostgreSQL BI database when configured), `delivery_status` included |
@@ -63,8 +63,10 @@ def _notify_data_team(context) -> None:
 def finsam_county():
     @task
     def list_associations() -> list[str]:
-        _, registry = _settings_and_registry()
-        return registry.codes
+        from ingestion.process import associations_with_work
+
+        settings, registry = _settings_and_registry()
+        return associations_with_work(settings, registry)
 
     @task(map_index_template="{{ association }}", **RETRIES)
     def process_association(association: str) -> dict:

@@ -70,7 +70,8 @@ def dbt(settings: Settings, *args: str, target: str | None = None) -> object:
     return result
 
 
-# Work still to do per association, by stage: 'build' (load → dbt) and 'facts' (dbt → validate_facts).
+# Work still to do per association, by stage: 'build' (load → dbt), then 'facts' (→ validate_facts)
+# and 'publish' (→ publish_marts), both queued by a successful build.
 BUILD_QUEUE_DDL = """create table if not exists meta.build_queue (
     association_code varchar, reason varchar, queued_at timestamp default current_timestamp,
     stage varchar default 'build')"""
@@ -146,8 +147,10 @@ def _record_build(settings: Settings, plan: dict) -> None:
     try:
         con.execute("begin transaction")
         dequeue(con, "build", plan["queued_until"])
-        # validate_facts checks what this build changed (everything after a full build).
-        queue_build(con, [EVERY_ASSOCIATION] if plan["full"] else plan["associations"], "bygge", stage="facts")
+        # validate_facts checks, and publish_marts copies, what this build changed (all after a full build).
+        changed = [EVERY_ASSOCIATION] if plan["full"] else plan["associations"]
+        queue_build(con, changed, "bygge", stage="facts")
+        queue_build(con, changed, "bygge", stage="publish")
         con.execute("insert into meta.build_state values (current_timestamp, ?, ?, ?)",
                     [plan["fingerprint"], plan["full"], ",".join(plan["associations"])])
         con.execute("commit")

@@ -117,13 +117,18 @@ class FoundFile:
     size: int
 
 
-def find_files(landing: Path, association: str) -> list[FoundFile]:
-    """Every regular file in `<landing>/<association>/`, oldest first (mtime, then name)."""
+def candidate_paths(landing: Path, association: str) -> list[Path]:
+    """The files in `<landing>/<association>/` that may be deliveries (not hashed, not sorted)."""
     folder = landing / association
     if not folder.is_dir():
         return []
     # Hidden files, Office lock files (~$) and files still being copied in are not deliveries (yet).
-    files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$"))
-             and not p.name.lower().endswith(IN_TRANSFER)]
+    return [p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$"))
+            and not p.name.lower().endswith(IN_TRANSFER)]
+
+
+def find_files(landing: Path, association: str) -> list[FoundFile]:
+    """Every regular file in `<landing>/<association>/`, oldest first (mtime, then name)."""
+    files = candidate_paths(landing, association)
     files.sort(key=lambda p: (p.stat().st_mtime, p.name))
     return [FoundFile(p, association, sha256_file(p), p.stat().st_size) for p in files]

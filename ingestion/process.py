@@ -111,6 +111,18 @@ def _validate_many(settings: Settings, registry: Registry, pending_by_associatio
     return results
 
 
+def associations_with_work(settings: Settings, registry: Registry) -> list[str]:
+    """The associations a run has anything to do for: those with a file in their landing folder
+    (new, or a bad name still waiting to be renamed), and every one with a remote source (only
+    its pull can tell). The DAG maps one task per association returned: a national run where one
+    owner delivered does one task's work, not 75 (each mapped task costs Airflow ~0.15 s)."""
+    from .discover import candidate_paths
+    from .sources import is_remote
+
+    return [association.code for association in registry.associations
+            if is_remote(settings, association) or candidate_paths(settings.landing, association.code)]
+
+
 def process_association(settings: Settings, registry: Registry, association: str, *, as_of: date | None = None,
                         docs: bool = True) -> dict:
     """Discover, land, validate and quarantine one association's new deliveries."""

@@ -6,12 +6,15 @@ and swapped in with an atomic rename (readers holding the old file keep reading 
 """
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import stat
 from pathlib import Path
 
 import duckdb
 
+from .build import BUILD_QUEUE_DDL
 from .config import Settings
 from .load import read_connection
 
@@ -20,41 +23,92 @@ PUBLISHED_SCHEMAS = ("marts", "public")
 
 def published_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     return con.execute(
-        "select table_schema, table_name from information_schema.tables where table_schema in "
-        f"({', '.join(repr(s) for s in PUBLISHED_SCHEMAS)}) order by 1, 2").fetchall()
+        "select table_schema, table_name from information_schema.tables where table_catalog = current_database() "
+        f"and table_schema in ({', '.join(repr(s) for s in PUBLISHED_SCHEMAS)}) order by 1, 2").fetchall()
+
+
+def incremental_tables(settings: Settings) -> set[str]:
+    """`schema.table` of the incremental models (per association), from dbt's manifest."""
+    manifest = settings.home / "dbt" / "target" / "manifest.json"
+    if not manifest.exists():
+        return set()
+    nodes = json.loads(manifest.read_text(encoding="utf-8")).get("nodes", {})
+    return {f"{n['schema']}.{n['alias'] or n['name']}" for n in nodes.values()
+            if n.get("resource_type") == "model" and n.get("config", {}).get("materialized") == "incremental"}
 
 
 def publish_marts(settings: Settings) -> dict:
+    """Write the snapshot and the Parquet files. After an incremental build (meta.build_queue,
+    stage 'publish') the previous snapshot is copied and only the changed associations' rows of the
+    incremental models are replaced in it (the other tables are small and copied whole); their
+    Parquet files are rewritten only when an association changed. Otherwise everything is written."""
+    from .build import dbt_target, dequeue, queued
+    from .load import connect
+
     out = settings.publish
     parquet_dir = out / "parquet"
     parquet_dir.mkdir(parents=True, exist_ok=True)
     snapshot = out / "finsam_marts.duckdb"
     tmp = out / ".finsam_marts.duckdb.new"
     tmp.unlink(missing_ok=True)
-    from .build import dbt_target
-
-    con = read_connection(settings) if dbt_target() != "postgres" else _marts_from_postgres()
+    postgres = dbt_target() == "postgres"
+    codes, until = None, None
+    if not postgres:
+        con = connect(settings)
+        try:
+            con.execute(BUILD_QUEUE_DDL)
+            codes, until = queued(con, "publish")
+        finally:
+            con.close()
+    incremental = incremental_tables(settings) if codes is not None and snapshot.exists() else set()
+    if incremental:
+        shutil.copyfile(snapshot, tmp)
+    con = read_connection(settings) if not postgres else _marts_from_postgres()
     counts: dict[str, int] = {}
     try:
         con.execute(f"attach '{tmp}' as snap (read_only false)")  # the warehouse itself may be open read-only
+        kept = {f"{s}.{t}" for s, t in published_tables(con)}
+        for schema, table in con.execute("select table_schema, table_name from information_schema.tables "
+                                         "where table_catalog = 'snap'").fetchall():
+            if f"{schema}.{table}" not in kept:
+                con.execute(f"drop table snap.{schema}.{table}")
         for schema, table in published_tables(con):
+            name = f"{schema}.{table}"
             con.execute(f"create schema if not exists snap.{schema}")
-            con.execute(f"create table snap.{schema}.{table} as select * from {schema}.{table}")
-            counts[f"{schema}.{table}"] = con.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
-            target = parquet_dir / f"{schema}.{table}.parquet"
-            part = target.with_suffix(".parquet.new")
-            con.execute(f"copy (select * from {schema}.{table}) to '{part}' (format parquet)")
-            os.replace(part, target)
+            in_snapshot = con.execute("select count(*) from information_schema.tables where table_catalog = 'snap' "
+                                      "and table_schema = ? and table_name = ?", [schema, table]).fetchone()[0]
+            target = parquet_dir / f"{name}.parquet"
+            if name in incremental and in_snapshot:
+                if codes:
+                    scope = "association_code in (select unnest(?::varchar[]))"
+                    con.execute(f"delete from snap.{name} where {scope}", [codes])
+                    con.execute(f"insert into snap.{name} select * from {name} where {scope}", [codes])
+                rewrite = bool(codes) or not target.exists()
+            else:
+                con.execute(f"create or replace table snap.{name} as select * from {name}")
+                rewrite = True
+            counts[name] = con.execute(f"select count(*) from {name}").fetchone()[0]
+            if rewrite:
+                part = target.with_suffix(".parquet.new")
+                con.execute(f"copy (select * from {name}) to '{part}' (format parquet)")
+                os.replace(part, target)
         con.execute("detach snap")
     finally:
         con.close()
     os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
     os.replace(tmp, snapshot)
+    if until is not None:
+        con = connect(settings)
+        try:
+            dequeue(con, "publish", until)
+        finally:
+            con.close()
     if settings.bi_postgres_dsn:
         from .publish_postgres import publish_to_postgres
 
         publish_to_postgres(settings, parquet_dir)
-    return {"snapshot": str(snapshot), "parquet": str(parquet_dir), "tables": counts}
+    return {"snapshot": str(snapshot), "parquet": str(parquet_dir), "tables": counts,
+            "associations": "alla" if codes is None or not incremental else codes}
 
 
 def _marts_from_postgres() -> duckdb.DuckDBPyConnection:

@@ -186,6 +186,16 @@ def source_of(association) -> dict:
     return source
 
 
+def is_remote(settings: Settings, association) -> bool:
+    """True when the association's files come from somewhere else than its landing folder (SFTP, a
+    mounted share): only a pull can tell whether anything new is there."""
+    source = source_of(association)
+    if str(source.get("type", "folder")).lower() != "folder":
+        return True
+    path = source.get("path")
+    return bool(path) and Path(path).expanduser().resolve() != (settings.landing / association.code).resolve()
+
+
 def _open_source(settings: Settings, code: str, source: dict):
     kind = str(source.get("type", "folder")).lower()
     if kind == "folder":

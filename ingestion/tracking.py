@@ -192,30 +192,30 @@ def expected_deliveries(con: duckdb.DuckDBPyConnection, registry: Registry, as_o
     latest = covering.groupby("_row")[["delivery_id", "status"]].last().reindex(range(len(spine)))
     accepted = covering[covering["status"].isin(ACCEPTED)].groupby("_row")[["delivery_id", "received_at"]].first() \
         .reindex(range(len(spine)))
-    out = []
-    for i, row in enumerate(spine.to_dict("records")):
-        overdue = as_of > row["due_date"]
-        accepted_id = accepted["delivery_id"].iat[i]
-        accepted_at = accepted["received_at"].iat[i]
-        has_accepted = isinstance(accepted_id, str)
-        if has_accepted:
-            status = "received" if accepted_at.date() <= row["due_date"] else "received_late"
-        elif overdue:
-            status = "overdue"
-        elif count.iat[i]:
-            status = "quarantined"
-        else:
-            status = "awaiting"
-        latest_id = latest["delivery_id"].iat[i]
-        row.update(
-            as_of=as_of, status=status, days_overdue=(as_of - row["due_date"]).days if status == "overdue" else None,
-            deliveries=int(count.iat[i]),
-            accepted_delivery_id=accepted_id if has_accepted else None,
-            accepted_at=accepted_at if has_accepted else None,
-            latest_delivery_id=latest_id if isinstance(latest_id, str) else None,
-            latest_status=latest["status"].iat[i] if isinstance(latest_id, str) else None)
-        out.append(row)
-    return pd.DataFrame(out, columns=columns)
+    # The statuses, column by column (a Python loop with .iat per due delivery took ~5 s at national scale).
+    n = len(spine)
+    accepted_id = accepted["delivery_id"].to_numpy(dtype=object)
+    has_accepted = np.array([isinstance(v, str) for v in accepted_id], dtype=bool)
+    accepted_day = pd.to_datetime(accepted["received_at"]).dt.normalize().to_numpy()
+    due = pd.to_datetime(pd.Series(spine["due_date"], dtype=object)).to_numpy()
+    overdue = pd.Timestamp(as_of).to_datetime64() > due
+    status = np.select([has_accepted & (accepted_day <= due), has_accepted, overdue, count.to_numpy() > 0],
+                       ["received", "received_late", "overdue", "quarantined"], "awaiting")
+    days_late = (pd.Timestamp(as_of).to_datetime64() - due).astype("timedelta64[D]").astype(int)
+    accepted_at = accepted["received_at"].tolist()
+    latest_id = latest["delivery_id"].to_numpy(dtype=object)
+    latest_status = latest["status"].to_numpy(dtype=object)
+    has_latest = [isinstance(v, str) for v in latest_id]
+    out = spine.copy()
+    out["as_of"] = [as_of] * n
+    out["status"] = status.tolist()
+    out["days_overdue"] = [int(d) if s == "overdue" else None for s, d in zip(status, days_late)]
+    out["deliveries"] = count.astype(int).tolist()
+    out["accepted_delivery_id"] = [v if ok else None for v, ok in zip(accepted_id, has_accepted)]
+    out["accepted_at"] = pd.DataFrame({"v": [v if ok else None for v, ok in zip(accepted_at, has_accepted)]})["v"]
+    out["latest_delivery_id"] = [v if ok else None for v, ok in zip(latest_id, has_latest)]
+    out["latest_status"] = [v if ok else None for v, ok in zip(latest_status, has_latest)]
+    return out[columns]
 
 
 def _expected_deliveries_reference(con: duckdb.DuckDBPyConnection, registry: Registry, as_of: date,

@@ -5,12 +5,16 @@ transaction as the rows, and emptied only after dbt succeeds."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
+
+import duckdb
 
 from conftest import SAMPLE
 
 from ingestion.build import build_marts
 from ingestion.load import connect, load_warehouse
 from ingestion.pipeline import process_all
+from ingestion.publish import publish_marts
 from ingestion.registry import load_registry
 
 HELD_BACK = "2016T3"  # MITT's last tertial arrives after the first build
@@ -49,7 +53,8 @@ def test_incremental_build_equals_a_full_build(finsam_env):
     load_warehouse(settings, registry)
     first = build_marts(settings, docs=False)
     assert first["full_refresh"] is True  # a first build is always full
-    assert queue(settings) == [("facts", "*")]
+    assert queue(settings) == [("facts", "*"), ("publish", "*")]
+    assert publish_marts(settings)["associations"] == "alla"
     before = tables(settings)
 
     # MITT delivers its last tertial, and re-delivers FRAMSTEG's T2 participants without the last row.
@@ -66,6 +71,19 @@ def test_incremental_build_equals_a_full_build(finsam_env):
     assert second["full_refresh"] is False and second["associations"] == ["MITT"]
     assert ("build", "MITT") not in queue(settings) and ("facts", "MITT") in queue(settings)
     incremental = tables(settings)
+
+    # The snapshot is updated in place for MITT only, and equals the marts it was built from.
+    published = publish_marts(settings)
+    assert published["associations"] == ["MITT"] and ("publish", "MITT") not in queue(settings)
+    snapshot = duckdb.connect(published["snapshot"], read_only=True)
+    try:
+        for name, rows in incremental.items():
+            if name.split(".")[0] in ("marts", "public"):
+                assert snapshot.execute(f"select * from {name} order by all").fetchall() == rows, name
+                parquet = Path(published["parquet"]) / f"{name}.parquet"
+                assert snapshot.execute(f"select count(*) from '{parquet}'").fetchone()[0] == len(rows), name
+    finally:
+        snapshot.close()
 
     # The other associations' rows of the incremental models are untouched, MITT's changed.
     outcomes = "marts.rpt_intervention_outcomes"
