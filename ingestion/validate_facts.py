@@ -15,8 +15,9 @@ on GX's pandas path (GX's SQL data source does not work on DuckDB here):
 Each association's rows are validated in that association's GX project, so its Data Docs
 show landing and final results together. Only the associations whose facts the last build
 changed (meta.build_queue, stage 'facts') are validated, plus every association sharing a
-person with them (the parallel check crosses associations); the SQL above is cheap, the
-fixed cost of a GX run per association is not. Their results replace their previous final
+person with them (the parallel check crosses associations) whose failures by the SQL flags
+differ from its stored ones; the SQL above is cheap, the fixed cost of a GX run per
+association is not. Their results replace their previous final
 results in `meta.validation_results`: failing rows as delivery and row numbers only (never
 a person key), plus one passing row per expectation that fails nowhere in the county.
 """
@@ -204,8 +205,8 @@ def missing_relations(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [name for name in REQUIRED_RELATIONS if name not in found]
 
 
-# Associations whose verdicts a change in `scope` can alter: the scope itself, and every association
-# with an episode of a person who also has one in the scope (the parallel-episodes check crosses them).
+# Associations whose verdicts a change in the queued ones can alter: those with an episode of a person
+# who also has one in a queued association (the parallel-episodes check crosses associations).
 LINKED_SQL = """
     with keyed as (
         select distinct association_code, person_key from marts.fct_participation
@@ -217,14 +218,52 @@ LINKED_SQL = """
     where changed.association_code in (select unnest(?::varchar[]))
 """
 
+# The failing final results stored from earlier runs, by association.
+STORED_FAILURES_SQL = """
+    with failing as (
+        select delivery_id, expectation, observed from meta.validation_results
+        where not passed and suite like '%.final'
+    ),
+    deliveries as (
+        select delivery_id, association_code from meta.load_ledger
+        union
+        select delivery_id, association_code from intermediate.int_deliveries_current
+    )
+    select distinct deliveries.association_code, failing.delivery_id, failing.expectation, failing.observed
+    from failing
+    inner join deliveries using (delivery_id)
+"""
 
-def validation_scope(con: duckdb.DuckDBPyConnection, queued_codes: list[str] | None,
-                     registry: Registry) -> list[str]:
-    """The associations to validate: all (None queued), else the queued ones and those linked to them."""
+
+def _failures_now(frames: dict[str, pd.DataFrame]) -> dict[str, set[tuple]]:
+    """(delivery, expectation, number of failing rows) per association, from the SQL flags."""
+    found: dict[str, set[tuple]] = {}
+    for suite, frame in frames.items():
+        for flag in [c for c in frame.columns if c.startswith("_")]:
+            failed = frame[frame[flag].eq(False)]
+            check = f"{suite}:expect_column_values_to_be_in_set:{flag}"
+            for (association, delivery_id), rows in failed.groupby(["association_code", "delivery_id"]).size().items():
+                found.setdefault(association, set()).add((delivery_id, check, int(rows)))
+    return found
+
+
+def validation_scope(con: duckdb.DuckDBPyConnection, queued_codes: list[str] | None, registry: Registry,
+                     frames: dict[str, pd.DataFrame]) -> list[str]:
+    """The associations to run through GX: all (None queued); else the queued ones, and each linked
+    one whose failures by the SQL flags differ from its stored failures (a parallel episode in a
+    queued association appeared or went away). Any other association keeps its stored results:
+    GX would give the same verdicts. (If the two counts disagreed for another reason, the
+    association would only be validated again, never skipped wrongly.)"""
     if queued_codes is None:
         return list(registry.codes)
     linked = {row[0] for row in con.execute(LINKED_SQL, [queued_codes]).fetchall()}
-    return [code for code in registry.codes if code in linked or code in queued_codes]
+    now = _failures_now(frames)
+    stored: dict[str, set[tuple]] = {}
+    for association, delivery_id, expectation, observed in con.execute(STORED_FAILURES_SQL).fetchall():
+        count = json.loads(observed).get("antal") if observed else None
+        stored.setdefault(association, set()).add((delivery_id, expectation, count))
+    return [code for code in registry.codes
+            if code in queued_codes or (code in linked and now.get(code, set()) != stored.get(code, set()))]
 
 
 def validate_frames(frames: dict[str, pd.DataFrame], registry: Registry, gx_root: Path, ctx: Context,
@@ -296,8 +335,9 @@ def run_facts_validation(settings: Settings, registry: Registry, *, as_of: date 
         ensure_schema(con)
         missing = missing_relations(con)
         codes, until = queued(con, "facts")
-        scope = validation_scope(con, None if everything else codes, registry) if not missing else []
-        frames = {} if missing or not scope else fact_frames(con, jump_factor(settings))
+        nothing_to_do = missing or not (everything or codes is None or codes)
+        frames = {} if nothing_to_do else fact_frames(con, jump_factor(settings))  # SQL: cheap; GX is what costs
+        scope = [] if nothing_to_do else validation_scope(con, None if everything else codes, registry, frames)
     finally:
         con.close()
     if missing:  # the marts have not been built yet: nothing to validate, and the old results stay
