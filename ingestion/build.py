@@ -175,7 +175,11 @@ def build_marts(settings: Settings, *, docs: bool = True, full_refresh: bool = F
         from .publish_postgres import copy_schemas_to_postgres
 
         copy_schemas_to_postgres(settings, warehouse_postgres_dsn())
-    result = dbt(settings, "build", *(["--full-refresh"] if plan["full"] else []))
+    # Seeds and unit tests change only with the project (which makes a build full): an incremental
+    # build skips them. Every data test runs on every build.
+    options = ["--full-refresh"] if plan["full"] else ["--exclude-resource-type", "unit_test",
+                                                        "--exclude-resource-type", "seed"]
+    result = dbt(settings, "build", *options)
     _record_build(settings, plan)
     counts: dict[str, int] = {}
     for item in result.result.results:
