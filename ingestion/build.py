@@ -177,8 +177,9 @@ def build_marts(settings: Settings, *, docs: bool = True, full_refresh: bool = F
         copy_schemas_to_postgres(settings, warehouse_postgres_dsn())
     # Seeds and unit tests change only with the project (which makes a build full): an incremental
     # build skips them. Every data test runs on every build.
+    # Nor does it rewrite manifest.json (publish reads the incremental models from the full build's).
     options = ["--full-refresh"] if plan["full"] else ["--exclude-resource-type", "unit_test",
-                                                        "--exclude-resource-type", "seed"]
+                                                        "--exclude-resource-type", "seed", "--no-write-json"]
     result = dbt(settings, "build", *options)
     _record_build(settings, plan)
     counts: dict[str, int] = {}

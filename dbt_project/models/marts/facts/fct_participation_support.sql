@@ -2,6 +2,9 @@
 {#- Episode x before/after x support code (FELREG episodes excluded). -#}
 with int_participation_support as (
     select * from {{ ref('int_participation_support') }}
+    {%- if is_incremental() %}
+    where episode_key in (select episode_key from {{ ref('fct_participation') }} where {{ association_scope() }})
+    {%- endif %}
 ),
 
 fct_participation as (

@@ -1,8 +1,9 @@
+{{ config(**finsam_incremental()) }}
 {#- Support (försörjning) at start x at exit for ended episodes, per
     intervention and exit year, as delivered combinations (e.g. AKS+FBS). -#}
 with fct_participation as (
     select * from {{ ref('fct_participation') }}
-    where slutdatum is not null
+    where slutdatum is not null and {{ association_scope() }}
 ),
 
 counted as (
