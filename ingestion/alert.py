@@ -19,7 +19,7 @@ from email.utils import formatdate, make_msgid
 from .config import Settings
 from .contract import load_contract
 from .findings import BLOCKING, WARNING, Finding
-from .land import Landed, all_landed, write_json_atomic
+from .land import existing, landed_directories, write_json_atomic
 from .process import current_register, owner_emails
 from .pseudonymize import scrub_text
 from .registry import Registry
@@ -142,17 +142,22 @@ def send_alerts(settings: Settings, registry: Registry, *, attempts: int = 3, ba
     outbox.mkdir(parents=True, exist_ok=True)
     registers: dict[str, dict[str, str]] = {}
     records: list[dict] = []
-    for landed in all_landed(settings):
-        marker = landed.directory / "alert.json"
+    # Cheapest test first: at national scale nearly every delivery was alerted before, or needs none.
+    for directory in landed_directories(settings):
+        marker = directory / "alert.json"
         previous = json.loads(marker.read_text(encoding="utf-8")) if marker.exists() else None
         if previous is not None and previous.get("status", "sent" if previous.get("sent") else "outbox") != "failed":
             continue
-        validation = landed.validation()
-        if validation is None:
+        verdict = directory / "validation.json"
+        if not verdict.exists():
             continue
+        validation = json.loads(verdict.read_text(encoding="utf-8"))
         findings = [Finding.from_dict(f) for f in validation.get("findings", [])]
         status = validation["status"]
         if status == "accepted" and not findings:
+            continue
+        landed = existing(settings, directory.parent.name, directory.name)
+        if landed is None:
             continue
         try:
             m = landed.manifest

@@ -84,16 +84,18 @@ def existing(settings: Settings, association: str, delivery_id: str) -> Landed |
     return None
 
 
-def all_landed(settings: Settings, association: str | None = None) -> list[Landed]:
+def landed_directories(settings: Settings, association: str | None = None) -> list[Path]:
+    """The raw zone's delivery directories (manifests not read), by association, then delivery id."""
     roots = [settings.raw / association] if association else sorted(p for p in settings.raw.glob("*") if p.is_dir())
+    return [directory for root in roots if root.is_dir() for directory in sorted(root.iterdir())
+            if not directory.name.startswith(".")]
+
+
+def all_landed(settings: Settings, association: str | None = None) -> list[Landed]:
     result = []
-    for root in roots:
-        if not root.is_dir():
-            continue
-        for directory in sorted(root.iterdir()):
-            manifest = directory / "manifest.json"
-            if directory.name.startswith(".") or not manifest.exists():
-                continue
+    for directory in landed_directories(settings, association):
+        manifest = directory / "manifest.json"
+        if manifest.exists():
             result.append(Landed(directory.name, directory, json.loads(manifest.read_text(encoding="utf-8"))))
     return result
 
