@@ -25,8 +25,8 @@ def cmd_run(args) -> int:
     registry = load_registry(settings.registry)
     as_of = date.fromisoformat(args.as_of) if args.as_of else None
     result = run_pipeline(settings, registry, as_of=as_of, docs=not args.no_docs)
-    print("\n".join(summary_lines(settings, registry, result["unknown_folders"])))
-    return 0
+    print("\n".join(summary_lines(settings, registry, result["unknown_folders"], result["unreachable"])))
+    return 3 if result["unreachable"] else 0  # a scheduler sees that a source was down
 
 
 def cmd_validate(args) -> int:

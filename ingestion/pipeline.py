@@ -14,7 +14,8 @@ from .alert import send_alerts
 from .build import build_marts
 from .config import Settings
 from .load import load_warehouse, read_connection
-from .process import process_association, process_associations
+from .process import process_association, process_associations, source_down_summary
+from .sources import SourceUnavailable
 from .publish import publish_marts
 from .validate_facts import run_facts_validation
 from .registry import Registry, load_registry
@@ -46,11 +47,19 @@ def process_all(settings: Settings, registry: Registry, *, as_of: date | None, d
             by_code = {s["association"]: s for future in futures for s in future.result()}
         return [by_code[code] for code in registry.codes]
     if workers <= 1:
-        return [process_association(settings, registry, code, as_of=as_of, docs=docs) for code in registry.codes]
+        return [_one(settings, registry, code, as_of, docs) for code in registry.codes]
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(process_association, settings, registry, code, as_of=as_of, docs=docs)
-                   for code in registry.codes]
+        futures = [pool.submit(_one, settings, registry, code, as_of, docs) for code in registry.codes]
         return [future.result() for future in futures]
+
+
+def _one(settings: Settings, registry: Registry, code: str, as_of: date | None, docs: bool) -> dict:
+    """One association; a source that is down fails only that association (as in the DAG)."""
+    try:
+        return process_association(settings, registry, code, as_of=as_of, docs=docs)
+    except SourceUnavailable as exc:
+        log.error("%s", exc)
+        return source_down_summary(code, exc)
 
 
 def run_pipeline(settings: Settings, registry: Registry | None = None, *, as_of: date | None = None,
@@ -67,7 +76,8 @@ def run_pipeline(settings: Settings, registry: Registry | None = None, *, as_of:
     published = publish_marts(settings)  # last, so delivery_status is published with this run's tracking
     write_docs_index(settings, registry)
     return {"associations": associations, "load": loaded, "build": built, "facts": facts, "publish": published, "alerts": alerts,
-            "tracking": tracking, "unknown_folders": unknown_drop_folders(settings, registry)}
+            "tracking": tracking, "unknown_folders": unknown_drop_folders(settings, registry),
+            "unreachable": {s["association"]: s["source_error"] for s in associations if s.get("source_error")}}
 
 
 def write_docs_index(settings: Settings, registry: Registry) -> Path:
@@ -89,7 +99,8 @@ def write_docs_index(settings: Settings, registry: Registry) -> Path:
     return path
 
 
-def summary_lines(settings: Settings, registry: Registry, unknown_folders: list[str] | None = None) -> list[str]:
+def summary_lines(settings: Settings, registry: Registry, unknown_folders: list[str] | None = None,
+                  unreachable: dict[str, str] | None = None) -> list[str]:
     """A few readable Swedish lines: deliveries, quarantine reasons, mart rows, where things are."""
     con = read_connection(settings)
     try:
@@ -116,6 +127,9 @@ def summary_lines(settings: Settings, registry: Registry, unknown_folders: list[
         lines += [f"  - {message}" for _, message in names]
     if unknown_folders:
         lines.append(f"Okända mappar i inkorgen (inte i registret): {', '.join(unknown_folders)}")
+    if unreachable:
+        lines.append("Källor som inte gick att nå (de övriga förbunden kördes som vanligt):")
+        lines += [f"  - {message}" for message in unreachable.values()]
     snapshot = settings.publish / "finsam_marts.duckdb"
     if snapshot.exists():
         from .publish import mart_row_counts

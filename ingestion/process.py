@@ -20,7 +20,7 @@ from .findings import WARNING, Finding
 from .land import Landed, all_landed, delivery_id_for, existing, land_files, unvalidated, write_validation
 from .quarantine import quarantine
 from .registry import Registry
-from .sources import pull
+from .sources import SourceUnavailable, pull
 from .validate import Batch, Context, run_validation_many, verdict
 
 log = logging.getLogger(__name__)
@@ -142,8 +142,13 @@ def process_associations(settings: Settings, registry: Registry, associations: l
     `finsam run`/the benchmark's full load; the DAG maps `process_association` per association."""
     as_of = as_of or date.today()
     collected = {}
+    unreachable = []
     for association in associations:
-        collected[association] = _discover_and_land(settings, registry, association, as_of)
+        try:
+            collected[association] = _discover_and_land(settings, registry, association, as_of)
+        except SourceUnavailable as exc:  # that association only: the others go on (as the DAG's tasks do)
+            log.error("%s", exc)
+            unreachable.append(source_down_summary(association, exc))
     landed_at = time.perf_counter()
     results = _validate_many(settings, registry, {a: [l for l, _ in c[1]] for a, c in collected.items()}, as_of,
                              False, settings.gx_root / f"_samlat-{associations[0]}" if associations else settings.gx_root)
@@ -154,7 +159,13 @@ def process_associations(settings: Settings, registry: Registry, associations: l
         summary["timings"] = {"land_s": round(summary.pop("_land_s"), 3),
                               "validate_s": round(validate_s * len(ordered) / rows, 3)}  # its share
         summaries.append(_finish(settings, association, summary, ordered, results))
-    return summaries
+    return summaries + unreachable
+
+
+def source_down_summary(association: str, exc: Exception) -> dict:
+    """The summary of an association whose source could not be reached (nothing was read)."""
+    return {"association": association, "source_error": str(exc), "found": 0, "landed": 0, "duplicates": 0,
+            "accepted": 0, "warnings": 0, "quarantined": [], "bad_names": [], "rows_validated": 0}
 
 
 def _discover_and_land(settings: Settings, registry: Registry, association: str, as_of: date):

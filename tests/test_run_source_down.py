@@ -1,0 +1,40 @@
+"""`finsam run` (the pipeline without Airflow): a source that is down stops only its association,
+as in the DAG. The run says so in Swedish and exits with code 3 so a scheduler notices."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+from conftest import REPO, SAMPLE, TEST_SECRET
+
+
+def test_finsam_run_goes_on_when_one_source_is_down(tmp_path):
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE / "landing" / "SODRA", landing / "SODRA")
+    registry = tmp_path / "registry.yml"
+    registry.write_text(f"""county: {{code: "20", name: Dalarnas län}}
+data_team_email: data@example.se
+associations:
+  - {{code: SODRA, name: Södra Dalarna, municipalities: ["2084", "2083", "2082"]}}
+  - code: NORR
+    name: Norra Dalarna
+    municipalities: ["2062"]
+    source: {{type: folder, path: "{tmp_path / 'mounted-share-that-is-gone'}"}}
+""", encoding="utf-8")
+    env = {"PATH": "/usr/bin:/bin", "FINSAM_HOME": str(tmp_path / "home"), "FINSAM_LANDING": str(landing),
+           "FINSAM_REGISTRY": str(registry), "FINSAM_HASH_SECRET": TEST_SECRET, "GX_ANALYTICS_ENABLED": "false",
+           "FINSAM_WORKERS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "ingestion.cli", "run", "--no-docs"], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    assert "Källor som inte gick att nå" in proc.stdout
+    assert "Förbundet NORR" in proc.stdout and "mounted-share-that-is-gone" in proc.stdout
+    # SODRA's deliveries reached the published marts in the same run.
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "home" / "publish" / "finsam_marts.duckdb"), read_only=True)
+    try:
+        assert con.execute("select distinct association_code from marts.fct_participation").fetchall() == [("SODRA",)]
+    finally:
+        con.close()
