@@ -348,17 +348,18 @@ def normalise_many(cells_list: list[pd.DataFrame], kind: str, association: str, 
     columns = contract.columns(kind)
     results: list = [None] * len(cells_list)
     parts: dict[int, _Part] = {}
-    bodies: list[pd.DataFrame] = []
+    bodies: list[tuple[int, int, int, dict[str, np.ndarray]]] = []  # (file, header row, rows, columns)
     outside_values: list[np.ndarray] = []
     outside_parts: list[np.ndarray] = []
-    for i, cells in enumerate(cells_list):
+    for i, frame in enumerate(cells_list):
+        cells = frame.to_numpy(dtype=object)  # numpy slices: pandas' per-call cost adds up over many small files
         try:
             header_index, mapping = locate_header(cells, kind)
         except UnreadableFile as exc:
             results[i] = exc
             continue
         notes: list[Finding] = []
-        header_cells = cells.iloc[header_index].tolist()
+        header_cells = cells[header_index].tolist()
         unknown = [pz.scrub_text(str(v).strip())[0] for j, v in enumerate(header_cells) if v and str(v).strip()
                    and j not in mapping]
         if unknown:
@@ -367,17 +368,14 @@ def normalise_many(cells_list: list[pd.DataFrame], kind: str, association: str, 
         # Cells the delivery is not read from (title rows, unknown columns) still decide whether the
         # file held personnummer: then only its pseudonymised copy may ever be kept.
         unmapped = [c for c in range(cells.shape[1]) if c not in mapping]
-        outside = [cells.iloc[:header_index + 1].to_numpy(dtype=object).ravel()]
+        outside = [cells[:header_index + 1].ravel()]
         if unmapped:
-            outside.append(cells.iloc[header_index + 1:, unmapped].to_numpy(dtype=object).ravel())
+            outside.append(cells[header_index + 1:, unmapped].ravel())
         for values in outside:
             outside_values.append(values)
             outside_parts.append(np.full(len(values), i, dtype=np.int64))
-        body = cells.iloc[header_index + 1:, list(mapping)]
-        body = pd.DataFrame({mapping[c]: body.iloc[:, k].to_numpy(dtype=object) for k, c in enumerate(mapping)})
-        body.insert(0, "source_row", np.arange(header_index + 2, header_index + 2 + len(body), dtype=np.int64))
-        body["_part"] = i
-        bodies.append(body)
+        rows = cells[header_index + 1:]
+        bodies.append((i, header_index, len(rows), {mapping[c]: rows[:, c] for c in mapping}))
         parts[i] = _Part(value_cols=[mapping[c] for c in mapping], notes=notes)
     if not parts:
         return results
@@ -389,8 +387,14 @@ def normalise_many(cells_list: list[pd.DataFrame], kind: str, association: str, 
         for i in np.unique(where[holds]):
             parts[int(i)].had_pnr = True
 
-    body = pd.concat(bodies, ignore_index=True)
-    value_union = [c for c in body.columns if c not in ("source_row", "_part")]
+    # One frame from every file's columns (no DataFrame per small file); a column a file lacks is empty.
+    value_union = list(dict.fromkeys(name for *_, cols in bodies for name in cols))
+    data = {"source_row": np.concatenate([np.arange(h + 2, h + 2 + n, dtype=np.int64) for _, h, n, _ in bodies])}
+    for name in value_union:
+        data[name] = np.concatenate([cols[name] if name in cols else np.full(n, None, dtype=object)
+                                     for _, _, n, cols in bodies])
+    data["_part"] = np.concatenate([np.full(n, i, dtype=np.int64) for i, _, n, _ in bodies])
+    body = pd.DataFrame(data)
     for name in value_union:
         body[name] = _blank_to_none(body[name])
     part = body["_part"].to_numpy()

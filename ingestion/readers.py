@@ -358,17 +358,32 @@ def header_name(value: str, header_map: dict[str, str]) -> str | None:
     return name
 
 
-def locate_header(cells: pd.DataFrame, kind: str) -> tuple[int, dict[int, str]]:
+_HEADER_NAMES: dict[tuple[str, str], str | None] = {}
+
+
+def _cached_header_name(value: str, kind: str, header_map: dict[str, str]) -> str | None:
+    """header_name, memoised per kind: the same titles and data values recur in every file."""
+    key = (kind, value)
+    if key not in _HEADER_NAMES:
+        if len(_HEADER_NAMES) > 100_000:
+            _HEADER_NAMES.clear()
+        _HEADER_NAMES[key] = header_name(value, header_map)
+    return _HEADER_NAMES[key]
+
+
+def locate_header(cells: pd.DataFrame | np.ndarray, kind: str) -> tuple[int, dict[int, str]]:
     """Find the header row below any title rows: the row matching most contract headers.
 
     Returns (row index, {cell column -> canonical column name}).
     """
     header_map = load_contract().header_map(kind)
+    head = cells[:MAX_HEADER_SCAN] if isinstance(cells, np.ndarray) else \
+        cells.iloc[:MAX_HEADER_SCAN].to_numpy(dtype=object)
     best: tuple[int, dict[int, str]] = (-1, {})
-    for index in range(min(MAX_HEADER_SCAN, len(cells))):
+    for index, row in enumerate(head.tolist()):
         mapping: dict[int, str] = {}
-        for col, value in enumerate(cells.iloc[index].tolist()):
-            name = header_name(value if isinstance(value, str) else "", header_map)
+        for col, value in enumerate(row):
+            name = _cached_header_name(value, kind, header_map) if isinstance(value, str) and value else None
             if name and name not in mapping.values():
                 mapping[col] = name
         if len(mapping) > len(best[1]):
