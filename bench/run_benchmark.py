@@ -3,7 +3,8 @@
 Generates national-scale deliveries with the sample county's generator (scaled), then
 measures, each as the median of --repeat runs:
 
-- full load from empty (ingest + validate, load, dbt build, publish) at 10 %, 50 %, 100 % scale
+- full load from empty (ingest + validate, load, dbt build, facts validation and delivery tracking,
+  publish) at 10 %, 50 %, 100 % scale
 - ingestion rows/s against DuckDB's own read_csv on the same CSV files (the floor)
 - GX validation rows/s
 - dbt build time
@@ -95,6 +96,8 @@ from ingestion.pipeline import process_all
 from ingestion.load import load_warehouse
 from ingestion.build import build_marts
 from ingestion.publish import publish_marts
+from ingestion.tracking import track_deliveries
+from ingestion.validate_facts import run_facts_validation
 s = load_settings(); r = load_registry(s.registry); s.ensure_dirs()
 t = {}
 t0 = time.perf_counter()
@@ -103,6 +106,8 @@ summaries = process_all(s, r, as_of=date(2026, 11, 1), docs=False)
 t["ingest_validate_s"] = time.perf_counter() - t0
 t1 = time.perf_counter(); loaded = load_warehouse(s, r); t["load_s"] = time.perf_counter() - t1
 t2 = time.perf_counter(); build_marts(s, docs=False); t["dbt_build_s"] = time.perf_counter() - t2
+t4 = time.perf_counter(); run_facts_validation(s, r, as_of=date(2026, 11, 1), docs=False)
+track_deliveries(s, r, as_of=date(2026, 11, 1)); t["facts_tracking_s"] = time.perf_counter() - t4
 t3 = time.perf_counter(); publish_marts(s); t["publish_s"] = time.perf_counter() - t3
 t["total_s"] = time.perf_counter() - t0
 t["rows_loaded"] = loaded["rows"]
@@ -247,7 +252,8 @@ def main() -> int:
             print(f"  {scale:.0%} run {attempt + 1}: {result}", flush=True)
             runs.append(result)
         med = {k: statistics.median(r[k] for r in runs) for k in
-               ("total_s", "ingest_validate_s", "load_s", "dbt_build_s", "publish_s", "peak_rss_mb", "peak_tree_mb")}
+               ("total_s", "ingest_validate_s", "load_s", "dbt_build_s", "facts_tracking_s", "publish_s", "peak_rss_mb",
+                "peak_tree_mb")}
         validate_s = statistics.median(r["timings"]["validate_s"] for r in runs) or float("nan")
         med["gx_rows_per_s"] = runs[0]["rows_validated"] / validate_s
         rows.append((scale, runs[0]["rows_loaded"], runs[0]["deliveries"], med))
@@ -262,16 +268,16 @@ def main() -> int:
     print()
     print(f"Machine: {machine}")
     print()
-    print("Full load from empty (ingest+validate, load, dbt build, publish), median of "
-          f"{args.repeat} run(s):")
+    print("Full load from empty (ingest+validate, load, dbt build, facts validation + delivery tracking, publish), "
+          f"median of {args.repeat} run(s):")
     print()
     print("| scale | deliveries | rows loaded | full load (s) | ingest+validate (s) | load (s) | dbt build (s) | "
-          "publish (s) | GX rows/s | peak memory, all processes (MB) | largest process (MB) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "facts+tracking (s) | publish (s) | GX rows/s | peak memory, all processes (MB) | largest process (MB) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for scale, n_rows, n_files, med in rows:
         print(f"| {scale:.0%} | {n_files} | {n_rows} | {med['total_s']:.1f} | {med['ingest_validate_s']:.1f} | "
-              f"{med['load_s']:.1f} | {med['dbt_build_s']:.1f} | {med['publish_s']:.1f} | {med['gx_rows_per_s']:,.0f} | "
-              f"{med['peak_tree_mb']:.0f} | {med['peak_rss_mb']:.0f} |")
+              f"{med['load_s']:.1f} | {med['dbt_build_s']:.1f} | {med['facts_tracking_s']:.1f} | {med['publish_s']:.1f} | "
+              f"{med['gx_rows_per_s']:,.0f} | {med['peak_tree_mb']:.0f} | {med['peak_rss_mb']:.0f} |")
     print()
     print(f"Ingestion (read+normalise, batched per association) {floor['ours_rows_per_s']:,.0f} rows/s vs DuckDB "
           f"read_csv floor {floor['floor_rows_per_s']:,.0f} rows/s on the same {floor['files']} CSV files: "

@@ -79,3 +79,18 @@ def fresh_postgres_db():
             cur.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = %s", (name,))
             cur.execute(f'drop database if exists "{name}"')
         admin.close()
+
+
+def registry_with_source_down(tmp_path: Path) -> Path:
+    """SODRA delivers into its landing folder; NORR's source is a share that is gone."""
+    registry = tmp_path / "registry.yml"
+    registry.write_text(f"""county: {{code: "20", name: Dalarnas län}}
+data_team_email: data@example.se
+associations:
+  - {{code: SODRA, name: Södra Dalarna, municipalities: ["2084", "2083", "2082"]}}
+  - code: NORR
+    name: Norra Dalarna
+    municipalities: ["2062"]
+    source: {{type: folder, path: "{tmp_path / 'mounted-share-that-is-gone'}"}}
+""", encoding="utf-8")
+    return registry

@@ -6,7 +6,7 @@ import shutil
 
 import duckdb
 
-from conftest import SAMPLE
+from conftest import SAMPLE, registry_with_source_down
 
 
 def test_one_association_down_others_proceed(tmp_path):
@@ -14,16 +14,7 @@ def test_one_association_down_others_proceed(tmp_path):
 
     home = tmp_path / "home"
     shutil.copytree(SAMPLE / "landing" / "SODRA", home / "landing" / "SODRA")
-    registry = tmp_path / "registry.yml"
-    registry.write_text(f"""county: {{code: "20", name: Dalarnas län}}
-data_team_email: data@example.se
-associations:
-  - {{code: SODRA, name: Södra Dalarna, municipalities: ["2084", "2083", "2082"]}}
-  - code: NORR
-    name: Norra Dalarna
-    municipalities: ["2062"]
-    source: {{type: folder, path: "{tmp_path / 'mounted-share-that-is-gone'}"}}
-""", encoding="utf-8")
+    registry = registry_with_source_down(tmp_path)
     env = airflow_env(home, {"FINSAM_DEMO": "1", "FINSAM_LANDING": str(home / "landing"),
                              "FINSAM_REGISTRY": str(registry),
                              "FINSAM_WAREHOUSE": str(home / "warehouse" / "finsam.duckdb")})

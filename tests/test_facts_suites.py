@@ -208,12 +208,17 @@ def test_results_replace_the_previous_run_and_docs_are_rebuilt(quality_env):
     assert {s for s in FACT_SUITES} == {"fct_participation.final", "participant_counts.final"}
 
 
-def test_only_changed_associations_are_validated(quality_env):
+def validated(fill):
+    """A warehouse built from `fill`, every association validated; (settings, registry, results)."""
     settings = load_settings()
     registry = load_registry(settings.registry)
-    build(settings, bad_warehouse)
+    build(settings, fill)
     run_facts_validation(settings, registry, as_of=AS_OF, docs=False)
-    before = results(settings)
+    return settings, registry, results(settings)
+
+
+def test_only_changed_associations_are_validated(quality_env):
+    settings, registry, before = validated(bad_warehouse)
 
     # SODRA's owner fixes RAKNA. Until the fix is queued (as load + build do), nothing is re-run.
     con = connect(settings)
@@ -239,11 +244,7 @@ def test_only_changed_associations_are_validated(quality_env):
 
 
 def test_a_linked_association_that_passes_everything_keeps_its_results(quality_env):
-    settings = load_settings()
-    registry = load_registry(settings.registry)
-    build(settings, good_warehouse)
-    run_facts_validation(settings, registry, as_of=AS_OF, docs=False)
-    before = results(settings)
+    settings, registry, before = validated(good_warehouse)
     # k3 takes part in both SODRA and NORR, but nothing fails in NORR, now or before: only SODRA runs.
     queue_facts(settings, ["SODRA"])
     summary = run_facts_validation(settings, registry, as_of=AS_OF, docs=False)
@@ -252,11 +253,8 @@ def test_a_linked_association_that_passes_everything_keeps_its_results(quality_e
 
 
 def test_a_linked_association_whose_parallel_episode_goes_away_is_validated_again(quality_env):
-    settings = load_settings()
-    registry = load_registry(settings.registry)
-    build(settings, bad_warehouse)
-    run_facts_validation(settings, registry, as_of=AS_OF, docs=False)
-    assert any(r[0] == "jo-t3b" and not r[3] for r in results(settings))  # NORR: k5 is parallel in SODRA
+    settings, registry, before = validated(bad_warehouse)
+    assert any(r[0] == "jo-t3b" and not r[3] for r in before)  # NORR: k5 is parallel in SODRA
     # SODRA re-delivers T3 without k5: NORR's jo-t3b row is no longer parallel, though only SODRA is queued.
     con = connect(settings)
     try:

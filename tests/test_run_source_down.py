@@ -6,22 +6,13 @@ import shutil
 import subprocess
 import sys
 
-from conftest import REPO, SAMPLE, TEST_SECRET
+from conftest import REPO, SAMPLE, TEST_SECRET, registry_with_source_down
 
 
 def test_finsam_run_goes_on_when_one_source_is_down(tmp_path):
     landing = tmp_path / "landing"
     shutil.copytree(SAMPLE / "landing" / "SODRA", landing / "SODRA")
-    registry = tmp_path / "registry.yml"
-    registry.write_text(f"""county: {{code: "20", name: Dalarnas län}}
-data_team_email: data@example.se
-associations:
-  - {{code: SODRA, name: Södra Dalarna, municipalities: ["2084", "2083", "2082"]}}
-  - code: NORR
-    name: Norra Dalarna
-    municipalities: ["2062"]
-    source: {{type: folder, path: "{tmp_path / 'mounted-share-that-is-gone'}"}}
-""", encoding="utf-8")
+    registry = registry_with_source_down(tmp_path)
     env = {"PATH": "/usr/bin:/bin", "FINSAM_HOME": str(tmp_path / "home"), "FINSAM_LANDING": str(landing),
            "FINSAM_REGISTRY": str(registry), "FINSAM_HASH_SECRET": TEST_SECRET, "GX_ANALYTICS_ENABLED": "false",
            "FINSAM_WORKERS": "1"}
