@@ -206,15 +206,18 @@ def budget_totals(batches: list[Batch]) -> pd.DataFrame:
         if b.totals is None:
             continue
         lines = b.frame[b.frame["radtyp"].eq("KOSTNAD")]
+        funding = b.frame[b.frame["radtyp"].eq("FINANSIERING")]
         for _, total in b.totals.iterrows():
             row = {"delivery_id": b.delivery_id, "source_row": int(total["source_row"])}
+            # "Nettokostnad"/"Netto": the costs less the funding (0 when the association pays it all).
+            net = _is_net_total(total)
             reported = {}
             for name in TOTAL_COLUMNS:
                 value = pd.to_numeric(pd.Series([total.get(name)]), errors="coerce").iloc[0]
                 reported[name] = value
                 if pd.isna(value):
                     continue
-                computed = _num(lines[name]).sum()
+                computed = _num(lines[name]).sum() - (_num(funding[name]).sum() if net else 0)
                 row.update({f"{name}_reported": format_sek(value), f"{name}_computed": format_sek(computed),
                             f"_{name}_matches": bool(abs(computed - value) < 0.5)})
             if not any(pd.isna(reported[n]) for n in ("budget", "utfall", "differens")):
@@ -225,6 +228,14 @@ def budget_totals(batches: list[Batch]) -> pd.DataFrame:
                             "_differens_rule_matches": bool(abs(computed - reported["differens"]) < 0.5)})
             rows.append(row)
     return pd.DataFrame(rows, columns=columns).astype(object).where(lambda f: f.notna(), None)
+
+
+def _is_net_total(total: pd.Series) -> bool:
+    """A total row whose label (its first text cell) says net: Nettokostnad, Netto."""
+    from .contract import fold
+
+    label = next((v for k, v in total.items() if k != "source_row" and isinstance(v, str) and v.strip()), "")
+    return fold(label).startswith("netto")
 
 
 def budget_granted(batches: list[Batch]) -> pd.DataFrame:

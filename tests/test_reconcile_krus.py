@@ -48,3 +48,26 @@ def test_krus_budget_loads_with_lines_mapped(finsam_env, tmp_path):
     assert costs["Lokaler"] == "LOKALER"
     assert costs["Föreläsare, friskvård, aktiviteter"] == "OVRIGT"   # owner's text kept beside the coarse kind
     assert sum(float(r[4]) for r in rows if r[0] == "KOSTNAD") == 2293000.0
+
+
+def test_a_net_cost_row_of_zero_is_checked_as_costs_less_funding(finsam_env):
+    """KRUS's own report ends with "Nettokostnad 0": the costs less the association's funding."""
+    from ingestion.load import load_warehouse
+    from ingestion.process import process_association
+    from ingestion.registry import load_registry
+
+    folder = finsam_env.landing / "SODRA"
+    folder.mkdir(parents=True)
+    (folder / "SODRA_KRUS_budget_2017.csv").write_text(KRUS + "Nettokostnad;;;0\n", encoding="utf-8")
+    (folder / "SODRA_KRUT_budget_2017.csv").write_text(KRUS + "Nettokostnad;;;100 000\n", encoding="utf-8")
+    registry = load_registry(finsam_env.registry)
+    process_association(finsam_env, registry, "SODRA", as_of=date(2018, 1, 15), docs=False)
+    load_warehouse(finsam_env, registry)
+    con = duckdb.connect(str(finsam_env.warehouse), read_only=True)
+    try:
+        failing = con.execute(
+            "select l.file_name, v.message_sv from meta.validation_results v join meta.load_ledger l using (delivery_id) "
+            "where v.suite = 'budget_totals.landing' and not v.passed order by 1").fetchall()
+    finally:
+        con.close()
+    assert [f for f, _ in failing] == ["SODRA_KRUT_budget_2017.csv"]   # 0 is right; 100 000 is not
