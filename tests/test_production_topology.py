@@ -9,8 +9,7 @@ both workers, that the marts reached the PostgreSQL BI database (read with psyco
 BI tool would), that sign-in is not open to all, and that every process stops cleanly.
 
 Needs PostgreSQL (127.0.0.1:5432, trust auth, user postgres) and Redis (127.0.0.1:6379).
-Without them the test is skipped with a message saying what to start; under CI=true their
-absence is a failure. Every run uses its own databases (`finsam_af_test_<pid>`,
+Without them the test fails with a message saying what to start. Every run uses its own databases (`finsam_af_test_<pid>`,
 `finsam_bi_test_<pid>`), dropped at the end, and its own Celery queue.
 """
 from __future__ import annotations
