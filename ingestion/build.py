@@ -121,12 +121,12 @@ def project_fingerprint(settings: Settings) -> str:
 
 def _build_plan(settings: Settings) -> dict:
     """What the next build must do: the queued associations, and whether it must be a full refresh."""
-    import duckdb
+    from .load import connect
 
     fingerprint = project_fingerprint(settings)
     if not settings.warehouse.exists():
         return {"full": True, "associations": [], "queued_until": None, "fingerprint": fingerprint}
-    con = duckdb.connect(str(settings.warehouse))
+    con = connect(settings)
     try:
         con.execute("create schema if not exists meta")
         con.execute(BUILD_QUEUE_DDL)
@@ -141,9 +141,9 @@ def _build_plan(settings: Settings) -> dict:
 
 
 def _record_build(settings: Settings, plan: dict) -> None:
-    import duckdb
+    from .load import connect  # load imports this module: imported here, not at the top
 
-    con = duckdb.connect(str(settings.warehouse))
+    con = connect(settings)
     try:
         con.execute("begin transaction")
         dequeue(con, "build", plan["queued_until"])
