@@ -1,7 +1,10 @@
 """Step 7: tell the intervention owner, in Swedish, what to fix.
 
-One message per delivery with findings: blocking problems and warnings in separate
-sections, each as row, column, value and what is valid, and how to re-deliver. Sent to the
+One message per delivery with findings: blocking problems, warnings and information in
+separate sections, each as rows, column, value and what is valid (the same problem in many
+rows is one line), and how to re-deliver; last, for the county data team, the `finsam map`
+command for each value the code lists do not know. A delivery with only information (no
+blocking problem, no warning) gets no message. Sent to the
 owner's address from the intervention register, with a copy to the county data team.
 Every message is also written to the outbox (`var/reports/outbox/`). A failed send is
 retried with back-off and recorded; it never fails the load. A delivery is alerted once.
@@ -18,24 +21,30 @@ from email.utils import formatdate, make_msgid
 
 from .config import Settings
 from .contract import load_contract
-from .findings import BLOCKING, WARNING, Finding
+from .findings import BLOCKING, WARNING, Finding, by_severity, group_findings, mapping_lines_sv
 from .land import existing, landed_directories, write_json_atomic
 from .process import current_register, owner_emails
 from .pseudonymize import scrub_text
 from .registry import Registry
 
 log = logging.getLogger(__name__)
+REPLAYED_MARKER = "replayed"  # beside a delivery accepted on replay (ingestion/replay.py): its owner is told
 
 
 def compose(manifest: dict, status: str, findings: list[Finding]) -> tuple[str, str]:
     contract = load_contract()
     kind = contract.kind_label(manifest["kind"])
-    blocking = [f for f in findings if f.severity == BLOCKING]
-    warnings = [f for f in findings if f.severity == WARNING]
+    findings = group_findings(findings)  # findings stored before grouping, and the normaliser's notes
+    blocking, warnings, information = by_severity(findings)
     if status == "quarantined":
         subject = f"[Finsam] Leveransen {manifest['file_name']} behöver rättas – den har inte lästs in"
         intro = ("Er leverans har tagits emot men kunde inte läsas in, eftersom den innehåller fel som måste "
                  "rättas. Ingenting ur filen har lästs in; tidigare leveranser påverkas inte.")
+    elif manifest.get("replay_of"):
+        subject = f"[Finsam] Leveransen {manifest['file_name']} är inläst efter omprövning"
+        intro = (f"Er leverans {manifest['file_name']}, som hamnade i karantän "
+                 f"{str(manifest.get('original_received_at', ''))[:10]}, har prövats om och är nu inläst "
+                 f"({manifest.get('replay_reason', 'omprövning')}). Ni behöver inte skicka filen igen.")
     else:
         subject = f"[Finsam] Leveransen {manifest['file_name']} är inläst – med {len(warnings)} varning(ar)"
         intro = "Er leverans har lästs in. Vi har hittat några saker som ni bör titta på och rätta till nästa gång."
@@ -56,10 +65,26 @@ def compose(manifest: dict, status: str, findings: list[Finding]) -> tuple[str, 
     if warnings:
         lines.append(f"VARNINGAR – filen lästes in, men kontrollera ({len(warnings)})")
         lines += [f"  - {f.line_sv()}" for f in warnings[:200]]
+        if len(warnings) > 200:
+            lines.append(f"  … och {len(warnings) - 200} varningar till.")
+        lines.append("")
+    if information:
+        lines.append(f"INFORMATION – behöver inte rättas ({len(information)})")
+        lines += [f"  - {f.line_sv()}" for f in information[:200]]
+        if len(information) > 200:
+            lines.append(f"  … och {len(information) - 200} till.")
         lines.append("")
     if status == "quarantined":
+        if any(f.row_numbers for f in blocking):
+            first = f"Rätta raderna ovan i er egen fil (radnumren avser raderna i filen {manifest['file_name']})."
+        elif blocking:
+            first = "Rätta felen ovan i er egen fil."
+        elif manifest.get("unreadable"):
+            first = "Spara filen på nytt så att den går att läsa (orsaken står ovan)."
+        else:
+            first = "Rätta filen."
         lines += ["Så lämnar du en ny leverans:",
-                  f"  1. Rätta raderna ovan i er egen fil (radnumren avser raderna i filen {manifest['file_name']}).",
+                  f"  1. {first}",
                   "  2. Kontrollera gärna filen först: finsam validate <fil>",
                   f"  3. Lägg filen i förbundets mapp med samma namn, {manifest['file_name']}. Den ersätter den underkända.", ""]
     else:
@@ -67,6 +92,9 @@ def compose(manifest: dict, status: str, findings: list[Finding]) -> tuple[str, 
                   "  Filen behöver inte skickas igen. Rätta uppgifterna i ert eget underlag så att nästa leverans blir rätt.",
                   f"  Vill ni ersätta filen redan nu: lägg en rättad fil med samma namn, {manifest['file_name']}, i "
                   "förbundets mapp. Den senaste filen för samma insats, typ och period gäller.", ""]
+    mapping = mapping_lines_sv(findings, manifest.get("association"))
+    if mapping:
+        lines += [*mapping, ""]
     lines += ["Meddelandet innehåller inga personuppgifter. Frågor: svara på detta mejl så når du länets dataenhet.",
               "", "Vänliga hälsningar", "Länets uppföljning av finansiell samordning (Finsam)"]
     return subject, "\n".join(lines) + "\n"
@@ -130,7 +158,7 @@ def record_alerts(settings: Settings, records: list[dict]) -> None:
 
 
 def send_alerts(settings: Settings, registry: Registry, *, attempts: int = 3, backoff: float = 1.0) -> dict:
-    """One message per delivery with findings, sent once.
+    """One message per delivery with something to fix (quarantined, or a warning), sent once.
 
     The outcome is kept beside the delivery (`alert.json`) and in `meta.alerts`: `sent`,
     `outbox` (no SMTP relay configured: the message is only in the outbox) or `failed`
@@ -154,8 +182,9 @@ def send_alerts(settings: Settings, registry: Registry, *, attempts: int = 3, ba
         validation = json.loads(verdict.read_text(encoding="utf-8"))
         findings = [Finding.from_dict(f) for f in validation.get("findings", [])]
         status = validation["status"]
-        if status == "accepted" and not findings:
-            continue
+        if status != "quarantined" and not any(f.severity in (BLOCKING, WARNING) for f in findings) \
+                and not (directory / REPLAYED_MARKER).exists():
+            continue  # nothing to fix: no message for information only (a replay is always announced)
         landed = existing(settings, directory.parent.name, directory.name)
         if landed is None:
             continue

@@ -13,7 +13,7 @@ from pathlib import Path
 from .config import Settings
 from .contract import load_contract
 from .discover import NameError_, parse_file_name, sha256_file, FoundFile
-from .findings import BLOCKING, WARNING
+from .findings import by_severity, group_findings
 from .land import land_file
 from .process import current_register
 from .registry import load_registry
@@ -50,9 +50,12 @@ def validate_file(settings: Settings, path: Path, as_of: date | None = None) -> 
                           landed.frame(), landed.totals())
             findings += run_validation([batch], ctx, Path(tmp) / "gx", docs=False)[landed.delivery_id]
             status = verdict(findings)
-    blocking = [f for f in findings if f.severity == BLOCKING]
-    warnings = [f for f in findings if f.severity == WARNING]
-    lines.append(f"Rader lästa: {landed.manifest['rows_read']}, inlästa: {landed.manifest['rows_kept']}, "
+    findings = group_findings(findings)  # the normaliser's notes too: the same problem in many rows is one line
+    blocking, warnings, information = by_severity(findings)
+    ok = status != "quarantined"
+    # Nothing is loaded here: say what the pipeline would load (no row of a file it refuses).
+    would_load = landed.manifest["rows_kept"] if ok else 0
+    lines.append(f"Rader lästa: {landed.manifest['rows_read']}, skulle läsas in: {would_load}, "
                  f"hoppade över: {landed.manifest['rows_dropped']}")
     if blocking:
         lines.append(f"Fel som måste rättas ({len(blocking)}):")
@@ -60,7 +63,9 @@ def validate_file(settings: Settings, path: Path, as_of: date | None = None) -> 
     if warnings:
         lines.append(f"Varningar ({len(warnings)}):")
         lines += [f"  - {f.line_sv()}" for f in warnings]
-    ok = status != "quarantined"
+    if information:
+        lines.append(f"Information, behöver inte rättas ({len(information)}):")
+        lines += [f"  - {f.line_sv()}" for f in information]
     lines.append("Resultat: GODKÄND – filen skulle läsas in." if ok and not warnings else
                  "Resultat: GODKÄND MED VARNINGAR – filen skulle läsas in." if ok else
                  "Resultat: UNDERKÄND – filen skulle hamna i karantän. Rätta felen ovan och kontrollera igen.")

@@ -25,7 +25,8 @@ def cmd_run(args) -> int:
     registry = load_registry(settings.registry)
     as_of = date.fromisoformat(args.as_of) if args.as_of else None
     result = run_pipeline(settings, registry, as_of=as_of, docs=not args.no_docs)
-    print("\n".join(summary_lines(settings, registry, result["unknown_folders"], result["unreachable"])))
+    print("\n".join(summary_lines(settings, registry, result["unknown_folders"], result["unreachable"],
+                                  associations=result["associations"])))
     return 3 if result["unreachable"] else 0  # a scheduler sees that a source was down
 
 
@@ -69,6 +70,46 @@ def cmd_forget(args) -> int:
     return 0
 
 
+def cmd_map(args) -> int:
+    from .mappings import MappingError, add_mapping
+    from .registry import load_registry
+
+    settings = _settings(args)
+    codes = load_registry(settings.registry).codes if settings.registry.exists() else None
+    try:
+        entry = add_mapping(settings.mappings, args.column, args.value, args.code, association=args.association,
+                            known_associations=codes)
+    except MappingError as exc:
+        print(f"Fel: {exc}", file=sys.stderr)
+        return 1
+    where = f" för förbundet {entry.association}" if entry.association else " för hela länet"
+    print(f"Mappning tillagd i {settings.mappings}: kolumnen {entry.column}, '{entry.value}' -> {entry.code}{where}.")
+    print("Leveranser i karantän som berörs läses om vid nästa körning (eller direkt med `finsam replay`).")
+    return 0
+
+
+def cmd_replay(args) -> int:
+    from .pipeline import run_pipeline, summary_lines
+    from .registry import load_registry
+    from .replay import request
+
+    settings = _settings(args)
+    registry = load_registry(settings.registry)
+    if args.association and registry.get(args.association) is None:
+        print(f"Fel: förbundet {args.association} finns inte i länets register.", file=sys.stderr)
+        return 1
+    marked = request(settings, association=args.association, file_name=args.file)
+    if not marked:
+        print("Inga leveranser i karantän att ompröva" + (f" ({args.file})" if args.file else "") + ".")
+        return 0
+    print(f"Omprövar {len(marked)} leverans(er) i karantän: " + ", ".join(l.manifest["file_name"] for l in marked))
+    as_of = date.fromisoformat(args.as_of) if args.as_of else None
+    result = run_pipeline(settings, registry, as_of=as_of, docs=not args.no_docs)
+    print("\n".join(summary_lines(settings, registry, result["unknown_folders"], result["unreachable"],
+                                  associations=result["associations"])))
+    return 3 if result["unreachable"] else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="finsam", description="Länets uppföljning av finansiell samordning (Finsam).")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -104,6 +145,28 @@ def main(argv: list[str] | None = None) -> int:
     common(forget)
     forget.add_argument("personnummer_or_key", nargs="?", help="personnummer eller nyckel (läses från stdin om utelämnat)")
     forget.set_defaults(func=cmd_forget)
+
+    mapping = sub.add_parser("map", help="lär pipelinen ett ord: värde -> kod i en kolumn (länets mappningar)",
+                             description="Lägger till en mappning i länets mappningsfil (FINSAM_MAPPINGS, standard "
+                             "config/mappings.yml) efter att ha kontrollerat att koden finns och att värdet inte redan "
+                             "betyder en annan kod. Exempel: finsam map --column remittent \"Landstinget\" REGION")
+    common(mapping)
+    mapping.add_argument("--column", required=True, help="kolumnen i exportkontraktet, t.ex. remittent eller avslutsanledning")
+    mapping.add_argument("--association", default=None, help="gäller bara detta förbund (förbundskod); annars hela länet")
+    mapping.add_argument("value", help="värdet som ägarna skriver, t.ex. \"Landstinget\"")
+    mapping.add_argument("code", help="koden i kontraktets kodlista, t.ex. REGION (flera koder med +, där kolumnen tillåter)")
+    mapping.set_defaults(func=cmd_map)
+
+    again = sub.add_parser("replay", help="pröva leveranser i karantän igen (efter en ny mappning eller kontraktsändring)",
+                           description="Läser om underkända leveranser från deras pseudonymiserade kopior och läser in "
+                           "dem som nu godkänns, precis som nya leveranser. Filer som inte gick att läsa ligger kvar hos "
+                           "ägaren och kan inte omprövas.")
+    common(again)
+    again.add_argument("--association", default=None, help="bara detta förbund")
+    again.add_argument("--file", default=None, help="bara leveransen med detta filnamn")
+    again.add_argument("--as-of", default=None, help="körningens datum (ÅÅÅÅ-MM-DD), standard i dag")
+    again.add_argument("--no-docs", action="store_true", help="hoppa över Data Docs och dbt docs")
+    again.set_defaults(func=cmd_replay)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("FINSAM_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")

@@ -28,6 +28,7 @@ class Settings:
     landing: Path
     warehouse: Path
     registry: Path
+    mappings: Path | None = None
     demo: bool = False
     hash_secret: str | None = None
     smtp_host: str | None = None
@@ -64,6 +65,13 @@ class Settings:
         return self.home / "gx"
 
     @property
+    def rules_fingerprint(self) -> str:
+        """The contract and the county mappings a verdict was given under (see ingestion.mappings)."""
+        from .mappings import rules_fingerprint
+
+        return rules_fingerprint(self.mappings)
+
+    @property
     def dbt_project(self) -> Path:
         return REPO_ROOT / "dbt_project"
 
@@ -91,6 +99,7 @@ def load_settings(**overrides) -> Settings:
         landing=Path(_env("FINSAM_LANDING", str(home / "landing"))).resolve(),
         warehouse=Path(_env("FINSAM_WAREHOUSE", str(home / "warehouse" / "finsam.duckdb"))).resolve(),
         registry=Path(_env("FINSAM_REGISTRY", str(REPO_ROOT / "config" / "registry.yml"))).resolve(),
+        mappings=Path(_env("FINSAM_MAPPINGS", str(REPO_ROOT / "config" / "mappings.yml"))).resolve(),
         demo=_env("FINSAM_DEMO", "0") in ("1", "true", "yes"),
         hash_secret=_env("FINSAM_HASH_SECRET"),
         smtp_host=_env("FINSAM_SMTP_HOST"),
@@ -106,5 +115,5 @@ def load_settings(**overrides) -> Settings:
     )
     for key, value in overrides.items():
         if value is not None:
-            values[key] = Path(value).resolve() if key in ("landing", "warehouse", "registry") else value
+            values[key] = Path(value).resolve() if key in ("landing", "warehouse", "registry", "mappings") else value
     return Settings(**values)

@@ -65,10 +65,12 @@ def _diagnose(name: str) -> str:
     contract = load_contract()
     stem, dot, ext = name.rpartition(".")
     example = "t.ex. SODRA_AVESTA_deltagare_2016T2.xlsx"
+    extensions = contract.data["file_name"]["extensions"]
+    listed = ", ".join(f".{e}" for e in extensions[:-1]) + f" eller .{extensions[-1]}"
     if not dot:
-        return f"filnamnet '{name}' saknar filändelse (.xlsx eller .csv), {example}"
-    if ext.lower() not in contract.data["file_name"]["extensions"]:
-        advice = "spara filen som .xlsx" if ext.lower() in ("xls", "xlsm", "xlsb", "ods") else "leverera .xlsx eller .csv"
+        return f"filnamnet '{name}' saknar filändelse ({listed}), {example}"
+    if ext.lower() not in extensions:
+        advice = "spara filen som .xlsx" if ext.lower() in ("xlsm", "xlsb", "xltx", "numbers") else f"leverera {listed}"
         return f"filtypen .{ext} i '{name}' stöds inte; {advice}"
     parts = stem.split("_")
     if len(parts) != 4:
@@ -84,7 +86,8 @@ def _diagnose(name: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9-]+", part):
             return f"{label} '{part}' i filnamnet '{name}' får bara innehålla A–Z, 0–9 och bindestreck"
     parse_period(period)  # raises with its own reason
-    return f"filnamnet '{name}' följer inte regeln <förbund>_<insats>_<typ>_<period>.xlsx|csv, {example}"
+    return (f"filnamnet '{name}' följer inte regeln <förbund>_<insats>_<typ>_<period>.{'|'.join(extensions)}, "
+            f"{example}")
 
 
 def parse_file_name(name: str) -> DeliveryName:

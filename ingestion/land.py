@@ -23,6 +23,7 @@ from .config import Settings
 from .discover import DeliveryName, FoundFile
 from .findings import Finding
 from .normalize import Normalised, read_deliveries
+from .mappings import load_mappings
 from .pseudonymize import read_erased_keys
 from .readers import UnreadableFile
 
@@ -136,6 +137,7 @@ def land_files(settings: Settings, files: list[tuple[FoundFile, DeliveryName]], 
     from .load import erased_keys_path  # load imports this module
 
     erased = read_erased_keys(erased_keys_path(settings)) if files else set()
+    mappings = load_mappings(settings.mappings) if files else None
     outcome: dict[int, Normalised | UnreadableFile] = {}
     by_kind: dict[tuple[str, str], list[int]] = {}
     for index, (_, name) in enumerate(files):
@@ -145,7 +147,7 @@ def land_files(settings: Settings, files: list[tuple[FoundFile, DeliveryName]], 
             chunk = indices[start:start + BATCH_FILES]
             results = read_deliveries([files[i][0].path for i in chunk], kind, association, secret,
                                       max_bytes=settings.max_file_bytes, max_unzipped=settings.max_unzipped_bytes,
-                                      erased=erased)
+                                      erased=erased, mappings=mappings)
             outcome.update(zip(chunk, results))
     return [_store(settings, found, name, outcome[index]) for index, (found, name) in enumerate(files)]
 
@@ -198,9 +200,11 @@ def _store(settings: Settings, found: FoundFile, name: DeliveryName, result: Nor
     return landed
 
 
-def write_validation(landed: Landed, status: str, findings: list[Finding]) -> None:
+def write_validation(landed: Landed, status: str, findings: list[Finding], rules_fingerprint: str | None = None) -> None:
+    """The verdict beside the delivery; `rules_fingerprint`: the contract and mappings it was given under."""
     write_json_atomic(landed.directory / "validation.json", {
         "delivery_id": landed.delivery_id, "status": status,
         "validated_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "rules_fingerprint": rules_fingerprint,
         "findings": [f.to_dict() for f in findings],
     })

@@ -25,7 +25,7 @@ DELIVERY_COLUMNS = [
 ]
 TYPE_SQL = {"date": "date", "int": "integer", "amount": "decimal(18,2)", "percent": "integer", "yesno": "boolean"}
 DELTAGARE_IDENTITY = [("person_key", "varchar"), ("person_key_source", "varchar"), ("is_anonymous", "boolean")]
-SKIP = {"deltagare": {"personnummer", "deltagar_id", "anonym"}}
+SKIP = {"deltagare": {"personnummer", "deltagar_id", "anonym", "alder"}}  # alder: only fills fodelsear
 
 META_DDL = [
     """create table if not exists meta.load_ledger (
@@ -46,6 +46,13 @@ META_DDL = [
     """create table if not exists meta.registry_associations (
         association_code varchar primary key, name varchar, county_code varchar, municipalities varchar,
         data_team_email varchar)""",
+]
+
+
+# A replayed delivery (ingestion/replay.py) names the refused delivery it replaces and why.
+LEDGER_ADDED_COLUMNS = [
+    "alter table meta.load_ledger add column if not exists replay_of varchar",
+    "alter table meta.load_ledger add column if not exists replay_reason varchar",
 ]
 
 
@@ -73,6 +80,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         cols = ", ".join(f"{n} {t}" for n, t in DELIVERY_COLUMNS + kind_columns(kind))
         con.execute(f"create table if not exists raw.{kind} ({cols})")
     for ddl in META_DDL + _tracking_ddl() + [BUILD_QUEUE_DDL, BUILD_STATE_DDL]:
+        con.execute(ddl)
+    for ddl in LEDGER_ADDED_COLUMNS:  # warehouses created before these columns existed
         con.execute(ddl)
 
 
@@ -147,18 +156,22 @@ def _insert_deliveries(con: duckdb.DuckDBPyConnection, kind: str, batch: list[La
 
 
 def _validation_rows(landed: Landed, validation: dict) -> list[tuple]:
+    """One row per (check, severity): every failing row (all rows of a grouped finding) and up
+    to 20 distinct delivered values (never a personnummer: values are scrubbed when landed)."""
+    from .findings import Finding, group_findings
+
     grouped: dict[tuple, dict] = {}
-    for f in validation.get("findings", []):
-        check = f.get("check") or ""
+    for f in group_findings([Finding.from_dict(f) for f in validation.get("findings", [])]):
+        check = f.check or ""
         suite = check.split(":")[0] if ":" in check else "landning"
-        key = (suite, check, f.get("severity"))
-        entry = grouped.setdefault(key, {"rows": [], "message": f.get("message_sv"), "observed": []})
-        if f.get("row") is not None:
-            entry["rows"].append(int(f["row"]))
-        if f.get("value") and len(entry["observed"]) < 20 and f.get("column") != "personnummer":
-            entry["observed"].append(str(f["value"]))
+        key = (suite, check, f.severity)
+        entry = grouped.setdefault(key, {"rows": set(), "message": f.message_sv, "observed": []})
+        entry["rows"].update(f.row_numbers)
+        if (f.value and len(entry["observed"]) < 20 and f.column != "personnummer"
+                and str(f.value) not in entry["observed"]):
+            entry["observed"].append(str(f.value))
     rows = [(landed.delivery_id, suite, check, severity, False, json.dumps(e["observed"], ensure_ascii=False),
-             e["rows"], e["message"]) for (suite, check, severity), e in grouped.items()]
+             sorted(e["rows"]), e["message"]) for (suite, check, severity), e in grouped.items()]
     if not rows:
         rows.append((landed.delivery_id, f"{landed.manifest['kind']}.landing", "alla", None, True, None, [], None))
     return rows
@@ -219,7 +232,8 @@ def load_warehouse(settings: Settings, registry: Registry, *, crash_after: int |
             reason = m.get("unreadable") or _reason(validation)
             ledger_rows.append((m["delivery_id"], m["association"], m["intervention"], m["kind"], m["period"],
                                 m["file_name"], m["sha256"], m["size_bytes"], m["rows_read"], m["rows_kept"],
-                                m["rows_dropped"], m["received_at"][:19].replace("T", " "), status, reason))
+                                m["rows_dropped"], m["received_at"][:19].replace("T", " "), status, reason,
+                                m.get("replay_of"), m.get("replay_reason")))
             result_rows += _validation_rows(landed, validation)
         # All new deliveries of one kind in a few statements (not four statements per delivery).
         done = 0
@@ -238,9 +252,14 @@ def load_warehouse(settings: Settings, registry: Registry, *, crash_after: int |
             raise RuntimeError("simulerad krasch (test)")
         _insert_rows(con, "meta.load_ledger", ledger_rows,
                      ["delivery_id", "association_code", "intervention_code", "kind", "period", "file_name", "sha256",
-                      "size_bytes", "rows_read", "rows_kept", "rows_dropped", "received_at", "status", "reason"],
+                      "size_bytes", "rows_read", "rows_kept", "rows_dropped", "received_at", "status", "reason",
+                      "replay_of", "replay_reason"],
                      "delivery_id, association_code, intervention_code, kind, period, file_name, sha256, size_bytes, "
-                     "rows_read, rows_kept, rows_dropped, cast(received_at as timestamp), status, reason, now()")
+                     "rows_read, rows_kept, rows_dropped, cast(received_at as timestamp), status, reason, now(), "
+                     "replay_of, replay_reason",
+                     into="delivery_id, association_code, intervention_code, kind, period, file_name, sha256, "
+                     "size_bytes, rows_read, rows_kept, rows_dropped, received_at, status, reason, loaded_at, "
+                     "replay_of, replay_reason")
         _insert_rows(con, "meta.validation_results", result_rows,
                      ["delivery_id", "suite", "expectation", "severity", "passed", "observed", "failing_rows",
                       "message_sv"], "*")
@@ -256,7 +275,8 @@ def load_warehouse(settings: Settings, registry: Registry, *, crash_after: int |
     return summary
 
 
-def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple], names: list[str], select: str) -> None:
+def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple], names: list[str], select: str,
+                 into: str | None = None) -> None:
     """Many rows in one statement, through an Arrow table (executemany is one round trip a row)."""
     if not rows:
         return
@@ -269,7 +289,7 @@ def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple], 
                       for name, values in zip(names, columns)})
     con.register("_rows", frame)
     try:
-        con.execute(f"insert into {table} select {select} from _rows")
+        con.execute(f"insert into {table}{f' ({into})' if into else ''} select {select} from _rows")
     finally:
         con.unregister("_rows")
 
@@ -278,8 +298,11 @@ def _reason(validation: dict) -> str | None:
     blocking = [f for f in validation.get("findings", []) if f.get("severity") == "blocking"]
     if not blocking:
         return None
+    from .findings import Finding
+
+    rows = Finding.from_dict(blocking[0]).rows_sv(listed=3)  # "rad 4", "rad 3, 5, 8 … och 16 till (19 rader)"
     first = blocking[0]
-    where = f"rad {first['row']}: " if first.get("row") is not None else ""
+    where = f"{rows}: " if rows else ""
     more = f" (+{len(blocking) - 1} fel till)" if len(blocking) > 1 else ""
     return f"{where}{first['message_sv']}{more}"
 

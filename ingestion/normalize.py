@@ -198,35 +198,72 @@ def parse_dates(series: pd.Series) -> pd.Series:
     return per_unique(series, _each(date_text))
 
 
-def code_parser(code_list: str, multi: bool) -> Callable[[str], str | None]:
-    """A function from a delivered label ('Försörjningsstöd', 'ek. bistånd', 'AKS, FBS') to codes."""
+@dataclass
+class Reading:
+    """How the distinct values of one column were read, beyond the contract's own words:
+    what a county mapping translated, what was read through a typo, and what could mean
+    several codes (left unread, for the owner or a mapping to decide)."""
+    mapped: dict[str, str] = field(default_factory=dict)
+    guessed: dict[str, str] = field(default_factory=dict)
+    ambiguous: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def code_parser(code_list: str, multi: bool, *, column: str | None = None, association: str | None = None,
+                mappings=None, reading: Reading | None = None) -> Callable[[str], str | None]:
+    """A function from a delivered label ('Försörjningsstöd', 'Landstinget Dalarna', 'AKS, FBS') to codes.
+
+    The contract's codes, labels and aliases first; then the county's mappings for this column
+    (the association's own before the county's); then a municipality where the list takes
+    KOMMUN:<kod>; then the owners' words (`Contract.vocabulary`)."""
     contract = load_contract()
-    aliases = contract.alias_map(code_list)
+    vocabulary = contract.vocabulary(code_list)
     order = {code: i for i, code in enumerate(contract.codes(code_list))}
     prefix = contract.prefixed(code_list)
+    reading = reading if reading is not None else Reading()
 
     def one(value: str) -> str | None:
-        folded = fold(value)
-        if folded in aliases:
-            return aliases[folded]
+        match = vocabulary.match(value)
+        if match.how == "exact":
+            return match.code
+        if mappings is not None:
+            mapped = mappings.lookup(column, value, association)
+            if mapped:
+                reading.mapped[value] = mapped
+                return mapped
         if prefix:
-            match = re.fullmatch(rf"{prefix.lower()} ?:? ?(\d{{3,4}})", folded)
-            if match:
-                return f"{prefix}:{match[1].zfill(4)}"
-            code = municipality_names().get(re.sub(r" kommun$", "", folded))
+            folded = fold(value)
+            found = re.fullmatch(rf"{prefix.lower()} ?:? ?(\d{{3,4}})", folded)
+            if found:
+                return f"{prefix}:{found[1].zfill(4)}"
+            code = kommun_code(value)
             if code:
                 return f"{prefix}:{code}"
+        if match.code:
+            if match.how == "fuzzy":
+                reading.guessed[value] = match.code
+            return match.code
+        if match.candidates:
+            reading.ambiguous[value] = match.candidates
         return None
 
     def convert(value: str) -> str | None:
         whole = one(value)  # a label may itself hold a separator ('sjukpenning/rehabiliteringspenning')
-        if whole or not multi:
+        if whole:
             return whole
         parts = [p for p in CODE_SEPARATORS.split(value) if p.strip()]
-        codes = [one(p) for p in parts]
-        if not parts or not all(codes):
+        if len(parts) < 2:
             return None
-        unique = sorted(set(codes), key=lambda c: (order.get(c.split(":")[0], 99), c))
+        reading.ambiguous.pop(value, None)  # the parts speak for themselves
+        codes = [one(p) for p in parts]
+        if not all(codes):
+            return None
+        if not multi:  # 'Högskola/universitet' is one code; 'Arbete/studier' could be either
+            if len(set(codes)) == 1:
+                return codes[0]
+            reading.ambiguous[value] = tuple(sorted(set(codes), key=lambda c: (order.get(c, 99), c)))
+            return None
+        unique = sorted(set(c for code in codes for c in code.split("+")),
+                        key=lambda c: (order.get(c.split(":")[0], 99), c))
         return "+".join(unique)
 
     return convert
@@ -236,11 +273,27 @@ def parse_codes(series: pd.Series, code_list: str, multi: bool) -> pd.Series:
     return per_unique(series, _each(code_parser(code_list, multi)))
 
 
+KOMMUN_WORDS = re.compile(r"\b(?:kommun|kommunen|kommuns|k n|stad|stads|staden|municipality)\b")
+
+
 def kommun_code(value: str) -> str | None:
+    """'2084', '2084 Avesta', 'Avesta', 'Avesta kommun', 'Kommun: Avesta', 'Avesta (2084)' -> '2084'."""
     text = value.strip()
     if re.fullmatch(r"\d{3,4}", text):
         return text.zfill(4)
-    return municipality_names().get(re.sub(r" kommun$", "", fold(text)))
+    names = municipality_names()
+    digits = re.findall(r"\d+", text)
+    folded = fold(re.sub(r"\d", " ", text))
+    name = " ".join(KOMMUN_WORDS.sub(" ", folded).split())
+    by_name = names.get(name) or (names.get(name[:-1]) if name.endswith("s") else None)  # 'Avestas kommun'
+    by_code = digits[0].zfill(4) if len(digits) == 1 and len(digits[0]) in (3, 4) else None
+    if by_code is not None and by_code not in municipalities():
+        by_code = None
+    if by_code and (not name or by_name == by_code):   # '2084', 'Kommun 2084', 'Avesta (2084)'
+        return by_code
+    if by_name and not digits:                          # 'Avesta', 'Avesta kommun', 'Stockholms stad'
+        return by_name
+    return None
 
 
 def parse_kommun(series: pd.Series) -> pd.Series:
@@ -251,8 +304,12 @@ def parse_percent(series: pd.Series) -> pd.Series:
     return per_unique(series, _each(percent_text))
 
 
-def column_parser(col) -> Callable[[pd.Series], pd.Series] | None:
-    """The parser of one contract column (Series -> Series, run on its distinct values), by type."""
+def column_parser(col, *, association: str | None = None, mappings=None,
+                  reading: Reading | None = None) -> Callable[[pd.Series], pd.Series] | None:
+    """The parser of one contract column (Series -> Series, run on its distinct values), by type.
+
+    `mappings`/`association`: the county's own words for the column; `reading` collects the
+    values read by a mapping, through a typo, or left unread as ambiguous."""
     if col.type == "date":
         return _each(date_text)
     if col.type == "int":
@@ -261,10 +318,10 @@ def column_parser(col) -> Callable[[pd.Series], pd.Series] | None:
         return _each(number_text)
     if col.type == "percent":
         return _each(percent_text)
-    if col.type in ("code", "codes"):
-        return _each(code_parser(col.codes, multi=col.type == "codes"))
-    if col.type == "yesno":
-        return _each(code_parser("ja_nej", multi=False))
+    if col.type in ("code", "codes", "yesno"):
+        code_list = col.codes if col.type != "yesno" else "ja_nej"
+        return _each(code_parser(code_list, multi=col.type == "codes", column=col.name, association=association,
+                                 mappings=mappings, reading=reading))
     if col.type == "kommun":
         return _each(kommun_code)
     if col.type == "email":
@@ -272,6 +329,26 @@ def column_parser(col) -> Callable[[pd.Series], pd.Series] | None:
     if col.name == "insats_kod":
         return lambda values: values.str.upper()
     return None
+
+
+def reading_notes(name: str, reading: Reading, rows_by_value: Callable[[str], dict[int, np.ndarray]]
+                  ) -> dict[int, list[Finding]]:
+    """Findings per part for the values of one column read by a county mapping or through a typo."""
+    from .findings import INFO
+
+    notes: dict[int, list[Finding]] = {}
+    for value, code in reading.mapped.items():
+        for i, rows in rows_by_value(value).items():
+            notes.setdefault(i, []).append(Finding(
+                INFO, "lansmappning", f"värdet översattes till {code} enligt länets mappning "
+                "(config/mappings.yml); hör av dig till länets dataenhet om det är fel.",
+                column=name, value=value, rows=sorted(int(r) for r in rows)))
+    for value, code in reading.guessed.items():
+        for i, rows in rows_by_value(value).items():
+            notes.setdefault(i, []).append(Finding(
+                INFO, "tolkad_stavning", f"värdet lästes som {code} (stavningen liknar en giltig benämning); "
+                "skriv gärna koden nästa gång.", column=name, value=value, rows=sorted(int(r) for r in rows)))
+    return notes
 
 
 # ---------------------------------------------------------------- the normaliser
@@ -302,9 +379,9 @@ def _first_filled(body: pd.DataFrame, columns: list[str]) -> pd.Series:
 
 
 def normalise(cells: pd.DataFrame, kind: str, association: str, secret: bytes,
-              erased: set[str] | frozenset[str] = frozenset()) -> Normalised:
+              erased: set[str] | frozenset[str] = frozenset(), mappings=None) -> Normalised:
     """The delivery's rows in the contract's columns. `erased`: keys of persons who withdrew consent."""
-    result = normalise_many([cells], kind, association, secret, erased)[0]
+    result = normalise_many([cells], kind, association, secret, erased, mappings=mappings)[0]
     if isinstance(result, BaseException):
         raise result
     return result
@@ -336,7 +413,8 @@ def _by_part(part: np.ndarray, mask: np.ndarray, values: np.ndarray) -> dict[int
 
 
 def normalise_many(cells_list: list[pd.DataFrame], kind: str, association: str, secret: bytes,
-                   erased: set[str] | frozenset[str] = frozenset()) -> list[Normalised | UnreadableFile]:
+                   erased: set[str] | frozenset[str] = frozenset(), mappings=None
+                   ) -> list[Normalised | UnreadableFile]:
     """`normalise` for many deliveries of one kind and association at once.
 
     Each delivery keeps its own header, notes, counts and row numbers, exactly as `normalise`
@@ -467,7 +545,9 @@ def normalise_many(cells_list: list[pd.DataFrame], kind: str, association: str, 
     for name in value_union:
         if name == "personnummer":
             continue
-        parser = column_parser(columns[name]) if name != "deltagar_id" else None
+        reading = Reading()
+        parser = column_parser(columns[name], association=association, mappings=mappings,
+                               reading=reading) if name != "deltagar_id" else None
         if parser is None:  # nothing to type (ids, names): no need to find the distinct values
             hits = pz.holds_pnr(body[name])
             codes, uniques = None, None
@@ -492,6 +572,11 @@ def normalise_many(cells_list: list[pd.DataFrame], kind: str, association: str, 
                 codes, uniques = _factorize(body[name])
         if parser is not None:
             body[name] = _spread(codes, parser(uniques) if len(uniques) else [], body.index)
+            if reading.mapped or reading.guessed:
+                position = {value: j for j, value in enumerate(uniques.tolist())}
+                for i, found in reading_notes(name, reading, lambda value: _by_part(
+                        part, codes == position[value], source_row)).items():
+                    parts[i].column_notes.setdefault(name, []).extend(found)
 
     if kind == "deltagare":
         for i in np.unique(part[body["personnummer"].notna().to_numpy(dtype=bool)]):
@@ -557,8 +642,13 @@ def _identities(body: pd.DataFrame, part: np.ndarray, parts: dict[int, _Part], a
     body["person_key_source"] = source
     body["personnummer_status"] = status
     body["is_anonymous"] = anonymous
-    # Birth year from the personnummer when the column was left empty.
+    # Birth year from the personnummer when the column was left empty, else from the age at
+    # start that anonymous lists often give instead (start year − age).
     body["fodelsear"] = body["fodelsear"].fillna(canonical.str.slice(0, 4))
+    missing = body["fodelsear"].isna() & body["alder"].notna() if "alder" in body.columns else None
+    if missing is not None and missing.any():
+        body.loc[missing, "fodelsear"] = _birth_year_from_age(body.loc[missing, "startdatum"],
+                                                              body.loc[missing, "alder"])
     body = body.drop(columns=["personnummer", "deltagar_id"])
 
     if erased:
@@ -573,6 +663,13 @@ def _identities(body: pd.DataFrame, part: np.ndarray, parts: dict[int, _Part], a
                     "skicka inte längre uppgifter om personen."))
             body, part = body[~withdrawn].reset_index(drop=True), part[~withdrawn]
     return body, part
+
+
+def _birth_year_from_age(start: pd.Series, age: pd.Series) -> pd.Series:
+    """Start year − age at start, where the start date and the age (a whole number) both parsed."""
+    year = pd.to_numeric(start.str.extract(r"^(\d{4})-\d{2}-\d{2}$", expand=False), errors="coerce")
+    years = pd.to_numeric(age.where(age.str.fullmatch(r"\d{1,3}").fillna(False).astype(bool)), errors="coerce")
+    return (year - years).astype("Int64").astype("string")
 
 
 def _budget_defaults(body: pd.DataFrame) -> pd.DataFrame:
@@ -607,12 +704,12 @@ def _budget_defaults(body: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_delivery(path: Path, kind: str, association: str, secret: bytes, *, max_bytes: int,
-                  max_unzipped: int, erased: set[str] | frozenset[str] = frozenset()) -> Normalised:
+                  max_unzipped: int, erased: set[str] | frozenset[str] = frozenset(), mappings=None) -> Normalised:
     """Read and normalise one delivery. Whatever goes wrong fails this delivery, never the run."""
     from .readers import read_cells
 
     return _guarded(path, lambda: normalise(read_cells(path, kind, max_bytes=max_bytes, max_unzipped=max_unzipped),
-                                            kind, association, secret, erased))
+                                            kind, association, secret, erased, mappings=mappings))
 
 
 def _guarded(path: Path, work: Callable[[], object]):
@@ -633,7 +730,7 @@ def _guarded(path: Path, work: Callable[[], object]):
 
 
 def read_deliveries(paths: list[Path], kind: str, association: str, secret: bytes, *, max_bytes: int,
-                    max_unzipped: int, erased: set[str] | frozenset[str] = frozenset()
+                    max_unzipped: int, erased: set[str] | frozenset[str] = frozenset(), mappings=None
                     ) -> list[Normalised | UnreadableFile]:
     """`read_delivery` for many files of one kind and association: each file is read on its own,
     then all are normalised as one batch (`normalise_many`). A file that cannot be read is
@@ -652,16 +749,49 @@ def read_deliveries(paths: list[Path], kind: str, association: str, secret: byte
         return results
     order = list(cells)
     try:
-        batch = normalise_many([cells[i] for i in order], kind, association, secret, erased)
+        batch = normalise_many([cells[i] for i in order], kind, association, secret, erased, mappings=mappings)
     except Exception:
         log.warning("Satsvis normalisering misslyckades för %s (%s); filerna normaliseras en och en",
                     association, kind)
         batch = []
         for i in order:
             try:
-                batch.append(_guarded(paths[i], lambda: normalise(cells[i], kind, association, secret, erased)))
+                batch.append(_guarded(paths[i], lambda: normalise(cells[i], kind, association, secret, erased,
+                                                                  mappings=mappings)))
             except UnreadableFile as exc:
                 batch.append(exc)
     for i, result in zip(order, batch):
         results[i] = result
     return results
+
+
+def retype(frame: pd.DataFrame, kind: str, association: str, mappings=None) -> tuple[pd.DataFrame, list[Finding]]:
+    """A landed delivery's rows read again under today's contract and county mappings (replay).
+
+    The rows are the pseudonymised copy in the raw zone: identities are already keyed hashes
+    and valid values already codes, dates and plain numbers, which read as themselves. Values
+    that were left as delivered text (unknown then) get another chance. Returns the new rows
+    and the notes for the values a county mapping translated or a typo was read through."""
+    columns = load_contract().columns(kind)
+    body = frame.copy()
+    notes: list[Finding] = []
+    rows = body["source_row"].to_numpy() if "source_row" in body.columns else np.arange(len(body)) + 2
+    single = np.zeros(len(body), dtype=np.int64)
+    for name, col in columns.items():
+        if name not in body.columns or name in ("personnummer", "deltagar_id"):
+            continue
+        reading = Reading()
+        parser = column_parser(col, association=association, mappings=mappings, reading=reading)
+        if parser is None:
+            continue
+        values = body[name].astype("string")
+        codes, uniques = _factorize(values)
+        body[name] = _spread(codes, parser(uniques) if len(uniques) else [], body.index)
+        if reading.mapped or reading.guessed:
+            position = {value: j for j, value in enumerate(uniques.tolist())}
+            for found in reading_notes(name, reading, lambda value: _by_part(
+                    single, codes == position[value], rows)).values():
+                notes.extend(found)
+    if kind == "budget":
+        body = _budget_defaults(body)
+    return body, notes

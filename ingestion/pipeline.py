@@ -1,6 +1,7 @@
 """The whole run, without a scheduler (`finsam run`), calling the same steps the DAG calls."""
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import os
@@ -99,21 +100,92 @@ def write_docs_index(settings: Settings, registry: Registry) -> Path:
     return path
 
 
+UNKNOWN_LISTED = 20  # unknown values listed in the run summary (the most rows first)
+
+
+def county_unknown_values(associations: list[dict]) -> list[dict]:
+    """The unknown code values of the associations' summaries (`process._finish`), one per
+    association, column and value (its rows summed over files), the most rows first."""
+    merged: dict[tuple, dict] = {}
+    for summary in associations:
+        for item in summary.get("unknown_values") or []:
+            key = (summary["association"], item["column"], item["value"])
+            entry = merged.setdefault(key, {"association": key[0], "column": key[1], "value": key[2], "rows": 0,
+                                            "nearest": None, "files": []})
+            entry["rows"] += int(item.get("rows") or 0)
+            entry["nearest"] = entry["nearest"] or item.get("nearest")
+            if item.get("file") and item["file"] not in entry["files"]:
+                entry["files"].append(item["file"])
+    return sorted(merged.values(), key=lambda e: (-e["rows"], e["association"], e["column"], e["value"]))
+
+
+def _stored_unknown_values(settings: Settings, con) -> list[dict]:
+    """`unknown_values` summaries rebuilt from the stored validation of each slot's latest delivery
+    (a run in Airflow, such as the demo's, leaves its summaries in XCom, not here)."""
+    from .findings import Finding, mappable
+
+    current = con.execute("""
+        select association_code, delivery_id, file_name from meta.load_ledger
+        qualify row_number() over (partition by association_code, intervention_code, kind, period
+                                   order by received_at desc, loaded_at desc) = 1
+              and status in ('quarantined', 'accepted_with_warnings')""").fetchall()
+    summaries: dict[str, dict] = {}
+    for association, delivery_id, file_name in current:
+        path = settings.raw / association / delivery_id / "validation.json"
+        if not path.exists():
+            continue
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        findings = [Finding.from_dict(f) for f in stored.get("findings", [])]
+        summary = summaries.setdefault(association, {"association": association, "unknown_values": []})
+        summary["unknown_values"] += [{"column": f.column, "value": f.unknown_value, "rows": len(f.row_numbers),
+                                       "nearest": f.nearest, "file": file_name} for f in mappable(findings)]
+    return list(summaries.values())
+
+
+def unknown_value_lines(values: list[dict], listed: int = UNKNOWN_LISTED) -> list[str]:
+    """Swedish lines for the county data team: each unknown value and the `finsam map` command."""
+    from .findings import map_command, rows_count_sv
+
+    if not values:
+        return []
+    lines = [f"Okända värden i länet, flest rader först ({min(len(values), listed)} av {len(values)}); "
+             "länets dataenhet kan lära in ett värde med kommandot under det:"]
+    for entry in values[:listed]:
+        files = entry["files"][0] if len(entry["files"]) == 1 else f"{len(entry['files'])} filer"
+        near = f"närmaste giltiga kod {entry['nearest']}" if entry["nearest"] else "ingen giltig kod liknar värdet"
+        lines.append(f"  - {entry['association']}, kolumn {entry['column']}, värde '{entry['value']}': "
+                     f"{rows_count_sv(entry['rows'])} ({files}), {near}")
+        code = entry["nearest"] or "KOD"
+        lines.append(f"      {map_command(entry['column'], entry['value'], code, entry['association'])}"
+                     + ("" if entry["nearest"] else "   (ersätt KOD med rätt kod)"))
+    if len(values) > listed:
+        lines.append(f"  … och {len(values) - listed} okända värden till.")
+    return lines
+
+
 def summary_lines(settings: Settings, registry: Registry, unknown_folders: list[str] | None = None,
-                  unreachable: dict[str, str] | None = None) -> list[str]:
-    """A few readable Swedish lines: deliveries, quarantine reasons, mart rows, where things are."""
+                  unreachable: dict[str, str] | None = None, associations: list[dict] | None = None) -> list[str]:
+    """A few readable Swedish lines: deliveries, quarantine reasons, unknown values, mart rows,
+    where things are. `associations`: this run's summaries (`run_pipeline`'s "associations"),
+    whose unknown values are listed; without them, those of each slot's latest stored delivery."""
     con = read_connection(settings)
     try:
+        if associations is None:
+            associations = _stored_unknown_values(settings, con)
         ledger = con.execute("select status, count(*) from meta.load_ledger group by 1 order by 1").fetchall()
+        # A refused delivery that a replay has since loaded is no longer in quarantine.
         quarantined = con.execute("select file_name, reason from meta.load_ledger where status = 'quarantined' "
-                                  "order by file_name").fetchall()
+                                  "and delivery_id not in (select replay_of from meta.load_ledger "
+                                  "where replay_of is not null) order by file_name").fetchall()
+        replayed = con.execute("select file_name, replay_reason from meta.load_ledger where replay_of is not null "
+                               "order by file_name").fetchall()
         events = con.execute("select event, count(*) from meta.delivery_events group by 1").fetchall()
         names = con.execute("select distinct file_name, message_sv from meta.delivery_events "
                             "where event = 'rejected_name' order by 1").fetchall()
     finally:
         con.close()
     by_status = dict(ledger)
-    total = sum(by_status.values())
+    total = sum(by_status.values()) - len(replayed)  # a replay is no new file
     accepted = by_status.get("accepted", 0) + by_status.get("accepted_with_warnings", 0)
     lines = [
         f"Leveranser hittade: {total + len(names)} ({total} med giltigt filnamn, {len(names)} med felaktigt filnamn; "
@@ -122,6 +194,9 @@ def summary_lines(settings: Settings, registry: Registry, unknown_folders: list[
         f"I karantän: {len(quarantined)}",
     ]
     lines += [f"  - {name}: {reason}" for name, reason in quarantined]
+    if replayed:
+        lines.append(f"Inlästa efter omprövning från karantän: {len(replayed)}")
+        lines += [f"  - {name}: {reason}" for name, reason in replayed]
     if names:
         lines.append("Ej inlästa, felaktigt filnamn (ligger kvar i inkorgen):")
         lines += [f"  - {message}" for _, message in names]
@@ -130,6 +205,7 @@ def summary_lines(settings: Settings, registry: Registry, unknown_folders: list[
     if unreachable:
         lines.append("Källor som inte gick att nå (de övriga förbunden kördes som vanligt):")
         lines += [f"  - {message}" for message in unreachable.values()]
+    lines += unknown_value_lines(county_unknown_values(associations))
     snapshot = settings.publish / "finsam_marts.duckdb"
     if snapshot.exists():
         from .publish import mart_row_counts

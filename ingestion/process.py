@@ -16,9 +16,10 @@ import pandas as pd
 
 from .config import Settings
 from .discover import NameError_, find_files, parse_file_name
-from .findings import WARNING, Finding
+from .findings import Finding, group_findings
 from .land import Landed, all_landed, delivery_id_for, existing, land_files, unvalidated, write_validation
-from .quarantine import quarantine
+from .quarantine import explanation_sv, quarantine
+from . import replay
 from .registry import Registry
 from .sources import SourceUnavailable, pull
 from .validate import Batch, Context, run_validation_many, verdict
@@ -81,6 +82,7 @@ def _validate_many(settings: Settings, registry: Registry, pending_by_associatio
                    as_of: date, docs: bool, gx_root) -> dict[str, list[Finding]]:
     """`_validate` for several associations at once: one GX run per suite over all their rows."""
     results: dict[str, list[Finding]] = {}
+    fingerprint = settings.rules_fingerprint
     groups: tuple[dict, dict] = ({}, {})
     for association, pending in pending_by_association.items():
         for l in pending:
@@ -104,9 +106,9 @@ def _validate_many(settings: Settings, registry: Registry, pending_by_associatio
             found.update(run_validation_many(chunk, gx_root, docs=docs))
         for landed in group.values():
             for l in landed:
-                findings = l.notes() + found.get(l.delivery_id, [])
+                findings = group_findings(l.notes() + found.get(l.delivery_id, []))
                 results[l.delivery_id] = findings
-                write_validation(l, verdict(findings), findings)
+                write_validation(l, verdict(findings), findings, rules_fingerprint=fingerprint)
                 l.kept = None  # validated: its rows are no longer needed in memory
     return results
 
@@ -114,13 +116,16 @@ def _validate_many(settings: Settings, registry: Registry, pending_by_associatio
 def associations_with_work(settings: Settings, registry: Registry) -> list[str]:
     """The associations a run has anything to do for: those with a file in their landing folder
     (new, or a bad name still waiting to be renamed), and every one with a remote source (only
-    its pull can tell). The DAG maps one task per association returned: a national run where one
+    its pull can tell), and those with refused deliveries to read again because the contract or
+    the county mappings changed (`replay`). The DAG maps one task per association returned: a national run where one
     owner delivered does one task's work, not 75 (each mapped task costs Airflow ~0.15 s)."""
     from .discover import candidate_paths
     from .sources import is_remote
 
+    fingerprint = settings.rules_fingerprint
     return [association.code for association in registry.associations
-            if is_remote(settings, association) or candidate_paths(settings.landing, association.code)]
+            if is_remote(settings, association) or candidate_paths(settings.landing, association.code)
+            or replay.needs_scan(settings, association.code, fingerprint)]
 
 
 def process_association(settings: Settings, registry: Registry, association: str, *, as_of: date | None = None,
@@ -221,24 +226,49 @@ def _discover_and_land(settings: Settings, registry: Registry, association: str,
         if landed.delivery_id not in pending:
             pending[landed.delivery_id] = (landed, None)
 
+    # Refused deliveries read again when the contract or the county mappings changed since
+    # (or when the data team asked): after the new files, so a newer file for a slot wins.
+    fingerprint = settings.rules_fingerprint
+    summary["rules_fingerprint"] = fingerprint
+    if replay.needs_scan(settings, association, fingerprint):
+        for original, reason in replay.candidates(settings, association, fingerprint):
+            again = replay.prepare(settings, original, fingerprint, reason)
+            pending.setdefault(again.delivery_id, (again, None))
+
     ordered = sorted(pending.values(), key=lambda item: KIND_ORDER.get(item[0].manifest["kind"], 9))
     summary["_land_s"] = time.perf_counter() - started
     return summary, ordered, started
 
 
 def _finish(settings: Settings, association: str, summary: dict, ordered: list, results: dict) -> dict:
-    """Quarantine what failed; remove the originals of what was landed and judged."""
+    """Quarantine what failed; remove the originals of what was landed and judged.
+
+    `unknown_values` in the summary: each value a code list does not know (blocking or warning)
+    of this run's deliveries, {column, value, rows (how many), nearest (code or None), file}."""
+    from .findings import BLOCKING, group_findings, mappable
+
     summary.pop("_land_s", None)
+    summary["unknown_values"] = []
     summary["rows_validated"] = sum(l.manifest.get("rows_kept", 0) for l, _ in ordered)
+    summary.setdefault("replayed", [])
     for landed, original in ordered:
-        findings = results[landed.delivery_id]
+        findings = group_findings(results[landed.delivery_id])  # the normaliser's notes too
+        summary["unknown_values"] += [
+            {"column": f.column, "value": f.unknown_value, "rows": len(f.row_numbers), "nearest": f.nearest,
+             "file": landed.manifest["file_name"]} for f in mappable(findings)]
         if landed.manifest.get("unreadable"):
             write_validation(landed, "quarantined", findings)
         status = landed.status
+        if landed.manifest.get("replay_of"):
+            _settle_replay(settings, association, summary, landed, status, findings)
+            if status != "quarantined":
+                summary["accepted"] += 1
+                summary["warnings"] += status == "accepted_with_warnings"
+            continue
         if status == "quarantined":
             reason_file = quarantine(settings, landed, original, findings)
             reason = landed.manifest.get("unreadable") or next(
-                (f.line_sv() for f in findings if f.severity != WARNING), "")
+                (f.line_sv() for f in findings if f.severity == BLOCKING), "")
             summary["quarantined"].append({"file": landed.manifest["file_name"], "reason": reason,
                                            "explanation": str(reason_file)})
         elif status == "accepted_with_warnings":
@@ -248,6 +278,26 @@ def _finish(settings: Settings, association: str, summary: dict, ordered: list, 
             summary["accepted"] += 1
         if original is not None and not landed.manifest.get("unreadable"):
             original.unlink(missing_ok=True)  # only now: the raw copy and its verdict exist
+    if "rules_fingerprint" in summary:
+        replay.mark_checked(settings, association, summary.pop("rules_fingerprint"))
     log.info("Förbund %s: %s filer, %s inlästa, %s i karantän", association, summary["found"],
              summary["accepted"], len(summary["quarantined"]))
     return summary
+
+
+def _settle_replay(settings: Settings, association: str, summary: dict, landed: Landed, status: str,
+                   findings: list[Finding]) -> None:
+    """A replayed delivery after validation: kept and announced if it passes now; otherwise
+    dropped, and the refused delivery's explanation brought up to date with today's findings."""
+    m = landed.manifest
+    outcome = replay.settle(settings, landed, status)
+    if outcome == "accepted":
+        message = (f"{m['file_name']}: lästes in vid omprövning ({m['replay_reason']}); "
+                   f"leveransen var underkänd sedan {m['original_received_at']}.")
+        _event(settings, association, m["file_name"], m["sha256"], "replayed", message)
+        summary["replayed"].append({"file": m["file_name"], "status": status, "reason": m["replay_reason"]})
+        return
+    reason_file = settings.quarantine / association / f"{m['file_name']}.fel.txt"
+    if reason_file.parent.is_dir():
+        original = dict(m, delivery_id=m["replay_of"], received_at=m["original_received_at"])
+        reason_file.write_text(explanation_sv(original, findings), encoding="utf-8")

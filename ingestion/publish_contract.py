@@ -67,7 +67,7 @@ def contract_markdown() -> str:
         "## Leveranser",
         "",
         "- Varje förbund har en egen mapp: `<inkorg>/<förbundskod>/`.",
-        "- Filnamn: `<förbund>_<insats>_<typ>_<period>.<xlsx|csv>`, t.ex. `SODRA_AVESTA_deltagare_2016T2.xlsx`.",
+        "- Filnamn: `<förbund>_<insats>_<typ>_<period>.<xlsx|xls|ods|csv>`, t.ex. `SODRA_AVESTA_deltagare_2016T2.xlsx`.",
         f"  - typ: {', '.join(f'`{k}` ({contract.kind_label(k)})' for k in kinds)}",
         "  - period: `2016` (år), `2016H1`/`2016H2` (halvår), `2016T1`–`2016T3` (tertial), `2016-05` (månad)",
         f"  - insats `{data['file_name']['association_wide_intervention']}` för förbundets egna filer "
@@ -79,7 +79,10 @@ def contract_markdown() -> str:
         "",
         "## Format",
         "",
-        "- `.xlsx`: bladet som heter som typen (t.ex. `deltagare`), annars det första synliga bladet. Riktiga",
+        "- `.xlsx`, `.xls` (Excel 97–2003) och `.ods` (OpenDocument): bladet som heter som typen (t.ex.",
+        "  `deltagare`), annars det synliga blad vars rubrikrad bland de första 30 raderna matchar flest",
+        "  kolumner i kontraktet (ett instruktionsblad först går bra). Rubriker får ha radbrytningar och",
+        "  anteckningar (`Kön *`, `Födelseår – fyra siffror`, `Försörjning (vid start)`). Riktiga",
         "  Excel-datum, tal lagrade som text och sammanfogade rubrikrader ovanför kolumnrubrikerna går bra.",
         "- `.csv`: UTF-8 (med eller utan BOM) eller Windows-1252; avgränsare `;` eller `,`; fält inom",
         "  citattecken får innehålla avgränsare och radbrytningar.",
@@ -140,7 +143,19 @@ def contract_markdown() -> str:
                          f"| {synonyms} | {codes} |")
         lines.append("")
     lines += ["## Kodlistor", "",
-              "Stavningarna jämförs utan hänsyn till stora/små bokstäver, accenter och skiljetecken.", ""]
+              "Koder får skrivas som koden, benämningen eller med ägarnas egna ord. Orden jämförs utan hänsyn till",
+              "stora/små bokstäver, accenter och skiljetecken, och känns igen även böjda (`Landstinget` är",
+              "`landsting`), som förled i ett sammansatt ord (`lönebidragsanställning`) och bredvid ett namn",
+              "(`Region Dalarna`, `Vårdcentralen Hedemora`, `Flyttat till Gävle`). Det längsta ordet vinner över ett",
+              "kortare inuti det (`subventionerad anställning` över `anställning`). En stavning som liknar ett långt",
+              "ord (`Försörjningstöd`) läses som det, och ägaren får veta hur den lästes.",
+              "",
+              "Ett värde gissas aldrig när det kan betyda flera koder: när orden pekar på två koder (`Arbete eller",
+              "studier`), när det innehåller ett ord som står under *Ord som kan betyda flera koder*, eller när det",
+              "innehåller en negation (`ej`, `inte`, `ofullständig` …) som inget accepterat ord förklarar. Ägaren får",
+              "veta vilka koder värdet kan betyda. Länets dataenhet kan bestämma betydelsen med en mappning",
+              "(`finsam map`, se README), för hela länet eller ett förbund; leveranser i karantän prövas då om.",
+              ""]
     for list_name, codes in data["codes"].items():
         lines += [f"### Kodlista `{list_name}`", "", "| kod | benämning | accepterade stavningar |", "|---|---|---|"]
         for code, spec in codes.items():
@@ -149,7 +164,16 @@ def contract_markdown() -> str:
         prefix = contract.prefixed(list_name)
         if prefix:
             lines.append(f"| `{prefix}:<kommunkod>` | en kommun, t.ex. `{prefix}:2084` | `{prefix.lower()} 2084`, "
-                         "kommunens namn |")
+                         "kommunens namn med eller utan `kommun` |")
+        refines = (data.get("refines") or {}).get(list_name) or {}
+        if refines:
+            lines += ["", "När ett värde nämner båda, gäller den snävare koden: " + ", ".join(
+                f"`{narrow}` före `{broad}`" for narrow, broad in refines.items()) + "."]
+        ambiguous = (data.get("ambiguous") or {}).get(list_name) or {}
+        if ambiguous:
+            lines += ["", "Ord som kan betyda flera koder (gissas inte; ägaren får veta vilka, länet kan mappa):", "",
+                      "| ord | kan betyda |", "|---|---|"]
+            lines += [f"| `{_md(word)}` | {', '.join(f'`{c}`' for c in codes)} |" for word, codes in ambiguous.items()]
         lines.append("")
     rule = contract.funding_rule
     lines += ["## Finansieringsregeln", "",

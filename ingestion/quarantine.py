@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .config import Settings
 from .contract import load_contract
-from .findings import BLOCKING, WARNING, Finding
+from .findings import Finding, by_severity, group_findings, mapping_lines_sv
 from .land import Landed
 
 
@@ -23,8 +23,8 @@ def explanation_sv(manifest: dict, findings: list[Finding]) -> str:
         lines += ["Filen gick inte att läsa:", f"  - {manifest['unreadable']}",
                   "Originalfilen ligger kvar i förbundets mapp (den kunde inte kontrolleras och kopieras därför "
                   "inte hit). Ersätt den med en läsbar fil.", ""]
-    blocking = [f for f in findings if f.severity == BLOCKING]
-    warnings = [f for f in findings if f.severity == WARNING]
+    findings = group_findings(findings)  # the same problem in many rows is one line
+    blocking, warnings, information = by_severity(findings)
     if blocking:
         lines.append(f"Fel som måste rättas ({len(blocking)}):")
         lines += [f"  - {f.line_sv()}" for f in blocking]
@@ -33,10 +33,17 @@ def explanation_sv(manifest: dict, findings: list[Finding]) -> str:
         lines.append(f"Varningar ({len(warnings)}):")
         lines += [f"  - {f.line_sv()}" for f in warnings]
         lines.append("")
+    if information:
+        lines.append(f"Information, behöver inte rättas ({len(information)}):")
+        lines += [f"  - {f.line_sv()}" for f in information]
+        lines.append("")
     lines += [
         "Så lämnar du en ny leverans: rätta filen och lägg den i förbundets mapp med samma filnamn.",
         "Den nya filen ersätter den underkända. Du kan kontrollera filen först med: finsam validate <fil>",
     ]
+    mapping = mapping_lines_sv(findings, manifest.get("association"))
+    if mapping:
+        lines += ["", *mapping]
     return "\n".join(lines) + "\n"
 
 

@@ -306,7 +306,7 @@ def reminder_sv(association: str, items: list[Due], overdue_days: int) -> tuple[
         lines.append(f"  … och {len(items) - 100} till (dataenheten kan ta fram hela listan).")
     lines += ["",
               "Så lämnar du en leverans:",
-              "  1. Spara exporten med filnamnet ovan (.xlsx eller .csv, enligt länets exportkontrakt).",
+              "  1. Spara exporten med filnamnet ovan (.xlsx, .xls, .ods eller .csv, enligt länets exportkontrakt).",
               "  2. Kontrollera gärna filen först: finsam validate <fil>",
               "  3. Lägg filen i förbundets mapp. Du får ett besked om något behöver rättas.",
               "",

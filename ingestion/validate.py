@@ -1,13 +1,14 @@
 """Step 3: validate deliveries with Great Expectations.
 
 Suites are reviewable JSON files under `expectations/` (`<dataset>.<stage>.json`). Each
-expectation's `meta` carries its severity (blocking | warning) and the Swedish text the
+expectation's `meta` carries its severity (blocking | warning | info) and the Swedish text the
 owner reads (`{column}` placeholders are filled from the failing row). Besides one suite
 per kind, `columns.landing` checks that every required contract column is in the file,
 and the budget has derived suites (totals, granted amount, funding shares). Placeholders such as `$codes.kon` are filled from the contract, so code lists
 are defined once. All deliveries of one kind from one association are validated as one
 batch (GX names failing rows by `delivery_id` and `source_row`), so hundreds of files do
-not mean hundreds of validation runs.
+not mean hundreds of validation runs. The same problem in many rows of one delivery is one
+finding naming all its rows (`findings.group_findings`).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import pandas as pd
 
 from .config import REPO_ROOT
 from .contract import fold, load_contract
-from .findings import BLOCKING, WARNING, Finding, format_sek
+from .findings import BLOCKING, WARNING, Finding, format_sek, group_findings
 from .normalize import municipalities
 
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
@@ -345,6 +346,8 @@ def _run_suite(gx_root: Path, suite_name: str, frame: pd.DataFrame, ctx: Context
         code_list = _code_list_of(item["kwargs"])
         if code_list:
             meta["code_list"] = code_list  # lets a failure name the nearest valid code
+            if str(item["kwargs"].get("regex", "")).startswith("$multi."):
+                meta["code_multi"] = True  # a cell may hold several codes: the unknown one is named
         configurations.append((item["type"], kwargs, meta))
     # The suite, its validation definition and checkpoint are stored in the GX project once per
     # process and shape; a later run with the same suite only runs the checkpoint.
@@ -443,6 +446,7 @@ def _findings_from_result(suite_name: str, result, frame: pd.DataFrame, ctx: Con
     by_key = frame.set_index(INDEX_COLUMNS, drop=False)
     found = []
     base = ctx
+    unknown: dict[tuple, tuple[str, str | None]] = {}  # (code list, multi, value) -> (unknown text, nearest)
     for item in result.results:
         if item.success:
             continue
@@ -461,14 +465,24 @@ def _findings_from_result(suite_name: str, result, frame: pd.DataFrame, ctx: Con
                 column = str(by_key.loc[key, meta["column_from"]]) if key in by_key.index else column
             valid = _fill(meta.get("valid_sv"), by_key, key, ctx)
             code_list = meta.get("code_list")
+            text, near = None, None
             if code_list and not _empty(value):
-                near = nearest_code(code_list, str(value))
-                if near:
+                memo = (code_list, bool(meta.get("code_multi")), str(value))
+                if memo not in unknown:
+                    unknown[memo] = unknown_value(code_list, str(value), multi=memo[1])
+                text, near = unknown[memo]
+                candidates = ambiguity(code_list, text)
+                if candidates:
+                    near = None  # never guessed: the owner (or a county mapping) decides
+                    valid = f"{valid} {ambiguity_sv(code_list, candidates)}" if valid else ambiguity_sv(code_list, candidates)
+                elif near:
                     valid = f"{valid} Närmaste giltiga kod: {near}" if valid else f"närmaste giltiga kod: {near}"
+            else:
+                candidates = None
             found.append((key[0], Finding(
                 severity=severity, check=check, message_sv=_fill(meta.get("message_sv", ""), by_key, key, ctx),
                 column=column, row=key[1] if key[1] > 0 else None, value=_quote(by_key, key, meta, value),
-                valid_sv=valid)))
+                valid_sv=valid, nearest=near, unknown_value=text, candidates=list(candidates) if candidates else None)))
     return found
 
 
@@ -496,6 +510,44 @@ def nearest_code(code_list: str, value: str) -> str | None:
         if match:
             return aliases[match[0]]
     return None
+
+
+def ambiguity(code_list: str, value: str) -> tuple[str, ...]:
+    """The codes a value could mean when the vocabulary refuses to choose ('Sjukskriven',
+    'Arbete/studier', 'Gymnasiet, ej fullföljt'); empty when the value is simply unknown."""
+    from .normalize import Reading, code_parser
+
+    reading = Reading()
+    code_parser(code_list, False, reading=reading)(value)
+    return reading.ambiguous.get(value, ())
+
+
+def ambiguity_sv(code_list: str, candidates: tuple[str, ...]) -> str:
+    labels = load_contract().code_list(code_list)
+    named = ", ".join(f"{c} ({labels.get(c, {}).get('label', '')})" for c in candidates)
+    if len(candidates) == 1:
+        return (f"Värdet liknar {named} men innehåller ett ord som ändrar betydelsen (t.ex. 'ej', 'inte'), "
+                "så det tolkas inte automatiskt; skriv koden.")
+    return (f"Värdet kan betyda flera koder: {named}. Det gissas inte; skriv den kod som gäller "
+            "(eller be länets dataenhet lägga in en mappning för förbundet).")
+
+
+def unknown_value(code_list: str, value: str, multi: bool = False) -> tuple[str, str | None]:
+    """The delivered text a code list does not read, and the valid code nearest to it.
+
+    The whole value, except in a cell of several codes ('AKS, Qwxyz'): there only a part no
+    code, label or alias reads (the first with a nearest code, else the first), since that part
+    is what a county mapping (`finsam map`) would teach."""
+    if multi:
+        from .normalize import CODE_SEPARATORS, code_parser
+
+        read = code_parser(code_list, False)
+        parts = [p.strip() for p in CODE_SEPARATORS.split(value) if p.strip()]
+        unknown = [p for p in parts if read(p) is None]
+        if len(parts) > 1 and unknown:
+            candidates = [(part, nearest_code(code_list, part)) for part in unknown]
+            return next((c for c in candidates if c[1]), candidates[0])
+    return value, nearest_code(code_list, value)
 
 
 def _without_noise(findings: list[Finding]) -> list[Finding]:
@@ -556,7 +608,7 @@ def run_validation_many(jobs: list[tuple[list[Batch], Context]], gx_root: Path,
         for delivery_id, finding in _findings_from_result(suite_name, result, frame, ctx,
                                                           contexts if len(jobs) > 1 else None):
             findings[delivery_id].append(finding)
-    return {delivery_id: _without_noise(found) for delivery_id, found in findings.items()}
+    return {delivery_id: group_findings(_without_noise(found)) for delivery_id, found in findings.items()}
 
 
 def refresh_data_docs(gx_root: Path) -> None:
@@ -566,6 +618,8 @@ def refresh_data_docs(gx_root: Path) -> None:
 
 
 def verdict(findings: list[Finding]) -> str:
+    """quarantined (a blocking finding), accepted_with_warnings (a warning) or accepted; an INFO
+    finding never changes it."""
     if any(f.severity == BLOCKING for f in findings):
         return "quarantined"
     if any(f.severity == WARNING for f in findings):

@@ -288,9 +288,10 @@ def failing_rows(found: dict[str, list[tuple[str, Finding]]]) -> list[tuple]:
         for delivery_id, finding in items:
             grouped.setdefault((delivery_id, finding.check), []).append(finding)
         for (delivery_id, check), findings in sorted(grouped.items()):
-            failing = sorted({f.row for f in findings if f.row is not None})
+            failing = sorted({r for f in findings for r in f.row_numbers})
+            count = sum(len(f.row_numbers) or 1 for f in findings)  # failing rows (a grouped finding counts each)
             rows.append((delivery_id, suite, check, findings[0].severity, False,
-                         json.dumps({"antal": len(findings)}), failing, findings[0].message_sv))
+                         json.dumps({"antal": count}), failing, findings[0].message_sv))
     return rows
 
 

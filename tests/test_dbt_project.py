@@ -52,7 +52,8 @@ DDL = [
     """create table meta.load_ledger (delivery_id varchar, association_code varchar,
         intervention_code varchar, kind varchar, period varchar, file_name varchar, sha256 varchar,
         size_bytes bigint, rows_read integer, rows_kept integer, rows_dropped integer,
-        received_at timestamp, status varchar, reason varchar, loaded_at timestamp)""",
+        received_at timestamp, status varchar, reason varchar, loaded_at timestamp, replay_of varchar,
+        replay_reason varchar)""",
     """create table meta.registry_associations (association_code varchar, name varchar,
         county_code varchar, municipalities varchar, data_team_email varchar)""",
 ]
@@ -122,7 +123,7 @@ class Warehouse:
             self.con.execute(f"insert into raw.{kind} ({cols}) values ({marks})", list(full.values()))
         file_name = f"{association}_{intervention}_{kind}_{period}.xlsx"
         self.con.execute(
-            "insert into meta.load_ledger values (?, ?, ?, ?, ?, ?, ?, 1000, ?, ?, 0, ?, 'accepted', null, ?)",
+            "insert into meta.load_ledger values (?, ?, ?, ?, ?, ?, ?, 1000, ?, ?, 0, ?, 'accepted', null, ?, null, null)",
             [delivery_id, association, intervention, kind, period, file_name, delivery_id,
              len(rows), len(rows), received_at, received_at])
         return delivery_id

@@ -21,7 +21,8 @@ DATA = csv_bytes(HEADER, ROWS)
     ("SODRA_AVESTA_deltagare_2016-13.csv", "perioden '2016-13' följer inte regeln"),
     ("SODRA_AVESTA_deltagarna_2016T2.csv", "typen 'deltagarna'"),
     ("SODRA_AVESTA_Deltagare_2016T2.csv", "skriv 'deltagare' med små bokstäver"),
-    ("SODRA_AVESTA_deltagare_2016T2.xls", "filtypen .xls"),
+    ("SODRA_AVESTA_deltagare_2016T2.xlsb", "filtypen .xlsb i 'SODRA_AVESTA_deltagare_2016T2.xlsb' stöds inte; spara filen som .xlsx"),
+    ("SODRA_AVESTA_deltagare_2016T2.txt", "stöds inte; leverera .xlsx, .xls, .ods eller .csv"),
     ("SODRA AVESTA deltagare 2016T2.csv", "ska ha fyra delar"),
     ("SODRA_AVESTA_deltagare.csv", "ska ha fyra delar"),
     ("SODRA_AVESTA_deltagare_2016T2", "saknar filändelse"),
@@ -42,6 +43,8 @@ def test_valid_names_and_periods():
     assert str(parse_file_name("SODRA_ALL_budget_2016H2.csv").period.end) == "2016-12-31"
     assert str(parse_file_name("SODRA_ALL_budget_2016-02.csv").period.end) == "2016-02-29"
     assert parse_file_name("SODRA_ALL_insatser_2016.csv").period.label == "2016"
+    assert [parse_file_name(f"SODRA_AVESTA_deltagare_2016T2.{ext}").ext for ext in ("xls", "ODS", "Xlsx", "csv")] == [
+        "xls", "ods", "xlsx", "csv"]
 
 
 def test_bad_names_are_reported_and_left_in_the_drop_folder(county):

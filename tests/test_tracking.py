@@ -66,7 +66,7 @@ def seed_warehouse(settings, register=REGISTER, ledger=LEDGER):
                 "'2016-04-30', '2016-02-01 09:00:00', ?, ?, ?, 'INDIVID', ?, ?, ?, 'FK+AF', ?, ?)",
                 [row, code, code.title(), method, start, end, f"{code.lower()}@sodra.example", cadence])
         for delivery, intervention, kind, period, status, received in ledger:
-            con.execute("insert into meta.load_ledger values (?, 'SODRA', ?, ?, ?, ?, ?, 1, 1, 1, 0, ?, ?, null, ?)",
+            con.execute("insert into meta.load_ledger values (?, 'SODRA', ?, ?, ?, ?, ?, 1, 1, 1, 0, ?, ?, null, ?, null, null)",
                         [delivery, intervention, kind, period, f"SODRA_{intervention}_{kind}_{period}.csv", delivery,
                          received, status, received])
     finally:

@@ -34,7 +34,7 @@ def test_good_file_exit_0(quality_env, tmp_path, capsys):
     assert code == 0
     assert lines == [
         "Kontroll av SODRA_AVESTA_deltagare_2016T2.csv (deltagare (deltagarepisoder), period 2016T2)",
-        "Rader lästa: 2, inlästa: 2, hoppade över: 0",
+        "Rader lästa: 2, skulle läsas in: 2, hoppade över: 0",
         "Resultat: GODKÄND – filen skulle läsas in.",
     ]
     assert not any(quality_env.raw.glob("*/*/manifest.json")), "nothing lands in the real raw zone"
@@ -47,7 +47,7 @@ def test_bad_file_exit_1_with_swedish_lines(quality_env, tmp_path, capsys):
     assert code == 1
     assert lines == [
         "Kontroll av SODRA_AVESTA_deltagare_2016T2.csv (deltagare (deltagarepisoder), period 2016T2)",
-        "Rader lästa: 3, inlästa: 3, hoppade över: 0",
+        "Rader lästa: 3, skulle läsas in: 0, hoppade över: 0",  # a refused file loads nothing
         "Fel som måste rättas (2):",
         "  - rad 3, kolumn kon, värde 'Q': kön har ett värde som inte finns i kodlistan. "
         "Giltigt: K (kvinna), M (man), X (annat/uppgift saknas).",

@@ -19,7 +19,9 @@ final as (
         cast(received_at as timestamp) as received_at,
         cast(status as varchar) as status,
         cast(reason as varchar) as reason,
-        cast(loaded_at as timestamp) as loaded_at
+        cast(loaded_at as timestamp) as loaded_at,
+        cast(replay_of as varchar) as replay_of,
+        cast(replay_reason as varchar) as replay_reason
     from source
 )
 

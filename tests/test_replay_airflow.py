@@ -1,0 +1,123 @@
+"""Replay from quarantine, end to end through real Airflow (`airflow dags test`).
+
+A delivery is quarantined for a word the contract does not know; the data team teaches the
+pipeline the word (`finsam map`); the next DAG run replays the refused delivery on its own:
+loaded, marts updated, the owner mailed (real SMTP on loopback), nothing duplicated; and a
+further run (or `finsam replay`) adds nothing.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from conftest import SAMPLE
+from smtp_fixture import SmtpServer
+
+TARGET = "SODRA_AVESTA_deltagare_2016T3.csv"
+LOCAL_WORD = "Jobbcentrum Syd"   # a local unit's name: no contract could know it
+
+
+def _landing_with_local_word(landing: Path) -> int:
+    """SODRA's sample deliveries, the latest Avesta episodes with the municipality as referrer
+    written as the local unit's name. Returns the number of rows changed."""
+    shutil.copytree(SAMPLE / "landing" / "SODRA", landing / "SODRA")
+    rows = list(csv.reader(io.StringIO((SAMPLE / "landing" / "SODRA" / TARGET).read_text(encoding="utf-8-sig"))))
+    column = next(i for i, name in enumerate(rows[0]) if name.lower().startswith("remitt"))
+    changed = 0
+    for row in rows[1:]:
+        if row[column].strip().upper() in ("KOMMUN", "KOMMUNEN", "SOCIALTJÄNST", "SOCIALTJÄNSTEN"):
+            row[column] = LOCAL_WORD
+            changed += 1
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    (landing / "SODRA" / TARGET).write_text(out.getvalue(), encoding="utf-8")
+    return changed
+
+
+def _run(env: dict, logical_date: str) -> None:
+    from ingestion.demo import run_dag
+
+    state, output = run_dag(env, logical_date)
+    assert state == "success", output[-4000:]
+
+
+def _one(path: Path, sql: str, *params):
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def test_quarantined_word_mapped_then_replayed_by_the_dag(tmp_path, monkeypatch):
+    from ingestion.cli import main
+    from ingestion.demo import airflow_env, prepare_airflow
+
+    home = tmp_path / "home"
+    landing = tmp_path / "landing"
+    changed = _landing_with_local_word(landing)
+    assert changed >= 5
+    mappings = tmp_path / "mappings.yml"
+    smtp = SmtpServer().start()
+    try:
+        env = airflow_env(home, {
+            "FINSAM_DEMO": "1", "FINSAM_LANDING": str(landing), "FINSAM_REGISTRY": str(SAMPLE / "registry.yml"),
+            "FINSAM_WAREHOUSE": str(home / "warehouse" / "finsam.duckdb"), "FINSAM_MAPPINGS": str(mappings),
+            "FINSAM_SMTP_HOST": "127.0.0.1", "FINSAM_SMTP_PORT": str(smtp.port), "FINSAM_MAIL_FROM": "finsam@lan.example",
+        })
+        prepare_airflow(env)
+        warehouse = home / "warehouse" / "finsam.duckdb"
+        snapshot = home / "publish" / "finsam_marts.duckdb"
+
+        _run(env, "2026-11-01")
+        ledger = _one(warehouse, "select status, reason from meta.load_ledger where file_name = ?", TARGET)
+        assert [status for status, _ in ledger] == ["quarantined"]
+        assert LOCAL_WORD not in (ledger[0][1] or "") or "remittent" in ledger[0][1]
+        explanation = (home / "quarantine" / "SODRA" / f"{TARGET}.fel.txt").read_text(encoding="utf-8")
+        assert f"värde '{LOCAL_WORD}'" in explanation and f"({changed} rader)" in explanation
+        assert f"finsam map --column remittent '{LOCAL_WORD}' KOMMUN --association SODRA" in explanation
+        episodes_before = _one(snapshot, "select count(*) from marts.fct_participation where intervention_code = 'AVESTA'")[0][0]
+        mails_before = len(smtp.inbox.messages)
+
+        # The data team teaches the word, for this association only.
+        monkeypatch.setenv("FINSAM_MAPPINGS", str(mappings))
+        assert main(["map", "--column", "remittent", LOCAL_WORD, "KOMMUN", "--association", "SODRA"]) == 0
+
+        _run(env, "2026-11-02")
+        ledger = _one(warehouse, "select status, replay_of is not null, replay_reason from meta.load_ledger "
+                      "where file_name = ? order by received_at", TARGET)
+        assert [(status, replay) for status, replay, _ in ledger] == [("quarantined", False), ("accepted", True)] or \
+            [(status, replay) for status, replay, _ in ledger] == [("quarantined", False), ("accepted_with_warnings", True)]
+        assert "mappningar" in ledger[1][2]
+        replay_id = _one(warehouse, "select delivery_id from meta.load_ledger where replay_of is not null")[0][0]
+        referrers = dict(_one(warehouse, "select remittent, count(*) from raw.deltagare where delivery_id = ? group by 1",
+                              replay_id))
+        assert LOCAL_WORD not in referrers and referrers.get("KOMMUN", 0) >= changed
+        # Marts updated: the Avesta episodes of the replayed delivery are there, each once.
+        episodes_after = _one(snapshot, "select count(*) from marts.fct_participation where intervention_code = 'AVESTA'")[0][0]
+        assert episodes_after > episodes_before
+        assert _one(snapshot, "select count(*) - count(distinct episode_key) from marts.fct_participation")[0][0] == 0
+        assert not (home / "quarantine" / "SODRA" / f"{TARGET}.fel.txt").exists()
+        # The owner is told, once, that the delivery was accepted after all.
+        new = smtp.inbox.messages[mails_before:]
+        replayed = [m for m in new if TARGET in str(m["Subject"])]
+        assert len(replayed) == 1, [str(m["Subject"]) for m in new]
+        body = replayed[0].get_body(preferencelist=("plain",)).get_content()
+        assert "prövats om och är nu inläst" in body and LOCAL_WORD in body and "KOMMUN" in body
+
+        # A further run, and an explicit replay, add nothing.
+        counts = _one(warehouse, "select (select count(*) from meta.load_ledger), (select count(*) from raw.deltagare)")
+        mails = len(smtp.inbox.messages)
+        _run(env, "2026-11-03")
+        assert _one(warehouse, "select (select count(*) from meta.load_ledger), (select count(*) from raw.deltagare)") == counts
+        assert len(smtp.inbox.messages) == mails
+        from ingestion.config import load_settings
+        from ingestion.replay import request
+
+        assert request(load_settings(home=str(home)), association="SODRA", file_name=TARGET) == []
+    finally:
+        smtp.stop()
