@@ -9,7 +9,7 @@ export PATH := $(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: demo test install lock bench sample contract clean
+.PHONY: demo test test-fast lint install lock bench sample contract clean
 
 install: $(STAMP)
 
@@ -23,8 +23,20 @@ $(STAMP): requirements.lock pyproject.toml
 demo: $(STAMP)
 	$(BIN)/finsam demo
 
-test: $(STAMP)
+# Linters first (seconds): style, formatting, the layers of the package.
+lint: $(STAMP)
+	$(BIN)/ruff check ingestion dags bench tests
+	$(BIN)/ruff format --check ingestion dags bench tests
+	$(BIN)/lint-imports
+
+test: lint
 	$(BIN)/python -m pytest -q
+
+# Everything that needs no Airflow, no dbt build and no servers (under 2 minutes).
+test-fast: $(STAMP)
+	$(BIN)/ruff check ingestion dags bench tests
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q -n 2 -m "not airflow and not dbt and not services"
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_benchmark.py

@@ -17,6 +17,7 @@ XLSX files are written with openpyxl's streaming writer; XLSX stops at 2·10^5 r
 default because writing a 10^6-row workbook alone takes minutes (pass --xlsx-rows to go
 further). Not part of `make test`: it prints figures, it asserts nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from fixtures.synthetic import (DELTAGARE_HEADER, deltagare_rows, municipalities_file,  # noqa: E402
-                                write_csv, write_xlsx)
+from fixtures.synthetic import DELTAGARE_HEADER, deltagare_rows, municipalities_file, write_csv, write_xlsx  # noqa: E402
 
 SECRET = b"bench-secret"
 
@@ -48,11 +48,19 @@ def generate(out: Path, kind: str, rows: int) -> Path:
     if kind == "csv":
         write_csv(part, DELTAGARE_HEADER, data, title_rows=["Deltagare Samverkansteam Avesta 2016 T2"])
     else:
-        write_xlsx(part, DELTAGARE_HEADER, data, sheet="deltagare", write_only=True,
-                   title_rows=["Deltagare Samverkansteam Avesta 2016 T2"])
+        write_xlsx(
+            part,
+            DELTAGARE_HEADER,
+            data,
+            sheet="deltagare",
+            write_only=True,
+            title_rows=["Deltagare Samverkansteam Avesta 2016 T2"],
+        )
     os.replace(part, path)
-    print(f"  generated {path.name} ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - start:.0f} s",
-          flush=True)
+    print(
+        f"  generated {path.name} ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - start:.0f} s",
+        flush=True,
+    )
     return path
 
 
@@ -72,8 +80,8 @@ def best_of(repeat: int, path: Path, floor_path: Path) -> tuple[tuple, tuple]:
 
 
 def ours(path: Path) -> tuple[float, float, int]:
-    from ingestion.normalize import normalise
-    from ingestion.readers import read_cells
+    from ingestion.intake.normalize import normalise
+    from ingestion.intake.readers import read_cells
 
     start = time.perf_counter()
     cells = read_cells(path, "deltagare", max_bytes=1 << 40, max_unzipped=1 << 40)
@@ -102,15 +110,17 @@ def main() -> int:
     args = parser.parse_args()
     out = Path(args.out)
 
-    import ingestion.normalize as normalize
+    import ingestion.intake.normalize as normalize
 
     if not normalize.MUNICIPALITIES_CSV.exists():  # municipality names -> codes need the seed
         normalize.MUNICIPALITIES_CSV = municipalities_file(out / "municipalities.csv")
         normalize.municipalities.cache_clear()
         normalize.municipality_names.cache_clear()
 
-    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"best of {args.repeat}")
+    print(
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"best of {args.repeat}"
+    )
     lines = []
     for rows in [int(r) for r in args.csv_rows.split(",") if r]:
         path = generate(out, "csv", rows)
@@ -123,15 +133,21 @@ def main() -> int:
         lines.append(("XLSX", rows, kept, read_s, ours_s, floor_s, floor_rows))
 
     print()
-    print("| format | rows | ours: read (s) | ours: read+normalise (s) | ours rows/s | DuckDB read_csv floor (s) "
-          "| floor rows/s | ours / floor |")
+    print(
+        "| format | rows | ours: read (s) | ours: read+normalise (s) | ours rows/s | DuckDB read_csv floor (s) "
+        "| floor rows/s | ours / floor |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for fmt, rows, kept, read_s, ours_s, floor_s, floor_rows in lines:
-        print(f"| {fmt} | {rows:,} | {read_s:.2f} | {ours_s:.2f} | {kept / ours_s:,.0f} | {floor_s:.2f} | "
-              f"{floor_rows / floor_s:,.0f} | {ours_s / floor_s:.1f}× |")
+        print(
+            f"| {fmt} | {rows:,} | {read_s:.2f} | {ours_s:.2f} | {kept / ours_s:,.0f} | {floor_s:.2f} | "
+            f"{floor_rows / floor_s:,.0f} | {ours_s / floor_s:.1f}× |"
+        )
     print()
-    print(f"Peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB. "
-          "Target: CSV within 3× of the floor. XLSX is compared with the CSV floor for the same rows.")
+    print(
+        f"Peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB. "
+        "Target: CSV within 3× of the floor. XLSX is compared with the CSV floor for the same rows."
+    )
     return 0
 
 

@@ -14,13 +14,13 @@ measures, each as the median of --repeat runs:
 
 Prints a Markdown table (paste it into README.md with the machine it ran on).
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -90,14 +90,14 @@ def _child(code: str, env: dict) -> dict:
 FULL_LOAD = r"""
 import json, resource, time
 from datetime import date
-from ingestion.config import load_settings
-from ingestion.registry import load_registry
+from ingestion.core.config import load_settings
+from ingestion.core.registry import load_registry
 from ingestion.pipeline import process_all
-from ingestion.load import load_warehouse
-from ingestion.build import build_marts
-from ingestion.publish import publish_marts
-from ingestion.tracking import track_deliveries
-from ingestion.validate_facts import run_facts_validation
+from ingestion.warehouse.load import load_warehouse
+from ingestion.warehouse.build import build_marts
+from ingestion.outbound.publish import publish_marts
+from ingestion.outbound.reminders import track_deliveries
+from ingestion.quality.facts import run_facts_validation
 s = load_settings(); r = load_registry(s.registry); s.ensure_dirs()
 t = {}
 t0 = time.perf_counter()
@@ -122,7 +122,7 @@ print(json.dumps(t))
 FLOOR = r"""
 import json, sys, time, glob, duckdb
 from pathlib import Path
-from ingestion.readers import read_csv_text
+from ingestion.intake.readers import read_csv_text
 files = sorted(glob.glob(sys.argv[1] + '/**/*_deltagare_*.csv', recursive=True))[:int(sys.argv[2])]
 """
 
@@ -132,7 +132,7 @@ def floor_and_reader(landing: Path, limit: int = 2000) -> dict:
     batch) vs DuckDB's read_csv on the same UTF-8 deltagare CSVs, file by file (the floor)."""
     import duckdb
 
-    from ingestion.normalize import read_deliveries
+    from ingestion.intake.normalize import read_deliveries
 
     files = sorted(p for p in landing.rglob("*_deltagare_*.csv"))[:limit]
     utf8 = [p for p in files if _is_utf8(p)]
@@ -142,8 +142,9 @@ def floor_and_reader(landing: Path, limit: int = 2000) -> dict:
     rows = 0
     start = time.perf_counter()
     for association, paths in by_association.items():
-        for result in read_deliveries(paths, "deltagare", association, b"bench", max_bytes=1 << 40,
-                                      max_unzipped=1 << 40):
+        for result in read_deliveries(
+            paths, "deltagare", association, b"bench", max_bytes=1 << 40, max_unzipped=1 << 40
+        ):
             rows += 0 if isinstance(result, Exception) else len(result.frame)
     ours = time.perf_counter() - start
     con = duckdb.connect()
@@ -152,10 +153,17 @@ def floor_and_reader(landing: Path, limit: int = 2000) -> dict:
     for path in utf8:
         floor_rows += con.execute(
             f"select count(*) from read_csv('{path}', all_varchar=true, header=false, null_padding=true, "
-            "ignore_errors=true, auto_detect=true)").fetchone()[0]
+            "ignore_errors=true, auto_detect=true)"
+        ).fetchone()[0]
     floor = time.perf_counter() - start
-    return {"files": len(utf8), "rows": rows, "ours_s": ours, "floor_s": floor,
-            "ours_rows_per_s": rows / ours if ours else 0, "floor_rows_per_s": floor_rows / floor if floor else 0}
+    return {
+        "files": len(utf8),
+        "rows": rows,
+        "ours_s": ours,
+        "floor_s": floor,
+        "ours_rows_per_s": rows / ours if ours else 0,
+        "floor_rows_per_s": floor_rows / floor if floor else 0,
+    }
 
 
 AIRFLOW_TASKS = r"""
@@ -175,35 +183,55 @@ def incremental_airflow(home: Path, data: Path, env: dict, attempt: int = 0) -> 
 
     from ingestion.demo import DAG_ID, airflow_env
 
-    aenv = airflow_env(home, {k: env[k] for k in ("FINSAM_LANDING", "FINSAM_REGISTRY", "FINSAM_WAREHOUSE",
-                                                   "FINSAM_DEMO")})
+    aenv = airflow_env(
+        home, {k: env[k] for k in ("FINSAM_LANDING", "FINSAM_REGISTRY", "FINSAM_WAREHOUSE", "FINSAM_DEMO")}
+    )
     airflow = str(Path(sys.executable).parent / "airflow")
     if not (home / "airflow" / "airflow.db").exists():  # set-up, not measured
         subprocess.run([airflow, "db", "migrate"], env=aenv, check=True, capture_output=True)
-        subprocess.run([airflow, "pools", "set", "finsam_warehouse", "1", "warehouse"], env=aenv, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [airflow, "pools", "set", "finsam_warehouse", "1", "warehouse"], env=aenv, check=True, capture_output=True
+        )
     source = sorted((data / "landing").glob("*/*_deltagare_2024.csv"))[0]
     target = home / "landing" / source.parent.name / source.name.replace("_2024.csv", f"_2025-{attempt + 1:02d}.csv")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(source.read_bytes())
-    proc, wall, peak_mb = _run_measured([airflow, "dags", "test", DAG_ID, datetime.now().strftime("%Y-%m-%dT%H:%M:%S")],
-                                        aenv)
+    proc, wall, peak_mb = _run_measured(
+        [airflow, "dags", "test", DAG_ID, datetime.now().strftime("%Y-%m-%dT%H:%M:%S")], aenv
+    )
     output = proc.stdout + proc.stderr
     (home / "airflow-incremental.log").write_text(output, encoding="utf-8")
     if proc.returncode != 0 or "state=success" not in output:
         raise RuntimeError("airflow dags test failed: " + output[-3000:])
-    info = json.loads(subprocess.run([sys.executable, "-c", AIRFLOW_TASKS, str(home / "airflow" / "airflow.db")],
-                                     capture_output=True, text=True, check=True).stdout)
+    info = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", AIRFLOW_TASKS, str(home / "airflow" / "airflow.db")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     run_id, started, ended = info["run"]
-    parse = lambda text: datetime.fromisoformat(text.replace(" ", "T")[:26].rstrip("Z"))
+
+    def parse(text):
+        return datetime.fromisoformat(text.replace(" ", "T")[:26].rstrip("Z"))
+
     dag_s = (parse(ended) - parse(started)).total_seconds()
     tasks = info["tasks"]
     work = sum(t[2] or 0 for t in tasks)
     by_task: dict[str, float] = {}
     for task_id, _, duration, _ in tasks:
         by_task[task_id] = by_task.get(task_id, 0) + (duration or 0)
-    return {"wall_s": wall, "dag_run_s": dag_s, "task_work_s": work, "overhead_s": dag_s - work,
-            "task_instances": len(tasks), "by_task": by_task, "peak_tree_mb": peak_mb, "delivery": target.name}
+    return {
+        "wall_s": wall,
+        "dag_run_s": dag_s,
+        "task_work_s": work,
+        "overhead_s": dag_s - work,
+        "task_instances": len(tasks),
+        "by_task": by_task,
+        "peak_tree_mb": peak_mb,
+        "delivery": target.name,
+    }
 
 
 def _is_utf8(path: Path) -> bool:
@@ -227,12 +255,24 @@ def main() -> int:
     rows = []
     incremental: list[dict] = []
     largest = max(float(x) for x in args.scales.split(","))
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else ""
+    )
     import psutil
 
-    machine = (f"{cpu}, {os.cpu_count()} cores, {psutil.virtual_memory().total / (1 << 30):.0f} GiB RAM, "
-               f"{platform.system()} {platform.release()}, Python {platform.python_version()}")
+    machine = (
+        f"{cpu}, {os.cpu_count()} cores, {psutil.virtual_memory().total / (1 << 30):.0f} GiB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
     for scale in [float(s) for s in args.scales.split(",")]:
         data = out / f"national-{int(scale * 100)}"
         if not (data / "registry.yml").exists():
@@ -245,15 +285,31 @@ def main() -> int:
             home = out / f"run-{int(scale * 100)}"
             shutil.rmtree(home, ignore_errors=True)
             shutil.copytree(data / "landing", home / "landing")
-            env = dict(os.environ, FINSAM_HOME=str(home), FINSAM_LANDING=str(home / "landing"),
-                       FINSAM_REGISTRY=str(data / "registry.yml"), FINSAM_DEMO="1",
-                       FINSAM_WAREHOUSE=str(home / "warehouse" / "finsam.duckdb"), GX_ANALYTICS_ENABLED="false")
+            env = dict(
+                os.environ,
+                FINSAM_HOME=str(home),
+                FINSAM_LANDING=str(home / "landing"),
+                FINSAM_REGISTRY=str(data / "registry.yml"),
+                FINSAM_DEMO="1",
+                FINSAM_WAREHOUSE=str(home / "warehouse" / "finsam.duckdb"),
+                GX_ANALYTICS_ENABLED="false",
+            )
             result = _child(FULL_LOAD, env)
             print(f"  {scale:.0%} run {attempt + 1}: {result}", flush=True)
             runs.append(result)
-        med = {k: statistics.median(r[k] for r in runs) for k in
-               ("total_s", "ingest_validate_s", "load_s", "dbt_build_s", "facts_tracking_s", "publish_s", "peak_rss_mb",
-                "peak_tree_mb")}
+        med = {
+            k: statistics.median(r[k] for r in runs)
+            for k in (
+                "total_s",
+                "ingest_validate_s",
+                "load_s",
+                "dbt_build_s",
+                "facts_tracking_s",
+                "publish_s",
+                "peak_rss_mb",
+                "peak_tree_mb",
+            )
+        }
         validate_s = statistics.median(r["timings"]["validate_s"] for r in runs) or float("nan")
         med["gx_rows_per_s"] = runs[0]["rows_validated"] / validate_s
         rows.append((scale, runs[0]["rows_loaded"], runs[0]["deliveries"], med))
@@ -268,32 +324,46 @@ def main() -> int:
     print()
     print(f"Machine: {machine}")
     print()
-    print("Full load from empty (ingest+validate, load, dbt build, facts validation + delivery tracking, publish), "
-          f"median of {args.repeat} run(s):")
+    print(
+        "Full load from empty (ingest+validate, load, dbt build, facts validation + delivery tracking, publish), "
+        f"median of {args.repeat} run(s):"
+    )
     print()
-    print("| scale | deliveries | rows loaded | full load (s) | ingest+validate (s) | load (s) | dbt build (s) | "
-          "facts+tracking (s) | publish (s) | GX rows/s | peak memory, all processes (MB) | largest process (MB) |")
+    print(
+        "| scale | deliveries | rows loaded | full load (s) | ingest+validate (s) | load (s) | dbt build (s) | "
+        "facts+tracking (s) | publish (s) | GX rows/s | peak memory, all processes (MB) | largest process (MB) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for scale, n_rows, n_files, med in rows:
-        print(f"| {scale:.0%} | {n_files} | {n_rows} | {med['total_s']:.1f} | {med['ingest_validate_s']:.1f} | "
-              f"{med['load_s']:.1f} | {med['dbt_build_s']:.1f} | {med['facts_tracking_s']:.1f} | {med['publish_s']:.1f} | "
-              f"{med['gx_rows_per_s']:,.0f} | {med['peak_tree_mb']:.0f} | {med['peak_rss_mb']:.0f} |")
+        print(
+            f"| {scale:.0%} | {n_files} | {n_rows} | {med['total_s']:.1f} | {med['ingest_validate_s']:.1f} | "
+            f"{med['load_s']:.1f} | {med['dbt_build_s']:.1f} | {med['facts_tracking_s']:.1f} | {med['publish_s']:.1f} | "
+            f"{med['gx_rows_per_s']:,.0f} | {med['peak_tree_mb']:.0f} | {med['peak_rss_mb']:.0f} |"
+        )
     print()
-    print(f"Ingestion (read+normalise, batched per association) {floor['ours_rows_per_s']:,.0f} rows/s vs DuckDB "
-          f"read_csv floor {floor['floor_rows_per_s']:,.0f} rows/s on the same {floor['files']} CSV files: "
-          f"{floor['ours_s'] / floor['floor_s']:.1f}× the floor")
+    print(
+        f"Ingestion (read+normalise, batched per association) {floor['ours_rows_per_s']:,.0f} rows/s vs DuckDB "
+        f"read_csv floor {floor['floor_rows_per_s']:,.0f} rows/s on the same {floor['files']} CSV files: "
+        f"{floor['ours_s'] / floor['floor_s']:.1f}× the floor"
+    )
     if incremental:
-        med = {k: statistics.median(r[k] for r in incremental) for k in
-               ("wall_s", "dag_run_s", "task_work_s", "overhead_s", "peak_tree_mb")}
+        med = {
+            k: statistics.median(r[k] for r in incremental)
+            for k in ("wall_s", "dag_run_s", "task_work_s", "overhead_s", "peak_tree_mb")
+        }
         by_task = {k: statistics.median(r["by_task"].get(k, 0) for r in incremental) for k in incremental[0]["by_task"]}
         print()
-        print(f"Incremental, one new delivery ({incremental[0]['delivery']}) at {largest:.0%} through Airflow "
-              f"(`airflow dags test`, {incremental[0]['task_instances']} task instances), median of {len(incremental)}:")
+        print(
+            f"Incremental, one new delivery ({incremental[0]['delivery']}) at {largest:.0%} through Airflow "
+            f"(`airflow dags test`, {incremental[0]['task_instances']} task instances), median of {len(incremental)}:"
+        )
         print()
         print("| end to end (s) | DAG run (s) | sum of task work (s) | Airflow overhead (s) | peak memory (MB) |")
         print("|---|---|---|---|---|")
-        print(f"| {med['wall_s']:.1f} | {med['dag_run_s']:.1f} | {med['task_work_s']:.1f} | {med['overhead_s']:.1f} | "
-              f"{med['peak_tree_mb']:.0f} |")
+        print(
+            f"| {med['wall_s']:.1f} | {med['dag_run_s']:.1f} | {med['task_work_s']:.1f} | {med['overhead_s']:.1f} | "
+            f"{med['peak_tree_mb']:.0f} |"
+        )
         print()
         print("Task work: " + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(by_task.items(), key=lambda kv: -kv[1])))
     return 0

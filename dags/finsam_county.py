@@ -18,6 +18,7 @@ contract, and refreshes the marts BI tools read.
 Every task is safe to re-run: files are recognised by checksum, loads are keyed on the
 delivery, alerts are sent once. Logic lives in the `ingestion` package; see README.md.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -30,8 +31,8 @@ RETRIES = {"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponentia
 
 
 def _settings_and_registry():
-    from ingestion.config import load_settings
-    from ingestion.registry import load_registry
+    from ingestion.core.config import load_settings
+    from ingestion.core.registry import load_registry
 
     settings = load_settings()
     settings.ensure_dirs()
@@ -45,7 +46,7 @@ def _as_of():
 
 
 def _notify_data_team(context) -> None:
-    from ingestion.notify import task_failed
+    from ingestion.outbound.notify import task_failed
 
     task_failed(context)
 
@@ -80,29 +81,29 @@ def finsam_county():
     # the failure callback); the others' deliveries still reach the marts in this run.
     @task(pool=WAREHOUSE_POOL, trigger_rule="all_done", **RETRIES)
     def load_warehouse(summaries: list[dict]) -> dict:
-        from ingestion.load import load_warehouse as run
+        from ingestion.warehouse.load import load_warehouse as run
 
         settings, registry = _settings_and_registry()
         return run(settings, registry)
 
     @task(pool=WAREHOUSE_POOL)
     def build_marts(loaded: dict) -> dict:
-        from ingestion.build import build_marts as run
+        from ingestion.warehouse.build import build_marts as run
 
         settings, _ = _settings_and_registry()
         return run(settings)
 
     @task(pool=WAREHOUSE_POOL, **RETRIES)
     def validate_facts(built: dict) -> dict:
-        from ingestion.validate_facts import run_facts_validation as run
+        from ingestion.quality.facts import run_facts_validation as run
 
         settings, registry = _settings_and_registry()
         return run(settings, registry, as_of=_as_of())
 
     @task(pool=WAREHOUSE_POOL, **RETRIES)
     def publish_marts(tracked: dict) -> dict:
+        from ingestion.outbound.publish import publish_marts as run
         from ingestion.pipeline import write_docs_index
-        from ingestion.publish import publish_marts as run
 
         settings, registry = _settings_and_registry()
         result = run(settings)
@@ -111,14 +112,14 @@ def finsam_county():
 
     @task(pool=WAREHOUSE_POOL, **RETRIES)
     def send_alerts(facts: dict) -> dict:
-        from ingestion.alert import send_alerts as run
+        from ingestion.outbound.alerts import send_alerts as run
 
         settings, registry = _settings_and_registry()
         return run(settings, registry)
 
     @task(pool=WAREHOUSE_POOL, **RETRIES)
     def track_deliveries(alerted: dict) -> dict:
-        from ingestion.tracking import track_deliveries as run
+        from ingestion.outbound.reminders import track_deliveries as run
 
         settings, registry = _settings_and_registry()
         return run(settings, registry, as_of=_as_of())

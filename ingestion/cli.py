@@ -1,37 +1,50 @@
 """`finsam`: the command line. Options also read environment variables (see README)."""
+
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 from datetime import date
 from pathlib import Path
 
-from .config import REPO_ROOT, ConfigError, load_settings
+from ingestion.core.config import ConfigError, load_settings
 
 
 def _settings(args):
-    return load_settings(landing=getattr(args, "landing", None), warehouse=getattr(args, "warehouse", None),
-                         registry=getattr(args, "registry", None), home=getattr(args, "home", None))
+    return load_settings(
+        landing=getattr(args, "landing", None),
+        warehouse=getattr(args, "warehouse", None),
+        registry=getattr(args, "registry", None),
+        home=getattr(args, "home", None),
+    )
 
 
 def cmd_run(args) -> int:
-    from .pipeline import run_pipeline, summary_lines
-    from .registry import load_registry
+    from ingestion.core.registry import load_registry
+    from ingestion.pipeline import run_pipeline, summary_lines
 
     settings = _settings(args)
     registry = load_registry(settings.registry)
     as_of = date.fromisoformat(args.as_of) if args.as_of else None
     result = run_pipeline(settings, registry, as_of=as_of, docs=not args.no_docs)
-    print("\n".join(summary_lines(settings, registry, result["unknown_folders"], result["unreachable"],
-                                  associations=result["associations"])))
+    print(
+        "\n".join(
+            summary_lines(
+                settings,
+                registry,
+                result["unknown_folders"],
+                result["unreachable"],
+                associations=result["associations"],
+            )
+        )
+    )
     return 3 if result["unreachable"] else 0  # a scheduler sees that a source was down
 
 
 def cmd_validate(args) -> int:
-    from .check import validate_file
+    from ingestion.quality.check import validate_file
 
     settings = _settings(args)
     ok, text = validate_file(settings, Path(args.file), as_of=date.fromisoformat(args.as_of) if args.as_of else None)
@@ -40,13 +53,13 @@ def cmd_validate(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo import run_demo
+    from ingestion.demo import run_demo
 
     return run_demo(fresh=not args.keep)
 
 
 def cmd_contract(args) -> int:
-    from .publish_contract import write_all
+    from ingestion.publish_contract import write_all
 
     paths = write_all(check=args.check)
     for path in paths:
@@ -58,7 +71,7 @@ def cmd_contract(args) -> int:
 
 
 def cmd_forget(args) -> int:
-    from .forget import ForgetError, forget
+    from ingestion.forget import ForgetError, forget
 
     settings = _settings(args)
     given = args.personnummer_or_key or sys.stdin.readline()
@@ -71,14 +84,20 @@ def cmd_forget(args) -> int:
 
 
 def cmd_map(args) -> int:
-    from .mappings import MappingError, add_mapping
-    from .registry import load_registry
+    from ingestion.core.mappings import MappingError, add_mapping
+    from ingestion.core.registry import load_registry
 
     settings = _settings(args)
     codes = load_registry(settings.registry).codes if settings.registry.exists() else None
     try:
-        entry = add_mapping(settings.mappings, args.column, args.value, args.code, association=args.association,
-                            known_associations=codes)
+        entry = add_mapping(
+            settings.mappings,
+            args.column,
+            args.value,
+            args.code,
+            association=args.association,
+            known_associations=codes,
+        )
     except MappingError as exc:
         print(f"Fel: {exc}", file=sys.stderr)
         return 1
@@ -89,9 +108,9 @@ def cmd_map(args) -> int:
 
 
 def cmd_replay(args) -> int:
-    from .pipeline import run_pipeline, summary_lines
-    from .registry import load_registry
-    from .replay import request
+    from ingestion.core.registry import load_registry
+    from ingestion.pipeline import run_pipeline, summary_lines
+    from ingestion.quality.replay import request
 
     settings = _settings(args)
     registry = load_registry(settings.registry)
@@ -105,8 +124,17 @@ def cmd_replay(args) -> int:
     print(f"Omprövar {len(marked)} leverans(er) i karantän: " + ", ".join(l.manifest["file_name"] for l in marked))
     as_of = date.fromisoformat(args.as_of) if args.as_of else None
     result = run_pipeline(settings, registry, as_of=as_of, docs=not args.no_docs)
-    print("\n".join(summary_lines(settings, registry, result["unknown_folders"], result["unreachable"],
-                                  associations=result["associations"])))
+    print(
+        "\n".join(
+            summary_lines(
+                settings,
+                registry,
+                result["unknown_folders"],
+                result["unreachable"],
+                associations=result["associations"],
+            )
+        )
+    )
     return 3 if result["unreachable"] else 0
 
 
@@ -143,24 +171,38 @@ def main(argv: list[str] | None = None) -> int:
 
     forget = sub.add_parser("forget", help="radera en person (återkallat samtycke)")
     common(forget)
-    forget.add_argument("personnummer_or_key", nargs="?", help="personnummer eller nyckel (läses från stdin om utelämnat)")
+    forget.add_argument(
+        "personnummer_or_key", nargs="?", help="personnummer eller nyckel (läses från stdin om utelämnat)"
+    )
     forget.set_defaults(func=cmd_forget)
 
-    mapping = sub.add_parser("map", help="lär pipelinen ett ord: värde -> kod i en kolumn (länets mappningar)",
-                             description="Lägger till en mappning i länets mappningsfil (FINSAM_MAPPINGS, standard "
-                             "config/mappings.yml) efter att ha kontrollerat att koden finns och att värdet inte redan "
-                             "betyder en annan kod. Exempel: finsam map --column remittent \"Landstinget\" REGION")
+    mapping = sub.add_parser(
+        "map",
+        help="lär pipelinen ett ord: värde -> kod i en kolumn (länets mappningar)",
+        description="Lägger till en mappning i länets mappningsfil (FINSAM_MAPPINGS, standard "
+        "config/mappings.yml) efter att ha kontrollerat att koden finns och att värdet inte redan "
+        'betyder en annan kod. Exempel: finsam map --column remittent "Landstinget" REGION',
+    )
     common(mapping)
-    mapping.add_argument("--column", required=True, help="kolumnen i exportkontraktet, t.ex. remittent eller avslutsanledning")
-    mapping.add_argument("--association", default=None, help="gäller bara detta förbund (förbundskod); annars hela länet")
-    mapping.add_argument("value", help="värdet som ägarna skriver, t.ex. \"Landstinget\"")
-    mapping.add_argument("code", help="koden i kontraktets kodlista, t.ex. REGION (flera koder med +, där kolumnen tillåter)")
+    mapping.add_argument(
+        "--column", required=True, help="kolumnen i exportkontraktet, t.ex. remittent eller avslutsanledning"
+    )
+    mapping.add_argument(
+        "--association", default=None, help="gäller bara detta förbund (förbundskod); annars hela länet"
+    )
+    mapping.add_argument("value", help='värdet som ägarna skriver, t.ex. "Landstinget"')
+    mapping.add_argument(
+        "code", help="koden i kontraktets kodlista, t.ex. REGION (flera koder med +, där kolumnen tillåter)"
+    )
     mapping.set_defaults(func=cmd_map)
 
-    again = sub.add_parser("replay", help="pröva leveranser i karantän igen (efter en ny mappning eller kontraktsändring)",
-                           description="Läser om underkända leveranser från deras pseudonymiserade kopior och läser in "
-                           "dem som nu godkänns, precis som nya leveranser. Filer som inte gick att läsa ligger kvar hos "
-                           "ägaren och kan inte omprövas.")
+    again = sub.add_parser(
+        "replay",
+        help="pröva leveranser i karantän igen (efter en ny mappning eller kontraktsändring)",
+        description="Läser om underkända leveranser från deras pseudonymiserade kopior och läser in "
+        "dem som nu godkänns, precis som nya leveranser. Filer som inte gick att läsa ligger kvar hos "
+        "ägaren och kan inte omprövas.",
+    )
     common(again)
     again.add_argument("--association", default=None, help="bara detta förbund")
     again.add_argument("--file", default=None, help="bara leveransen med detta filnamn")
@@ -169,7 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     again.set_defaults(func=cmd_replay)
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("FINSAM_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("FINSAM_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return args.func(args)
     except ConfigError as exc:

@@ -4,16 +4,17 @@ Uses the embedded default: SQLite for Airflow's metadata, a DuckDB file for the 
 everything under `var/demo/`. The sample's drop folders are copied to the demo's landing
 zone (the pipeline moves files out of landing as it lands them).
 """
+
 from __future__ import annotations
 
-import re
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from .config import REPO_ROOT
+from ingestion.core.config import REPO_ROOT
 
 SAMPLE = REPO_ROOT / "data" / "sample"
 DAG_ID = "finsam_county"
@@ -22,26 +23,29 @@ DAG_ID = "finsam_county"
 def airflow_env(home: Path, extra: dict | None = None) -> dict:
     bin_dir = str(Path(sys.executable).parent)
     env = dict(os.environ)
-    env.update({
-        "PATH": bin_dir + os.pathsep + env.get("PATH", ""),
-        "AIRFLOW_HOME": str(home / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
-        "FINSAM_HOME": str(home),
-        "GX_ANALYTICS_ENABLED": "false",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "NO_COLOR": "1",
-    })
+    env.update(
+        {
+            "PATH": bin_dir + os.pathsep + env.get("PATH", ""),
+            "AIRFLOW_HOME": str(home / "airflow"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+            "FINSAM_HOME": str(home),
+            "GX_ANALYTICS_ENABLED": "false",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "NO_COLOR": "1",
+        }
+    )
     env.update(extra or {})
     return env
 
 
 def airflow(env: dict, *args: str, check: bool = True, capture: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run([str(Path(sys.executable).parent / "airflow"), *args], env=env, check=check,
-                          capture_output=capture, text=True)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "airflow"), *args], env=env, check=check, capture_output=capture, text=True
+    )
 
 
 def prepare_airflow(env: dict) -> None:
@@ -55,7 +59,7 @@ def run_dag(env: dict, logical_date: str | None = None) -> tuple[str, str]:
     proc = airflow(env, *args, check=False)
     output = proc.stdout + proc.stderr
     # Airflow's own closing line for the run: "DagRun Finished: dag_id=…, state=success, …"
-    finished = re.findall(r"DagRun Finished: dag_id=%s,.*?\bstate=(\w+)" % DAG_ID, output)
+    finished = re.findall(rf"DagRun Finished: dag_id={DAG_ID},.*?\bstate=(\w+)", output)
     state = finished[-1] if finished else ("failed" if proc.returncode else "unknown")
     return state, output
 
@@ -66,9 +70,13 @@ def run_demo(fresh: bool = True, home: Path | None = None) -> int:
         shutil.rmtree(home)
     landing = home / "landing"
     shutil.copytree(SAMPLE / "landing", landing, dirs_exist_ok=True)
-    extra = {"FINSAM_DEMO": "1", "FINSAM_REFERENCE_CHECKS": "1", "FINSAM_LANDING": str(landing),
-             "FINSAM_REGISTRY": str(SAMPLE / "registry.yml"),
-             "FINSAM_WAREHOUSE": str(home / "warehouse" / "finsam.duckdb")}
+    extra = {
+        "FINSAM_DEMO": "1",
+        "FINSAM_REFERENCE_CHECKS": "1",
+        "FINSAM_LANDING": str(landing),
+        "FINSAM_REGISTRY": str(SAMPLE / "registry.yml"),
+        "FINSAM_WAREHOUSE": str(home / "warehouse" / "finsam.duckdb"),
+    }
     env = airflow_env(home, extra)
     print("Förbereder Airflow (SQLite) …", flush=True)
     prepare_airflow(env)
@@ -82,9 +90,9 @@ def run_demo(fresh: bool = True, home: Path | None = None) -> int:
         return 1
     os.environ.update(extra)
     os.environ["FINSAM_HOME"] = str(home)
-    from .config import load_settings
-    from .pipeline import summary_lines, unknown_drop_folders
-    from .registry import load_registry
+    from ingestion.core.config import load_settings
+    from ingestion.core.registry import load_registry
+    from ingestion.pipeline import summary_lines, unknown_drop_folders
 
     settings = load_settings()
     registry = load_registry(settings.registry)

@@ -14,24 +14,25 @@ Given a personnummer (never stored, never printed) or a person key:
 
 Safe to run again: a second run finds nothing more and records a second, empty erasure.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import pseudonymize as pz
-from .build import EVERY_ASSOCIATION, queue_build
-from .config import REPO_ROOT, Settings
-from .discover import sha256_file
-from .land import Landed, all_landed, write_json_atomic
+from ingestion.core.config import REPO_ROOT, Settings
+from ingestion.core.rawzone import Landed, all_landed, write_json_atomic
+from ingestion.intake import pseudonymize as pz
+from ingestion.intake.discover import sha256_file
+from ingestion.warehouse.queue import EVERY_ASSOCIATION, queue_build
 
 log = logging.getLogger(__name__)
 PREFIX = 8
@@ -48,8 +49,10 @@ def _key(settings: Settings, given: str) -> str:
     shaped_as_key = len(given) == pz.KEY_LENGTH and all(c in "0123456789abcdef" for c in given)
     key = pz.key_for_input(b"" if shaped_as_key else settings.secret(), given)
     if key is None:
-        raise ForgetError("det angivna är varken ett giltigt personnummer/samordningsnummer (kontrollsiffran "
-                          f"stämmer inte) eller en personnyckel ({pz.KEY_LENGTH} tecken 0-9, a-f)")
+        raise ForgetError(
+            "det angivna är varken ett giltigt personnummer/samordningsnummer (kontrollsiffran "
+            f"stämmer inte) eller en personnyckel ({pz.KEY_LENGTH} tecken 0-9, a-f)"
+        )
     return key
 
 
@@ -108,7 +111,7 @@ def _erase_quarantine(settings: Settings, key: str, touched: list[Landed]) -> in
 
 def _erase_warehouse(settings: Settings, key: str, raw_rows: int, now: str) -> int:
     """Delete the person from every warehouse table with a person_key; record the erasure."""
-    from .load import connect, ensure_schema
+    from ingestion.warehouse.schema import connect, ensure_schema
 
     con = connect(settings)
     try:
@@ -117,7 +120,8 @@ def _erase_warehouse(settings: Settings, key: str, raw_rows: int, now: str) -> i
         tables = con.execute(
             "select c.table_schema, c.table_name from information_schema.columns c "
             "join information_schema.tables t using (table_catalog, table_schema, table_name) "
-            "where c.column_name = 'person_key' and t.table_type = 'BASE TABLE' order by 1, 2").fetchall()
+            "where c.column_name = 'person_key' and t.table_type = 'BASE TABLE' order by 1, 2"
+        ).fetchall()
         removed = 0
         for schema, table in tables:
             count = con.execute(f'select count(*) from "{schema}"."{table}" where person_key = ?', [key]).fetchone()[0]
@@ -125,8 +129,9 @@ def _erase_warehouse(settings: Settings, key: str, raw_rows: int, now: str) -> i
                 con.execute(f'delete from "{schema}"."{table}" where person_key = ?', [key])
                 if (schema, table) == ("raw", "deltagare"):
                     removed = count
-        con.execute("insert into meta.erasures values (cast(? as timestamp), ?, ?, ?)",
-                    [now, key[:PREFIX], raw_rows, removed])
+        con.execute(
+            "insert into meta.erasures values (cast(? as timestamp), ?, ?, ?)", [now, key[:PREFIX], raw_rows, removed]
+        )
         queue_build(con, [EVERY_ASSOCIATION], "radering")  # every incremental model is recomputed
         con.execute("commit")
     except BaseException:
@@ -137,9 +142,11 @@ def _erase_warehouse(settings: Settings, key: str, raw_rows: int, now: str) -> i
     return removed
 
 
-REBUILD = ("from ingestion.config import load_settings; from ingestion.build import build_marts; "
-           "from ingestion.publish import publish_marts; s = load_settings(); build_marts(s, docs=False); "
-           "publish_marts(s)")
+REBUILD = (
+    "from ingestion.core.config import load_settings; from ingestion.warehouse.build import build_marts; "
+    "from ingestion.outbound.publish import publish_marts; s = load_settings(); build_marts(s, docs=False); "
+    "publish_marts(s)"
+)
 
 
 def _rebuild(settings: Settings) -> str:
@@ -148,24 +155,31 @@ def _rebuild(settings: Settings) -> str:
     In a fresh process: dbt and DuckDB keep process-wide state (open connections, environment)."""
     if not (settings.dbt_project / "dbt_project.yml").exists():
         return "tabellerna för rapporter byggs om vid nästa körning (dbt-projektet saknas här)"
-    env = dict(os.environ, FINSAM_HOME=str(settings.home), FINSAM_LANDING=str(settings.landing),
-               FINSAM_WAREHOUSE=str(settings.warehouse), FINSAM_REGISTRY=str(settings.registry))
+    env = dict(
+        os.environ,
+        FINSAM_HOME=str(settings.home),
+        FINSAM_LANDING=str(settings.landing),
+        FINSAM_WAREHOUSE=str(settings.warehouse),
+        FINSAM_REGISTRY=str(settings.registry),
+    )
     proc = subprocess.run([sys.executable, "-c", REBUILD], env=env, cwd=REPO_ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["?"])[-1].split(":")[0]
         log.error("Ombyggnad efter radering misslyckades: %s", last)
-        return (f"ombyggnaden av rapporttabellerna misslyckades ({last}); raderna är borta ur datalagret, "
-                "kör `finsam run` så byggs tabellerna och den publicerade kopian om")
+        return (
+            f"ombyggnaden av rapporttabellerna misslyckades ({last}); raderna är borta ur datalagret, "
+            "kör `finsam run` så byggs tabellerna och den publicerade kopian om"
+        )
     return "rapporttabellerna och den publicerade kopian är ombyggda utan personen"
 
 
 def forget(settings: Settings, given: str) -> str:
     """Erase one person (personnummer or key); returns a Swedish summary without the number."""
     key = _key(settings, given)
-    now = datetime.now(timezone.utc).replace(microsecond=0).replace(tzinfo=None).isoformat(sep=" ")
-    from .load import erased_keys_path
+    now = datetime.now(UTC).replace(microsecond=0).replace(tzinfo=None).isoformat(sep=" ")
+    from ingestion.core.rawzone import append_erased_key, erased_keys_path
 
-    pz.append_erased_key(erased_keys_path(settings), key)  # first: nothing may bring the person back
+    append_erased_key(erased_keys_path(settings), key)  # first: nothing may bring the person back
     raw_rows, touched = 0, []
     for landed in all_landed(settings) if settings.raw.is_dir() else []:
         removed = _erase_raw(landed, key, now)
@@ -177,10 +191,14 @@ def forget(settings: Settings, given: str) -> str:
     try:
         warehouse_rows = _erase_warehouse(settings, key, raw_rows, now)
     except duckdb.IOException:
-        raise ForgetError("datalagret används just nu av en annan körning; personen är spärrad och borttagen ur "
-                          "råzonen, kör samma kommando igen för att radera i datalagret") from None
+        raise ForgetError(
+            "datalagret används just nu av en annan körning; personen är spärrad och borttagen ur "
+            "råzonen, kör samma kommando igen för att radera i datalagret"
+        ) from None
     rebuilt = _rebuild(settings) if existed else "inget datalager fanns ännu"
     log.info("Radering av person %s…: %s rader i råzonen, %s i datalagret", key[:PREFIX], raw_rows, warehouse_rows)
-    return (f"Personen med nyckel {key[:PREFIX]}… är raderad: {raw_rows} rader ur råzonen "
-            f"({len(touched)} leveranser), {quarantine_rows} ur karantänen, {warehouse_rows} ur datalagret "
-            f"(raw.deltagare); {rebuilt}. Nyckeln är spärrad, så personen tas bort ur varje ny leverans.")
+    return (
+        f"Personen med nyckel {key[:PREFIX]}… är raderad: {raw_rows} rader ur råzonen "
+        f"({len(touched)} leveranser), {quarantine_rows} ur karantänen, {warehouse_rows} ur datalagret "
+        f"(raw.deltagare); {rebuilt}. Nyckeln är spärrad, så personen tas bort ur varje ny leverans."
+    )

@@ -1,4 +1,5 @@
 """The whole run, without a scheduler (`finsam run`), calling the same steps the DAG calls."""
+
 from __future__ import annotations
 
 import json
@@ -9,18 +10,17 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from pathlib import Path
 
-import duckdb
-
-from .alert import send_alerts
-from .build import build_marts
-from .config import Settings
-from .load import load_warehouse, read_connection
-from .process import process_association, process_associations, source_down_summary
-from .sources import SourceUnavailable
-from .publish import publish_marts
-from .validate_facts import run_facts_validation
-from .registry import Registry, load_registry
-from .tracking import track_deliveries
+from ingestion.core.config import Settings
+from ingestion.core.registry import Registry, load_registry
+from ingestion.intake.sources import SourceUnavailable
+from ingestion.outbound.alerts import send_alerts
+from ingestion.outbound.publish import publish_marts
+from ingestion.outbound.reminders import track_deliveries
+from ingestion.process import process_association, process_associations, source_down_summary
+from ingestion.quality.facts import run_facts_validation
+from ingestion.warehouse.build import build_marts
+from ingestion.warehouse.load import load_warehouse
+from ingestion.warehouse.schema import read_connection
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def process_all(settings: Settings, registry: Registry, *, as_of: date | None, d
     if not docs:
         # Without Data Docs each worker validates all its associations together (one GX run per
         # suite instead of one per association and suite): GX's fixed cost dominates small deliveries.
-        chunks = [registry.codes[i::max(workers, 1)] for i in range(max(workers, 1))]
+        chunks = [registry.codes[i :: max(workers, 1)] for i in range(max(workers, 1))]
         if workers <= 1:
             return process_associations(settings, registry, registry.codes, as_of=as_of)
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -63,8 +63,9 @@ def _one(settings: Settings, registry: Registry, code: str, as_of: date | None, 
         return source_down_summary(code, exc)
 
 
-def run_pipeline(settings: Settings, registry: Registry | None = None, *, as_of: date | None = None,
-                 docs: bool = True) -> dict:
+def run_pipeline(
+    settings: Settings, registry: Registry | None = None, *, as_of: date | None = None, docs: bool = True
+) -> dict:
     registry = registry or load_registry(settings.registry)
     settings.ensure_dirs()
     settings.secret()  # refuse early without a hash secret (outside the demo)
@@ -76,9 +77,17 @@ def run_pipeline(settings: Settings, registry: Registry | None = None, *, as_of:
     tracking = track_deliveries(settings, registry, as_of=as_of)
     published = publish_marts(settings)  # last, so delivery_status is published with this run's tracking
     write_docs_index(settings, registry)
-    return {"associations": associations, "load": loaded, "build": built, "facts": facts, "publish": published, "alerts": alerts,
-            "tracking": tracking, "unknown_folders": unknown_drop_folders(settings, registry),
-            "unreachable": {s["association"]: s["source_error"] for s in associations if s.get("source_error")}}
+    return {
+        "associations": associations,
+        "load": loaded,
+        "build": built,
+        "facts": facts,
+        "publish": published,
+        "alerts": alerts,
+        "tracking": tracking,
+        "unknown_folders": unknown_drop_folders(settings, registry),
+        "unreachable": {s["association"]: s["source_error"] for s in associations if s.get("source_error")},
+    }
 
 
 def write_docs_index(settings: Settings, registry: Registry) -> Path:
@@ -87,13 +96,23 @@ def write_docs_index(settings: Settings, registry: Registry) -> Path:
     for code in registry.codes:
         page = settings.gx_root / code / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
         if page.exists():
-            links.append(f'<li><a href="{page.relative_to(settings.reports.parent)}">{code}</a></li>'
-                         .replace('href="', 'href="../'))
+            links.append(
+                f'<li><a href="{page.relative_to(settings.reports.parent)}">{code}</a></li>'.replace(
+                    'href="', 'href="../'
+                )
+            )
     dbt_docs = settings.publish / "dbt-docs" / "index.html"
-    html = ("<!doctype html><meta charset='utf-8'><title>Finsam: valideringsrapporter</title>"
-            "<h1>Valideringsrapporter (Great Expectations Data Docs)</h1><ul>" + "".join(links) + "</ul>"
-            + (f"<p><a href='../publish/dbt-docs/index.html'>Dokumentation av tabellerna (dbt docs)</a></p>"
-               if dbt_docs.exists() else ""))
+    html = (
+        "<!doctype html><meta charset='utf-8'><title>Finsam: valideringsrapporter</title>"
+        "<h1>Valideringsrapporter (Great Expectations Data Docs)</h1><ul>"
+        + "".join(links)
+        + "</ul>"
+        + (
+            "<p><a href='../publish/dbt-docs/index.html'>Dokumentation av tabellerna (dbt docs)</a></p>"
+            if dbt_docs.exists()
+            else ""
+        )
+    )
     path = settings.reports / "validering.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")
@@ -110,8 +129,9 @@ def county_unknown_values(associations: list[dict]) -> list[dict]:
     for summary in associations:
         for item in summary.get("unknown_values") or []:
             key = (summary["association"], item["column"], item["value"])
-            entry = merged.setdefault(key, {"association": key[0], "column": key[1], "value": key[2], "rows": 0,
-                                            "nearest": None, "files": []})
+            entry = merged.setdefault(
+                key, {"association": key[0], "column": key[1], "value": key[2], "rows": 0, "nearest": None, "files": []}
+            )
             entry["rows"] += int(item.get("rows") or 0)
             entry["nearest"] = entry["nearest"] or item.get("nearest")
             if item.get("file") and item["file"] not in entry["files"]:
@@ -122,7 +142,7 @@ def county_unknown_values(associations: list[dict]) -> list[dict]:
 def _stored_unknown_values(settings: Settings, con) -> list[dict]:
     """`unknown_values` summaries rebuilt from the stored validation of each slot's latest delivery
     (a run in Airflow, such as the demo's, leaves its summaries in XCom, not here)."""
-    from .findings import Finding, mappable
+    from ingestion.core.findings import Finding, mappable
 
     current = con.execute("""
         select association_code, delivery_id, file_name from meta.load_ledger
@@ -137,34 +157,53 @@ def _stored_unknown_values(settings: Settings, con) -> list[dict]:
         stored = json.loads(path.read_text(encoding="utf-8"))
         findings = [Finding.from_dict(f) for f in stored.get("findings", [])]
         summary = summaries.setdefault(association, {"association": association, "unknown_values": []})
-        summary["unknown_values"] += [{"column": f.column, "value": f.unknown_value, "rows": len(f.row_numbers),
-                                       "nearest": f.nearest, "file": file_name} for f in mappable(findings)]
+        summary["unknown_values"] += [
+            {
+                "column": f.column,
+                "value": f.unknown_value,
+                "rows": len(f.row_numbers),
+                "nearest": f.nearest,
+                "file": file_name,
+            }
+            for f in mappable(findings)
+        ]
     return list(summaries.values())
 
 
 def unknown_value_lines(values: list[dict], listed: int = UNKNOWN_LISTED) -> list[str]:
     """Swedish lines for the county data team: each unknown value and the `finsam map` command."""
-    from .findings import map_command, rows_count_sv
+    from ingestion.core.findings import map_command, rows_count_sv
 
     if not values:
         return []
-    lines = [f"Okända värden i länet, flest rader först ({min(len(values), listed)} av {len(values)}); "
-             "länets dataenhet kan lära in ett värde med kommandot under det:"]
+    lines = [
+        f"Okända värden i länet, flest rader först ({min(len(values), listed)} av {len(values)}); "
+        "länets dataenhet kan lära in ett värde med kommandot under det:"
+    ]
     for entry in values[:listed]:
         files = entry["files"][0] if len(entry["files"]) == 1 else f"{len(entry['files'])} filer"
         near = f"närmaste giltiga kod {entry['nearest']}" if entry["nearest"] else "ingen giltig kod liknar värdet"
-        lines.append(f"  - {entry['association']}, kolumn {entry['column']}, värde '{entry['value']}': "
-                     f"{rows_count_sv(entry['rows'])} ({files}), {near}")
+        lines.append(
+            f"  - {entry['association']}, kolumn {entry['column']}, värde '{entry['value']}': "
+            f"{rows_count_sv(entry['rows'])} ({files}), {near}"
+        )
         code = entry["nearest"] or "KOD"
-        lines.append(f"      {map_command(entry['column'], entry['value'], code, entry['association'])}"
-                     + ("" if entry["nearest"] else "   (ersätt KOD med rätt kod)"))
+        lines.append(
+            f"      {map_command(entry['column'], entry['value'], code, entry['association'])}"
+            + ("" if entry["nearest"] else "   (ersätt KOD med rätt kod)")
+        )
     if len(values) > listed:
         lines.append(f"  … och {len(values) - listed} okända värden till.")
     return lines
 
 
-def summary_lines(settings: Settings, registry: Registry, unknown_folders: list[str] | None = None,
-                  unreachable: dict[str, str] | None = None, associations: list[dict] | None = None) -> list[str]:
+def summary_lines(
+    settings: Settings,
+    registry: Registry,
+    unknown_folders: list[str] | None = None,
+    unreachable: dict[str, str] | None = None,
+    associations: list[dict] | None = None,
+) -> list[str]:
     """A few readable Swedish lines: deliveries, quarantine reasons, unknown values, mart rows,
     where things are. `associations`: this run's summaries (`run_pipeline`'s "associations"),
     whose unknown values are listed; without them, those of each slot's latest stored delivery."""
@@ -174,14 +213,18 @@ def summary_lines(settings: Settings, registry: Registry, unknown_folders: list[
             associations = _stored_unknown_values(settings, con)
         ledger = con.execute("select status, count(*) from meta.load_ledger group by 1 order by 1").fetchall()
         # A refused delivery that a replay has since loaded is no longer in quarantine.
-        quarantined = con.execute("select file_name, reason from meta.load_ledger where status = 'quarantined' "
-                                  "and delivery_id not in (select replay_of from meta.load_ledger "
-                                  "where replay_of is not null) order by file_name").fetchall()
-        replayed = con.execute("select file_name, replay_reason from meta.load_ledger where replay_of is not null "
-                               "order by file_name").fetchall()
+        quarantined = con.execute(
+            "select file_name, reason from meta.load_ledger where status = 'quarantined' "
+            "and delivery_id not in (select replay_of from meta.load_ledger "
+            "where replay_of is not null) order by file_name"
+        ).fetchall()
+        replayed = con.execute(
+            "select file_name, replay_reason from meta.load_ledger where replay_of is not null order by file_name"
+        ).fetchall()
         events = con.execute("select event, count(*) from meta.delivery_events group by 1").fetchall()
-        names = con.execute("select distinct file_name, message_sv from meta.delivery_events "
-                            "where event = 'rejected_name' order by 1").fetchall()
+        names = con.execute(
+            "select distinct file_name, message_sv from meta.delivery_events where event = 'rejected_name' order by 1"
+        ).fetchall()
     finally:
         con.close()
     by_status = dict(ledger)
@@ -208,7 +251,7 @@ def summary_lines(settings: Settings, registry: Registry, unknown_folders: list[
     lines += unknown_value_lines(county_unknown_values(associations))
     snapshot = settings.publish / "finsam_marts.duckdb"
     if snapshot.exists():
-        from .publish import mart_row_counts
+        from ingestion.outbound.publish import mart_row_counts
 
         counts = mart_row_counts(snapshot)
         lines.append("Rader per tabell (marts):")

@@ -5,57 +5,31 @@ run one of these per association in parallel. Safe to re-run: a file whose bytes
 already in the raw zone is recognised by its SHA-256 and not landed twice; a delivery that
 was landed but not validated (a crash in between) is validated on the next run.
 """
+
 from __future__ import annotations
 
-import json
 import logging
 import time
-from datetime import date, datetime, timezone
+from datetime import date
 
-import pandas as pd
-
-from .config import Settings
-from .discover import NameError_, find_files, parse_file_name
-from .findings import Finding, group_findings
-from .land import Landed, all_landed, delivery_id_for, existing, land_files, unvalidated, write_validation
-from .quarantine import explanation_sv, quarantine
-from . import replay
-from .registry import Registry
-from .sources import SourceUnavailable, pull
-from .validate import Batch, Context, run_validation_many, verdict
+from ingestion.core.config import Settings
+from ingestion.core.findings import Finding, group_findings
+from ingestion.core.rawzone import Landed, current_register, existing, record_event, unvalidated, write_validation
+from ingestion.core.registry import Registry
+from ingestion.intake.discover import NameError_, find_files, parse_file_name
+from ingestion.intake.land import delivery_id_for, land_files
+from ingestion.intake.sources import SourceUnavailable, pull
+from ingestion.quality import replay
+from ingestion.quality.quarantine import explanation_sv, quarantine
+from ingestion.quality.suites import Batch, Context, run_validation_many, verdict
 
 log = logging.getLogger(__name__)
 KIND_ORDER = {"insatser": 0, "budget": 1, "volym": 2, "deltagare": 3}
 
 
-def _event(settings: Settings, association: str, file_name: str, sha256: str | None, event: str, message: str) -> dict:
-    entry = {"event_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(), "association": association,
-             "file_name": file_name, "sha256": sha256, "event": event, "message_sv": message}
-    folder = settings.raw / association
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "_events.jsonl", "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
-    return entry
-
-
-def current_register(settings: Settings, association: str) -> pd.DataFrame | None:
-    """The association's latest accepted intervention register (insatser) in the raw zone."""
-    registers = [l for l in all_landed(settings, association)
-                 if l.manifest["kind"] == "insatser" and l.status in ("accepted", "accepted_with_warnings")]
-    if not registers:
-        return None
-    latest = max(registers, key=lambda l: (l.manifest["period_end"], l.manifest["received_at"]))
-    return latest.frame()
-
-
-def owner_emails(register: pd.DataFrame | None) -> dict[str, str]:
-    if register is None or register.empty:
-        return {}
-    return {row.insats_kod: row.agare_epost for row in register.itertuples() if row.agare_epost}
-
-
-def _validate(settings: Settings, registry: Registry, association: str, pending: list[Landed], as_of: date,
-              docs: bool) -> dict[str, list[Finding]]:
+def _validate(
+    settings: Settings, registry: Registry, association: str, pending: list[Landed], as_of: date, docs: bool
+) -> dict[str, list[Finding]]:
     """Validate pending deliveries; the register first, since deliveries are checked against it."""
     return _validate_many(settings, registry, {association: pending}, as_of, docs, settings.gx_root / association)
 
@@ -78,8 +52,14 @@ def _chunks(jobs: list, max_rows: int) -> list[list]:
     return groups
 
 
-def _validate_many(settings: Settings, registry: Registry, pending_by_association: dict[str, list[Landed]],
-                   as_of: date, docs: bool, gx_root) -> dict[str, list[Finding]]:
+def _validate_many(
+    settings: Settings,
+    registry: Registry,
+    pending_by_association: dict[str, list[Landed]],
+    as_of: date,
+    docs: bool,
+    gx_root,
+) -> dict[str, list[Finding]]:
     """`_validate` for several associations at once: one GX run per suite over all their rows."""
     results: dict[str, list[Finding]] = {}
     fingerprint = settings.rules_fingerprint
@@ -94,11 +74,29 @@ def _validate_many(settings: Settings, registry: Registry, pending_by_associatio
         jobs = []
         for association, landed in group.items():
             entry = registry.get(association)
-            ctx = Context(as_of=as_of, area=entry.municipalities if entry else (),
-                          register=current_register(settings, association), overspend_share=settings.overspend_share)
-            jobs.append(([Batch(l.delivery_id, l.manifest["kind"], association, l.manifest["intervention"],
-                                date.fromisoformat(l.manifest["period_end"]), l.frame(), l.totals()) for l in landed],
-                         ctx))
+            ctx = Context(
+                as_of=as_of,
+                area=entry.municipalities if entry else (),
+                register=current_register(settings, association),
+                overspend_share=settings.overspend_share,
+            )
+            jobs.append(
+                (
+                    [
+                        Batch(
+                            l.delivery_id,
+                            l.manifest["kind"],
+                            association,
+                            l.manifest["intervention"],
+                            date.fromisoformat(l.manifest["period_end"]),
+                            l.frame(),
+                            l.totals(),
+                        )
+                        for l in landed
+                    ],
+                    ctx,
+                )
+            )
         if not jobs:
             continue
         found: dict[str, list[Finding]] = {}
@@ -119,28 +117,37 @@ def associations_with_work(settings: Settings, registry: Registry) -> list[str]:
     its pull can tell), and those with refused deliveries to read again because the contract or
     the county mappings changed (`replay`). The DAG maps one task per association returned: a national run where one
     owner delivered does one task's work, not 75 (each mapped task costs Airflow ~0.15 s)."""
-    from .discover import candidate_paths
-    from .sources import is_remote
+    from ingestion.intake.discover import candidate_paths
+    from ingestion.intake.sources import is_remote
 
     fingerprint = settings.rules_fingerprint
-    return [association.code for association in registry.associations
-            if is_remote(settings, association) or candidate_paths(settings.landing, association.code)
-            or replay.needs_scan(settings, association.code, fingerprint)]
+    return [
+        association.code
+        for association in registry.associations
+        if is_remote(settings, association)
+        or candidate_paths(settings.landing, association.code)
+        or replay.needs_scan(settings, association.code, fingerprint)
+    ]
 
 
-def process_association(settings: Settings, registry: Registry, association: str, *, as_of: date | None = None,
-                        docs: bool = True) -> dict:
+def process_association(
+    settings: Settings, registry: Registry, association: str, *, as_of: date | None = None, docs: bool = True
+) -> dict:
     """Discover, land, validate and quarantine one association's new deliveries."""
     as_of = as_of or date.today()
     summary, ordered, started = _discover_and_land(settings, registry, association, as_of)
     landed_at = time.perf_counter()
     results = _validate(settings, registry, association, [l for l, _ in ordered], as_of, docs)
-    summary["timings"] = {"land_s": round(landed_at - started, 3), "validate_s": round(time.perf_counter() - landed_at, 3)}
+    summary["timings"] = {
+        "land_s": round(landed_at - started, 3),
+        "validate_s": round(time.perf_counter() - landed_at, 3),
+    }
     return _finish(settings, association, summary, ordered, results)
 
 
-def process_associations(settings: Settings, registry: Registry, associations: list[str], *,
-                         as_of: date | None = None) -> list[dict]:
+def process_associations(
+    settings: Settings, registry: Registry, associations: list[str], *, as_of: date | None = None
+) -> list[dict]:
     """`process_association` for several associations in one process, without Data Docs: each
     association is discovered and landed on its own, then all of them are validated together,
     one GX run per suite (`run_validation_many`; results kept under `gx/_samlat-<first association>`, one root per worker). Used by
@@ -155,22 +162,40 @@ def process_associations(settings: Settings, registry: Registry, associations: l
             log.error("%s", exc)
             unreachable.append(source_down_summary(association, exc))
     landed_at = time.perf_counter()
-    results = _validate_many(settings, registry, {a: [l for l, _ in c[1]] for a, c in collected.items()}, as_of,
-                             False, settings.gx_root / f"_samlat-{associations[0]}" if associations else settings.gx_root)
+    results = _validate_many(
+        settings,
+        registry,
+        {a: [l for l, _ in c[1]] for a, c in collected.items()},
+        as_of,
+        False,
+        settings.gx_root / f"_samlat-{associations[0]}" if associations else settings.gx_root,
+    )
     validate_s = time.perf_counter() - landed_at
     rows = sum(len(c[1]) for c in collected.values()) or 1
     summaries = []
-    for association, (summary, ordered, started) in collected.items():
-        summary["timings"] = {"land_s": round(summary.pop("_land_s"), 3),
-                              "validate_s": round(validate_s * len(ordered) / rows, 3)}  # its share
+    for association, (summary, ordered, _started) in collected.items():
+        summary["timings"] = {
+            "land_s": round(summary.pop("_land_s"), 3),
+            "validate_s": round(validate_s * len(ordered) / rows, 3),
+        }  # its share
         summaries.append(_finish(settings, association, summary, ordered, results))
     return summaries + unreachable
 
 
 def source_down_summary(association: str, exc: Exception) -> dict:
     """The summary of an association whose source could not be reached (nothing was read)."""
-    return {"association": association, "source_error": str(exc), "found": 0, "landed": 0, "duplicates": 0,
-            "accepted": 0, "warnings": 0, "quarantined": [], "bad_names": [], "rows_validated": 0}
+    return {
+        "association": association,
+        "source_error": str(exc),
+        "found": 0,
+        "landed": 0,
+        "duplicates": 0,
+        "accepted": 0,
+        "warnings": 0,
+        "quarantined": [],
+        "bad_names": [],
+        "rows_validated": 0,
+    }
 
 
 def _discover_and_land(settings: Settings, registry: Registry, association: str, as_of: date):
@@ -178,8 +203,17 @@ def _discover_and_land(settings: Settings, registry: Registry, association: str,
     # Step 0: fetch new exports from the association's source (a no-op for the landing folder).
     # A source that is down raises SourceUnavailable here: this association fails, the others go on.
     pull_summary = pull(settings, registry.get(association))
-    summary = {"association": association, "pull": pull_summary, "found": 0, "landed": 0, "duplicates": 0,
-               "accepted": 0, "warnings": 0, "quarantined": [], "bad_names": []}
+    summary = {
+        "association": association,
+        "pull": pull_summary,
+        "found": 0,
+        "landed": 0,
+        "duplicates": 0,
+        "accepted": 0,
+        "warnings": 0,
+        "quarantined": [],
+        "bad_names": [],
+    }
     pending: dict[str, tuple[Landed, object]] = {}
     to_land: list = []
     started = time.perf_counter()
@@ -188,7 +222,9 @@ def _discover_and_land(settings: Settings, registry: Registry, association: str,
         try:
             name = parse_file_name(found.path.name)
             if name.association != association:
-                raise NameError_(f"filen ligger i mappen {association} men filnamnet anger förbundet {name.association}")
+                raise NameError_(
+                    f"filen ligger i mappen {association} men filnamnet anger förbundet {name.association}"
+                )
             if registry.get(name.association) is None:
                 raise NameError_(f"förbundet {name.association} finns inte i länets register")
             if name.period.start > as_of:
@@ -196,7 +232,7 @@ def _discover_and_land(settings: Settings, registry: Registry, association: str,
         except NameError_ as exc:
             message = f"{found.path.name}: {exc}. Filen ligger kvar och lästes inte in; byt namn och lämna den igen."
             summary["bad_names"].append(message)
-            _event(settings, association, found.path.name, found.sha256, "rejected_name", message)
+            record_event(settings, association, found.path.name, found.sha256, "rejected_name", message)
             continue
         landed = existing(settings, association, delivery_id_for(name, found.sha256))
         if landed is not None and landed.status is not None and landed.manifest.get("unreadable"):
@@ -206,9 +242,15 @@ def _discover_and_land(settings: Settings, registry: Registry, association: str,
             continue
         if landed is not None and landed.status is not None:
             summary["duplicates"] += 1
-            _event(settings, association, found.path.name, found.sha256, "duplicate",
-                   f"{found.path.name}: exakt samma fil har redan tagits emot ({landed.manifest['received_at']}, "
-                   f"status {landed.status}); den lästes inte in igen.")
+            record_event(
+                settings,
+                association,
+                found.path.name,
+                found.sha256,
+                "duplicate",
+                f"{found.path.name}: exakt samma fil har redan tagits emot ({landed.manifest['received_at']}, "
+                f"status {landed.status}); den lästes inte in igen.",
+            )
             found.path.unlink(missing_ok=True)
             continue
         if landed is None:
@@ -245,7 +287,7 @@ def _finish(settings: Settings, association: str, summary: dict, ordered: list, 
 
     `unknown_values` in the summary: each value a code list does not know (blocking or warning)
     of this run's deliveries, {column, value, rows (how many), nearest (code or None), file}."""
-    from .findings import BLOCKING, group_findings, mappable
+    from ingestion.core.findings import BLOCKING, group_findings, mappable
 
     summary.pop("_land_s", None)
     summary["unknown_values"] = []
@@ -254,8 +296,15 @@ def _finish(settings: Settings, association: str, summary: dict, ordered: list, 
     for landed, original in ordered:
         findings = group_findings(results[landed.delivery_id])  # the normaliser's notes too
         summary["unknown_values"] += [
-            {"column": f.column, "value": f.unknown_value, "rows": len(f.row_numbers), "nearest": f.nearest,
-             "file": landed.manifest["file_name"]} for f in mappable(findings)]
+            {
+                "column": f.column,
+                "value": f.unknown_value,
+                "rows": len(f.row_numbers),
+                "nearest": f.nearest,
+                "file": landed.manifest["file_name"],
+            }
+            for f in mappable(findings)
+        ]
         if landed.manifest.get("unreadable"):
             write_validation(landed, "quarantined", findings)
         status = landed.status
@@ -268,9 +317,11 @@ def _finish(settings: Settings, association: str, summary: dict, ordered: list, 
         if status == "quarantined":
             reason_file = quarantine(settings, landed, original, findings)
             reason = landed.manifest.get("unreadable") or next(
-                (f.line_sv() for f in findings if f.severity == BLOCKING), "")
-            summary["quarantined"].append({"file": landed.manifest["file_name"], "reason": reason,
-                                           "explanation": str(reason_file)})
+                (f.line_sv() for f in findings if f.severity == BLOCKING), ""
+            )
+            summary["quarantined"].append(
+                {"file": landed.manifest["file_name"], "reason": reason, "explanation": str(reason_file)}
+            )
         elif status == "accepted_with_warnings":
             summary["warnings"] += 1
             summary["accepted"] += 1
@@ -280,21 +331,29 @@ def _finish(settings: Settings, association: str, summary: dict, ordered: list, 
             original.unlink(missing_ok=True)  # only now: the raw copy and its verdict exist
     if "rules_fingerprint" in summary:
         replay.mark_checked(settings, association, summary.pop("rules_fingerprint"))
-    log.info("Förbund %s: %s filer, %s inlästa, %s i karantän", association, summary["found"],
-             summary["accepted"], len(summary["quarantined"]))
+    log.info(
+        "Förbund %s: %s filer, %s inlästa, %s i karantän",
+        association,
+        summary["found"],
+        summary["accepted"],
+        len(summary["quarantined"]),
+    )
     return summary
 
 
-def _settle_replay(settings: Settings, association: str, summary: dict, landed: Landed, status: str,
-                   findings: list[Finding]) -> None:
+def _settle_replay(
+    settings: Settings, association: str, summary: dict, landed: Landed, status: str, findings: list[Finding]
+) -> None:
     """A replayed delivery after validation: kept and announced if it passes now; otherwise
     dropped, and the refused delivery's explanation brought up to date with today's findings."""
     m = landed.manifest
     outcome = replay.settle(settings, landed, status)
     if outcome == "accepted":
-        message = (f"{m['file_name']}: lästes in vid omprövning ({m['replay_reason']}); "
-                   f"leveransen var underkänd sedan {m['original_received_at']}.")
-        _event(settings, association, m["file_name"], m["sha256"], "replayed", message)
+        message = (
+            f"{m['file_name']}: lästes in vid omprövning ({m['replay_reason']}); "
+            f"leveransen var underkänd sedan {m['original_received_at']}."
+        )
+        record_event(settings, association, m["file_name"], m["sha256"], "replayed", message)
         summary["replayed"].append({"file": m["file_name"], "status": status, "reason": m["replay_reason"]})
         return
     reason_file = settings.quarantine / association / f"{m['file_name']}.fel.txt"

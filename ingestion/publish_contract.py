@@ -7,6 +7,7 @@ Everything here is generated from the contract, so a new code is one line in con
 followed by `finsam contract --write`. Output is byte-for-byte reproducible (fixed zip
 timestamps and document dates), which is what lets `--check` compare bytes.
 """
+
 from __future__ import annotations
 
 import io
@@ -16,9 +17,9 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 
-from .config import REPO_ROOT
-from .contract import load_contract
-from .normalize import municipalities
+from ingestion.core.config import REPO_ROOT
+from ingestion.core.contract import load_contract
+from ingestion.intake.normalize import municipalities
 
 DOC = REPO_ROOT / "docs" / "contract.md"
 TEMPLATES = REPO_ROOT / "templates"
@@ -46,6 +47,7 @@ def kind_template(kind: str) -> Path:
 
 
 # ---------------------------------------------------------------- docs/contract.md
+
 
 def _md(text) -> str:
     return str(text).replace("|", "\\|")
@@ -131,31 +133,43 @@ def contract_markdown() -> str:
         "",
     ]
     for kind in kinds:
-        lines += [f"## Typ `{kind}`: {contract.kind_label(kind)}", "",
-                  f"Excelmall: [`templates/{kind}_mall.xlsx`](../templates/{kind}_mall.xlsx)", "",
-                  "| kolumn | typ | krävs | rubriker som också accepteras | kodlista |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            f"## Typ `{kind}`: {contract.kind_label(kind)}",
+            "",
+            f"Excelmall: [`templates/{kind}_mall.xlsx`](../templates/{kind}_mall.xlsx)",
+            "",
+            "| kolumn | typ | krävs | rubriker som också accepteras | kodlista |",
+            "|---|---|---|---|---|",
+        ]
         for name, col in contract.columns(kind).items():
-            codes = f"[{col.codes}](#kodlista-{col.codes.replace('_', '-')})" if col.codes else (
-                "[ja_nej](#kodlista-ja-nej)" if col.type == "yesno" else "")
+            codes = (
+                f"[{col.codes}](#kodlista-{col.codes.replace('_', '-')})"
+                if col.codes
+                else ("[ja_nej](#kodlista-ja-nej)" if col.type == "yesno" else "")
+            )
             synonyms = ", ".join(f"`{_md(s)}`" for s in col.synonyms)
-            lines.append(f"| `{name}` | {_md(TYPE_SV.get(col.type, col.type))} | {'ja' if col.required else 'nej'} "
-                         f"| {synonyms} | {codes} |")
+            lines.append(
+                f"| `{name}` | {_md(TYPE_SV.get(col.type, col.type))} | {'ja' if col.required else 'nej'} "
+                f"| {synonyms} | {codes} |"
+            )
         lines.append("")
-    lines += ["## Kodlistor", "",
-              "Koder får skrivas som koden, benämningen eller med ägarnas egna ord. Orden jämförs utan hänsyn till",
-              "stora/små bokstäver, accenter och skiljetecken, och känns igen även böjda (`Landstinget` är",
-              "`landsting`), som förled i ett sammansatt ord (`lönebidragsanställning`) och bredvid ett namn",
-              "(`Region Dalarna`, `Vårdcentralen Hedemora`, `Flyttat till Gävle`). Det längsta ordet vinner över ett",
-              "kortare inuti det (`subventionerad anställning` över `anställning`). En stavning som liknar ett långt",
-              "ord (`Försörjningstöd`) läses som det, och ägaren får veta hur den lästes.",
-              "",
-              "Ett värde gissas aldrig när det kan betyda flera koder: när orden pekar på två koder (`Arbete eller",
-              "studier`), när det innehåller ett ord som står under *Ord som kan betyda flera koder*, eller när det",
-              "innehåller en negation (`ej`, `inte`, `ofullständig` …) som inget accepterat ord förklarar. Ägaren får",
-              "veta vilka koder värdet kan betyda. Länets dataenhet kan bestämma betydelsen med en mappning",
-              "(`finsam map`, se README), för hela länet eller ett förbund; leveranser i karantän prövas då om.",
-              ""]
+    lines += [
+        "## Kodlistor",
+        "",
+        "Koder får skrivas som koden, benämningen eller med ägarnas egna ord. Orden jämförs utan hänsyn till",
+        "stora/små bokstäver, accenter och skiljetecken, och känns igen även böjda (`Landstinget` är",
+        "`landsting`), som förled i ett sammansatt ord (`lönebidragsanställning`) och bredvid ett namn",
+        "(`Region Dalarna`, `Vårdcentralen Hedemora`, `Flyttat till Gävle`). Det längsta ordet vinner över ett",
+        "kortare inuti det (`subventionerad anställning` över `anställning`). En stavning som liknar ett långt",
+        "ord (`Försörjningstöd`) läses som det, och ägaren får veta hur den lästes.",
+        "",
+        "Ett värde gissas aldrig när det kan betyda flera koder: när orden pekar på två koder (`Arbete eller",
+        "studier`), när det innehåller ett ord som står under *Ord som kan betyda flera koder*, eller när det",
+        "innehåller en negation (`ej`, `inte`, `ofullständig` …) som inget accepterat ord förklarar. Ägaren får",
+        "veta vilka koder värdet kan betyda. Länets dataenhet kan bestämma betydelsen med en mappning",
+        "(`finsam map`, se README), för hela länet eller ett förbund; leveranser i karantän prövas då om.",
+        "",
+    ]
     for list_name, codes in data["codes"].items():
         lines += [f"### Kodlista `{list_name}`", "", "| kod | benämning | accepterade stavningar |", "|---|---|---|"]
         for code, spec in codes.items():
@@ -163,28 +177,45 @@ def contract_markdown() -> str:
             lines.append(f"| `{_md(code)}` | {_md(spec.get('label', ''))} | {aliases} |")
         prefix = contract.prefixed(list_name)
         if prefix:
-            lines.append(f"| `{prefix}:<kommunkod>` | en kommun, t.ex. `{prefix}:2084` | `{prefix.lower()} 2084`, "
-                         "kommunens namn med eller utan `kommun` |")
+            lines.append(
+                f"| `{prefix}:<kommunkod>` | en kommun, t.ex. `{prefix}:2084` | `{prefix.lower()} 2084`, "
+                "kommunens namn med eller utan `kommun` |"
+            )
         refines = (data.get("refines") or {}).get(list_name) or {}
         if refines:
-            lines += ["", "När ett värde nämner båda, gäller den snävare koden: " + ", ".join(
-                f"`{narrow}` före `{broad}`" for narrow, broad in refines.items()) + "."]
+            lines += [
+                "",
+                "När ett värde nämner båda, gäller den snävare koden: "
+                + ", ".join(f"`{narrow}` före `{broad}`" for narrow, broad in refines.items())
+                + ".",
+            ]
         ambiguous = (data.get("ambiguous") or {}).get(list_name) or {}
         if ambiguous:
-            lines += ["", "Ord som kan betyda flera koder (gissas inte; ägaren får veta vilka, länet kan mappa):", "",
-                      "| ord | kan betyda |", "|---|---|"]
+            lines += [
+                "",
+                "Ord som kan betyda flera koder (gissas inte; ägaren får veta vilka, länet kan mappa):",
+                "",
+                "| ord | kan betyda |",
+                "|---|---|",
+            ]
             lines += [f"| `{_md(word)}` | {', '.join(f'`{c}`' for c in codes)} |" for word, codes in ambiguous.items()]
         lines.append("")
     rule = contract.funding_rule
-    lines += ["## Finansieringsregeln", "",
-              "Lag (2003:1210) 5 §: staten (via Försäkringskassan) betalar "
-              f"{rule['STAT']:.0%}, regionen {rule['REGION']:.0%} och kommunerna tillsammans {rule['KOMMUN']:.0%}. "
-              f"En leverans vars andelar avviker mer än {rule['tolerance']:.0%} flaggas (underkänns inte).".replace(
-                  "%", " %"), ""]
+    lines += [
+        "## Finansieringsregeln",
+        "",
+        "Lag (2003:1210) 5 §: staten (via Försäkringskassan) betalar "
+        f"{rule['STAT']:.0%}, regionen {rule['REGION']:.0%} och kommunerna tillsammans {rule['KOMMUN']:.0%}. "
+        f"En leverans vars andelar avviker mer än {rule['tolerance']:.0%} flaggas (underkänns inte).".replace(
+            "%", " %"
+        ),
+        "",
+    ]
     return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- dbt seeds
+
 
 def seed_files() -> dict[Path, bytes]:
     """The dbt seeds mirroring the contract (contract_codes.csv, ...), as rendered by the dbt
@@ -197,6 +228,7 @@ def seed_files() -> dict[Path, bytes]:
 
 # ---------------------------------------------------------------- Excel templates
 
+
 def _deterministic(xlsx: bytes) -> bytes:
     """The same workbook bytes on every run: fixed zip timestamps and document dates."""
     stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -205,8 +237,11 @@ def _deterministic(xlsx: bytes) -> bytes:
         for info in source.infolist():
             data = source.read(info.filename)
             if info.filename == "docProps/core.xml":
-                data = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)",
-                              lambda m: m.group(1) + stamp.encode() + m.group(3), data)
+                data = re.sub(
+                    rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)",
+                    lambda m: m.group(1) + stamp.encode() + m.group(3),
+                    data,
+                )
             fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = 0o600 << 16
@@ -247,14 +282,17 @@ def template_bytes(kind: str) -> bytes:
             code_sheet.append([list_name, code, spec.get("label", "")])
         ranges[list_name] = f"kod_{list_name}"
         wb.defined_names[ranges[list_name]] = DefinedName(
-            ranges[list_name], attr_text=f"koder!$B${first}:$B${code_sheet.max_row}")
+            ranges[list_name], attr_text=f"koder!$B${first}:$B${code_sheet.max_row}"
+        )
     names = municipalities()
     if names and any(col.type == "kommun" for col in columns.values()):
         first = code_sheet.max_row + 1
         for code, name in sorted(names.items()):
             code_sheet.append(["kommun", code, name])
         ranges["kommun"] = "kod_kommun"
-        wb.defined_names["kod_kommun"] = DefinedName("kod_kommun", attr_text=f"koder!$B${first}:$B${code_sheet.max_row}")
+        wb.defined_names["kod_kommun"] = DefinedName(
+            "kod_kommun", attr_text=f"koder!$B${first}:$B${code_sheet.max_row}"
+        )
     for letter, width in (("A", 26), ("B", 16), ("C", 44)):
         code_sheet.column_dimensions[letter].width = width
     code_sheet["A1"].font = code_sheet["B1"].font = code_sheet["C1"].font = Font(bold=True)
@@ -268,8 +306,9 @@ def template_bytes(kind: str) -> bytes:
         cell.font = Font(bold=True)
         cell.fill = header_fill
         cell.alignment = Alignment(horizontal="center")
-        cell.comment = Comment(f"{TYPE_SV.get(col.type, col.type)}. {'Krävs.' if col.required else 'Frivillig.'}",
-                               "Finsam")
+        cell.comment = Comment(
+            f"{TYPE_SV.get(col.type, col.type)}. {'Krävs.' if col.required else 'Frivillig.'}", "Finsam"
+        )
         sheet.column_dimensions[letter].width = max(14, len(name) + 4)
         area = f"{letter}2:{letter}{last}"
         validation = None
@@ -283,20 +322,22 @@ def template_bytes(kind: str) -> bytes:
                 validation.errorStyle = "warning"
                 validation.errorTitle, validation.error = "Okänd kod", "Värdet finns inte i kodlistan (bladet koder)."
         elif col.type == "date":
-            validation = DataValidation(type="date", operator="between", formula1="36526", formula2="73051",
-                                        allow_blank=True)  # 2000-01-01 .. 2099-12-31
+            validation = DataValidation(
+                type="date", operator="between", formula1="36526", formula2="73051", allow_blank=True
+            )  # 2000-01-01 .. 2099-12-31
             validation.errorTitle, validation.error = "Datum", "Skriv ett datum, t.ex. 2016-06-30."
             sheet.column_dimensions[letter].number_format = "yyyy-mm-dd"
         elif col.type == "int":
             low, high = ("1900", "2100") if name in ("fodelsear", "ar") else ("0", "1000000")
-            validation = DataValidation(type="whole", operator="between", formula1=low, formula2=high,
-                                        allow_blank=True)
+            validation = DataValidation(type="whole", operator="between", formula1=low, formula2=high, allow_blank=True)
         elif col.type == "percent":
-            validation = DataValidation(type="whole", operator="between", formula1="0", formula2="100",
-                                        allow_blank=True)
+            validation = DataValidation(
+                type="whole", operator="between", formula1="0", formula2="100", allow_blank=True
+            )
         elif col.type == "amount":
-            validation = DataValidation(type="decimal", allow_blank=True, operator="between",
-                                        formula1="-1000000000", formula2="1000000000")
+            validation = DataValidation(
+                type="decimal", allow_blank=True, operator="between", formula1="-1000000000", formula2="1000000000"
+            )
         if col.type in ("personnummer", "text", "kommun"):
             sheet.column_dimensions[letter].number_format = "@"  # keeps leading zeros (0210020962, 0180)
         if validation is not None:
@@ -323,8 +364,7 @@ def template_bytes(kind: str) -> bytes:
     for cell in guide[guide.max_row]:
         cell.font = Font(bold=True)
     for name, col in columns.items():
-        guide.append([name, TYPE_SV.get(col.type, col.type), "ja" if col.required else "nej",
-                      ", ".join(col.synonyms)])
+        guide.append([name, TYPE_SV.get(col.type, col.type), "ja" if col.required else "nej", ", ".join(col.synonyms)])
     for letter, width in (("A", 28), ("B", 60), ("C", 8), ("D", 60)):
         guide.column_dimensions[letter].width = width
 
@@ -334,6 +374,7 @@ def template_bytes(kind: str) -> bytes:
 
 
 # ---------------------------------------------------------------- all of it
+
 
 def generated() -> dict[Path, bytes]:
     """Every generated file and its content."""

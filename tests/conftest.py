@@ -1,4 +1,5 @@
 """Shared fixtures. Every test writes under tmp_path; nothing touches var/ or the sample."""
+
 from __future__ import annotations
 
 import os
@@ -29,7 +30,7 @@ def finsam_env(tmp_path, monkeypatch):
     monkeypatch.delenv("FINSAM_DEMO", raising=False)
     for name in ("FINSAM_SMTP_HOST", "FINSAM_SMTP_PORT", "FINSAM_BI_POSTGRES_DSN", "FINSAM_DBT_TARGET"):
         monkeypatch.delenv(name, raising=False)
-    from ingestion.config import load_settings
+    from ingestion.core.config import load_settings
 
     settings = load_settings()
     settings.ensure_dirs()
@@ -62,8 +63,9 @@ def missing_tool(message: str) -> None:
 @pytest.fixture
 def fresh_postgres_db():
     """A throwaway PostgreSQL database on 127.0.0.1:5432 (trust auth), dropped afterwards."""
-    require_service("127.0.0.1", 5432, "PostgreSQL",
-                    "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start")
+    require_service(
+        "127.0.0.1", 5432, "PostgreSQL", "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+    )
     import psycopg2
 
     name = f"finsam_test_{os.getpid()}_{abs(hash(os.urandom(4))) % 10**6}"
@@ -83,13 +85,23 @@ def fresh_postgres_db():
 def registry_with_source_down(tmp_path: Path) -> Path:
     """SODRA delivers into its landing folder; NORR's source is a share that is gone."""
     registry = tmp_path / "registry.yml"
-    registry.write_text(f"""county: {{code: "20", name: Dalarnas län}}
+    registry.write_text(
+        f"""county: {{code: "20", name: Dalarnas län}}
 data_team_email: data@example.se
 associations:
   - {{code: SODRA, name: Södra Dalarna, municipalities: ["2084", "2083", "2082"]}}
   - code: NORR
     name: Norra Dalarna
     municipalities: ["2062"]
-    source: {{type: folder, path: "{tmp_path / 'mounted-share-that-is-gone'}"}}
-""", encoding="utf-8")
+    source: {{type: folder, path: "{tmp_path / "mounted-share-that-is-gone"}"}}
+""",
+        encoding="utf-8",
+    )
     return registry
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that asks for a PostgreSQL database needs the server (`make test-fast` leaves it out)."""
+    for item in items:
+        if "fresh_postgres_db" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.services)

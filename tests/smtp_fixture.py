@@ -7,6 +7,7 @@ lead's. Everything is written under tmp_path; FINSAM_* variables are set with mo
 - `quality_env`: zones under tmp_path, a two-association registry (SODRA, NORR) and the
   municipality list the suites check against (the Dalarna codes of the synthetic data).
 """
+
 from __future__ import annotations
 
 import email
@@ -19,12 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import TEST_SECRET
 from fixtures import synthetic
 
-
 # ---------------------------------------------------------------- SMTP
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on (right now)."""
@@ -36,6 +36,7 @@ def free_port() -> int:
 @dataclass
 class Inbox:
     """What the SMTP server received: parsed messages and their envelopes."""
+
     messages: list[EmailMessage] = field(default_factory=list)
     recipients: list[list[str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -59,7 +60,7 @@ class SmtpServer:
         self.inbox = Inbox()
         self._controller = None
 
-    def start(self) -> "SmtpServer":
+    def start(self) -> SmtpServer:
         from aiosmtpd.controller import Controller
 
         self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
@@ -90,9 +91,10 @@ def smtp_server(monkeypatch):
 
 # ---------------------------------------------------------------- zones and a small county
 
+
 def use_municipalities(root: Path, monkeypatch) -> Path:
     """The suites' SCB list comes from the dbt seed; tests use the Dalarna codes instead."""
-    import ingestion.normalize as normalize
+    import ingestion.intake.normalize as normalize
 
     path = synthetic.municipalities_file(root / "seed" / "municipalities.csv")
     monkeypatch.setattr(normalize, "MUNICIPALITIES_CSV", path)
@@ -102,7 +104,7 @@ def use_municipalities(root: Path, monkeypatch) -> Path:
 
 
 def clear_municipalities() -> None:
-    import ingestion.normalize as normalize
+    import ingestion.intake.normalize as normalize
 
     normalize.municipalities.cache_clear()
     normalize.municipality_names.cache_clear()
@@ -125,10 +127,18 @@ def setup_zones(root: Path, monkeypatch):
     monkeypatch.setenv("FINSAM_WAREHOUSE", str(home / "warehouse" / "finsam.duckdb"))
     monkeypatch.setenv("FINSAM_REGISTRY", str(registry))
     monkeypatch.setenv("FINSAM_HASH_SECRET", TEST_SECRET)
-    for name in ("FINSAM_DEMO", "FINSAM_SMTP_HOST", "FINSAM_SMTP_PORT", "FINSAM_BI_POSTGRES_DSN",
-                 "FINSAM_DBT_TARGET", "FINSAM_OVERSPEND_SHARE", "FINSAM_OVERDUE_DAYS", "FINSAM_JUMP_FACTOR"):
+    for name in (
+        "FINSAM_DEMO",
+        "FINSAM_SMTP_HOST",
+        "FINSAM_SMTP_PORT",
+        "FINSAM_BI_POSTGRES_DSN",
+        "FINSAM_DBT_TARGET",
+        "FINSAM_OVERSPEND_SHARE",
+        "FINSAM_OVERDUE_DAYS",
+        "FINSAM_JUMP_FACTOR",
+    ):
         monkeypatch.delenv(name, raising=False)
-    from ingestion.config import load_settings
+    from ingestion.core.config import load_settings
 
     settings = load_settings()
     settings.ensure_dirs()
@@ -151,15 +161,49 @@ def cells(header: list[str], rows: list[list[str]], title_rows: tuple[str, ...] 
     return pd.DataFrame([[str(v) for v in line] + [""] * (width - len(line)) for line in lines], dtype=str)
 
 
-INSATSER_HEADER = ["insats_kod", "namn", "inriktning", "malgrupp", "matmetod", "startdatum", "slutdatum",
-                   "platser", "planerat_antal", "huvudman", "agare_epost", "esf", "rapportering"]
+INSATSER_HEADER = [
+    "insats_kod",
+    "namn",
+    "inriktning",
+    "malgrupp",
+    "matmetod",
+    "startdatum",
+    "slutdatum",
+    "platser",
+    "planerat_antal",
+    "huvudman",
+    "agare_epost",
+    "esf",
+    "rapportering",
+]
 
 
-def insats_row(code: str, *, matmetod: str = "PERSON", inriktning: str = "INDIVID", start: str = "2015-01-01",
-               end: str = "", huvudman: str = "FK+AF+KOMMUN:2084", email_to: str | None = None,
-               rapportering: str = "T") -> list[str]:
-    return [code, f"Insatsen {code.title()}", inriktning, "UNGA_16_29", matmetod, start, end, "15", "30", huvudman,
-            email_to or f"{code.lower()}@sodra.example", "N", rapportering]
+def insats_row(
+    code: str,
+    *,
+    matmetod: str = "PERSON",
+    inriktning: str = "INDIVID",
+    start: str = "2015-01-01",
+    end: str = "",
+    huvudman: str = "FK+AF+KOMMUN:2084",
+    email_to: str | None = None,
+    rapportering: str = "T",
+) -> list[str]:
+    return [
+        code,
+        f"Insatsen {code.title()}",
+        inriktning,
+        "UNGA_16_29",
+        matmetod,
+        start,
+        end,
+        "15",
+        "30",
+        huvudman,
+        email_to or f"{code.lower()}@sodra.example",
+        "N",
+        rapportering,
+    ]
 
 
 def write_file(landing: Path, association: str, name: str, header: list[str], rows: list[list[str]]) -> Path:
@@ -170,8 +214,15 @@ def write_file(landing: Path, association: str, name: str, header: list[str], ro
 def participant(i: int, **values) -> list[str]:
     """A valid active participant row (deltagar_id D<i>, in SODRA's area), the given columns changed."""
     row = {c: "" for c in synthetic.DELTAGARE_HEADER}
-    row.update(deltagar_id=f"D{i}", kon="K", fodelsear="1990", kommun="2084", startdatum="2016-02-01",
-               remittent="FK", forsorjning_fore="FBS")
+    row.update(
+        deltagar_id=f"D{i}",
+        kon="K",
+        fodelsear="1990",
+        kommun="2084",
+        startdatum="2016-02-01",
+        remittent="FK",
+        forsorjning_fore="FBS",
+    )
     row.update(values)
     return [row[c] for c in synthetic.DELTAGARE_HEADER]
 

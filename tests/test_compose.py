@@ -7,6 +7,7 @@ specification with whatever validator is installed: the `compose-pydantic` model
 from the compose-spec JSON schema), Debian's docker-compose schema file, and
 `docker-compose config` / `docker compose config` when the client can run offline.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,13 +18,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO
 
 COMPOSE = REPO / "docker-compose.yml"
 ENV_EXAMPLE = REPO / ".env.example"
-AIRFLOW_ROLES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
-                 "airflow-worker")
+AIRFLOW_ROLES = (
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+)
 LONG_RUNNING = ("postgres", "redis", *AIRFLOW_ROLES)
 SECRET_KEY = re.compile(r"(PASSWORD|SECRET|FERNET|TOKEN|SQL_ALCHEMY_CONN|BROKER_URL|RESULT_BACKEND|_DSN)(?!.*_FILE$)")
 DEBIAN_SCHEMA = Path("/usr/lib/python3/dist-packages/compose/config/compose_spec.json")
@@ -48,7 +53,7 @@ def interpolate(text: str, env: dict[str, str]) -> str:
             return "$"
         expr = match.group("braced") or match.group("plain")
         name = re.match(r"[A-Za-z_][A-Za-z0-9_]*", expr).group(0)
-        rest = expr[len(name):]
+        rest = expr[len(name) :]
         value = env.get(name)
         if rest.startswith(":-"):
             return value if value else rest[2:]
@@ -96,11 +101,19 @@ def test_every_component_of_the_topology_is_there(compose):
     assert set(LONG_RUNNING) | {"airflow-init"} <= set(services)
     assert services["postgres"]["image"].startswith("postgres:")
     assert services["redis"]["image"].startswith("redis:")
-    commands = {name: " ".join(services[name]["command"]) if isinstance(services[name]["command"], list)
-                else services[name]["command"] for name in AIRFLOW_ROLES}
-    assert commands == {"airflow-apiserver": "api-server", "airflow-scheduler": "scheduler",
-                        "airflow-dag-processor": "dag-processor", "airflow-triggerer": "triggerer",
-                        "airflow-worker": "celery worker"}
+    commands = {
+        name: " ".join(services[name]["command"])
+        if isinstance(services[name]["command"], list)
+        else services[name]["command"]
+        for name in AIRFLOW_ROLES
+    }
+    assert commands == {
+        "airflow-apiserver": "api-server",
+        "airflow-scheduler": "scheduler",
+        "airflow-dag-processor": "dag-processor",
+        "airflow-triggerer": "triggerer",
+        "airflow-worker": "celery worker",
+    }
     for name in AIRFLOW_ROLES + ("airflow-init",):
         env = env_of(services[name])
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
@@ -137,7 +150,14 @@ def test_workers_can_be_scaled(compose):
 
 def test_zones_are_volumes_shared_by_the_workers(compose):
     services = compose["services"]
-    for name in ("postgres-data", "redis-data", "finsam-landing", "finsam-raw", "finsam-quarantine", "finsam-warehouse"):
+    for name in (
+        "postgres-data",
+        "redis-data",
+        "finsam-landing",
+        "finsam-raw",
+        "finsam-quarantine",
+        "finsam-warehouse",
+    ):
         assert name in compose["volumes"], name
     worker = services["airflow-worker"]
     mounts = {v.split(":")[1]: v.split(":")[0] for v in worker["volumes"]}
@@ -253,8 +273,10 @@ def test_valid_against_the_compose_specification(compose, tmp_path):
         # environment can lack it. The same rule as the other production-shape tests applies.
         from conftest import missing_tool
 
-        missing_tool("no Compose validator installed: `pip install compose-pydantic` (in requirements.lock) "
-                     "or `apt-get install docker-compose`")
+        missing_tool(
+            "no Compose validator installed: `pip install compose-pydantic` (in requirements.lock) "
+            "or `apt-get install docker-compose`"
+        )
     if "compose-pydantic" in validators:
         from compose_pydantic import ComposeSpecification
 
@@ -264,7 +286,7 @@ def test_valid_against_the_compose_specification(compose, tmp_path):
         ComposeSpecification(**spec)
         broken = json.loads(json.dumps(spec))
         broken["services"]["airflow-worker"]["restart_policy"] = "always"
-        with pytest.raises(Exception):
+        with pytest.raises(ValueError):  # pydantic's ValidationError
             ComposeSpecification(**broken)
     if "debian-schema" in validators:
         import jsonschema
@@ -274,8 +296,13 @@ def test_valid_against_the_compose_specification(compose, tmp_path):
     for client in [v for v in validators if v in ("docker-compose", "docker compose")]:
         env = tmp_path / "env"
         env.write_text(ENV_EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
-        proc = subprocess.run([*client.split(), "--env-file", str(env), "-f", str(COMPOSE), "config"],
-                              cwd=REPO, capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [*client.split(), "--env-file", str(env), "-f", str(COMPOSE), "config"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 0, f"{client} config: {proc.stderr}"
         resolved = yaml.safe_load(proc.stdout)
         assert set(resolved["services"]) == set(compose["services"])

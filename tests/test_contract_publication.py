@@ -2,6 +2,7 @@
 
 All generated from ingestion/contract.yml; `finsam contract --check` fails when any is stale.
 """
+
 from __future__ import annotations
 
 import io
@@ -11,9 +12,9 @@ from openpyxl import load_workbook
 
 from ingestion import publish_contract as pc
 from ingestion.cli import main
-from ingestion.contract import load_contract
-from ingestion.normalize import normalise
-from ingestion.readers import read_cells
+from ingestion.core.contract import load_contract
+from ingestion.intake.normalize import normalise
+from ingestion.intake.readers import read_cells
 
 KINDS = list(load_contract().data["kinds"])
 
@@ -38,7 +39,10 @@ def test_write_regenerates_what_is_stale(tmp_path, monkeypatch):
     monkeypatch.setattr(pc, "TEMPLATES", tmp_path / "templates")
     monkeypatch.setattr(pc, "seed_files", lambda: {})
     written = pc.write_all()
-    assert set(written) == {tmp_path / "docs" / "contract.md", *[tmp_path / "templates" / f"{k}_mall.xlsx" for k in KINDS]}
+    assert set(written) == {
+        tmp_path / "docs" / "contract.md",
+        *[tmp_path / "templates" / f"{k}_mall.xlsx" for k in KINDS],
+    }
     assert pc.write_all(check=True) == []
 
 
@@ -93,16 +97,29 @@ def test_a_filled_template_is_read_by_the_pipeline(tmp_path):
     wb = load_workbook(pc.kind_template("deltagare"))
     sheet = wb["deltagare"]
     columns = list(load_contract().columns("deltagare"))
-    row = {"deltagar_id": "D-1", "kon": "K", "fodelsear": 1985, "kommun": "2084", "startdatum": "2016-02-01",
-           "forsorjning_fore": "FBS", "remittent": "AF"}
+    row = {
+        "deltagar_id": "D-1",
+        "kon": "K",
+        "fodelsear": 1985,
+        "kommun": "2084",
+        "startdatum": "2016-02-01",
+        "forsorjning_fore": "FBS",
+        "remittent": "AF",
+    }
     for index, name in enumerate(columns, start=1):
         sheet.cell(row=2, column=index, value=row.get(name))
     path = tmp_path / "SODRA_AVESTA_deltagare_2016T2.xlsx"
     wb.save(path)
-    result = normalise(read_cells(path, "deltagare", max_bytes=1 << 30, max_unzipped=1 << 30), "deltagare", "SODRA",
-                       b"k")
+    result = normalise(
+        read_cells(path, "deltagare", max_bytes=1 << 30, max_unzipped=1 << 30), "deltagare", "SODRA", b"k"
+    )
     assert len(result.frame) == 1 and result.rows_dropped == 0
-    assert result.frame.iloc[0][["kon", "fodelsear", "forsorjning_fore", "remittent"]].tolist() == ["K", "1985", "FBS", "AF"]
+    assert result.frame.iloc[0][["kon", "fodelsear", "forsorjning_fore", "remittent"]].tolist() == [
+        "K",
+        "1985",
+        "FBS",
+        "AF",
+    ]
 
 
 def test_seed_comes_from_the_dbt_projects_exporter():

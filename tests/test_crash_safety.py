@@ -1,6 +1,7 @@
 """Loads are atomic: a crash half-way leaves the warehouse as before and the deliveries pending;
 the next run completes them. Once with load_warehouse's own crash hook, once by SIGKILL of a
 real process in the middle of loading a large landed set."""
+
 from __future__ import annotations
 
 import os
@@ -11,11 +12,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from fixtures.county import AS_OF, county  # noqa: F401  (pytest fixture)
 from fixtures.synthetic import DELTAGARE_HEADER, csv_bytes, deltagare_rows
-from ingestion.discover import FoundFile, parse_file_name, sha256_file
-from ingestion.land import all_landed, land_file, write_validation
+
+from ingestion.core.rawzone import all_landed, write_validation
+from ingestion.intake.discover import FoundFile, parse_file_name, sha256_file
+from ingestion.intake.land import land_file
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -35,7 +37,9 @@ def pending(county) -> set[str]:
 
 def first_load(county) -> dict:
     county.deliver_register("SODRA")
-    county.deliver("SODRA", "SODRA_AVESTA_deltagare_2016T1.csv", csv_bytes(DELTAGARE_HEADER, deltagare_rows(40, seed=1)))
+    county.deliver(
+        "SODRA", "SODRA_AVESTA_deltagare_2016T1.csv", csv_bytes(DELTAGARE_HEADER, deltagare_rows(40, seed=1))
+    )
     county.process()
     county.load()
     return state(county)
@@ -44,8 +48,9 @@ def first_load(county) -> dict:
 def test_crash_half_way_leaves_the_warehouse_as_before(county):
     before = first_load(county)
     for index, period in enumerate(("2016T2", "2016T3", "2016-09"), start=2):
-        county.deliver("SODRA", f"SODRA_AVESTA_deltagare_{period}.csv",
-                       csv_bytes(DELTAGARE_HEADER, deltagare_rows(30, seed=index)))
+        county.deliver(
+            "SODRA", f"SODRA_AVESTA_deltagare_{period}.csv", csv_bytes(DELTAGARE_HEADER, deltagare_rows(30, seed=index))
+        )
     county.process()
     waiting = pending(county)
     assert len(waiting) == 3
@@ -72,9 +77,9 @@ def land_accepted(county, name: str, data: bytes) -> None:
 
 KILLED_LOAD = textwrap.dedent("""
     import sys, time
-    import ingestion.load as load
-    from ingestion.config import load_settings
-    from ingestion.registry import load_registry
+    import ingestion.warehouse.load as load
+    from ingestion.core.config import load_settings
+    from ingestion.core.registry import load_registry
 
     insert = load._insert_deliveries
     load.LOAD_BATCH = 1  # one delivery per insert statement, so the kill lands between them
@@ -96,14 +101,23 @@ def test_sigkill_during_a_large_load_changes_nothing_and_the_next_run_completes(
     rows = deltagare_rows(20000, seed=5)
     for index in range(8):
         title = [f"Deltagare, utdrag {index}"]  # distinct bytes: distinct deliveries
-        land_accepted(county, f"SODRA_KRAFTEN_deltagare_2016-0{index + 1}.csv",
-                      csv_bytes(DELTAGARE_HEADER, rows, title_rows=title))
+        land_accepted(
+            county,
+            f"SODRA_KRAFTEN_deltagare_2016-0{index + 1}.csv",
+            csv_bytes(DELTAGARE_HEADER, rows, title_rows=title),
+        )
     waiting = pending(county)
     assert len(waiting) == 8
 
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    child = subprocess.Popen([sys.executable, "-c", KILLED_LOAD], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_LOAD],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen = []
     try:
         for line in child.stdout:
@@ -116,11 +130,12 @@ def test_sigkill_during_a_large_load_changes_nothing_and_the_next_run_completes(
     assert seen[:1] == ["loading"] and seen.count("inserted") == 3, child.stderr.read()[-2000:]
     assert child.returncode == -signal.SIGKILL
 
-    assert state(county) == before          # nothing of the killed load is visible
-    assert pending(county) == waiting       # and every delivery is still to be loaded
+    assert state(county) == before  # nothing of the killed load is visible
+    assert pending(county) == waiting  # and every delivery is still to be loaded
     summary = county.load()
     assert summary["loaded"] == 8
     after = state(county)
     assert after["ledger"] == before["ledger"] + 8
     assert after["rows"] == before["rows"] + sum(
-        l.manifest["rows_kept"] for l in all_landed(county.settings) if l.delivery_id in waiting)
+        l.manifest["rows_kept"] for l in all_landed(county.settings) if l.delivery_id in waiting
+    )

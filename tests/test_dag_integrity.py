@@ -1,16 +1,26 @@
 """DAG integrity: every DAG imports cleanly, the expected tasks exist, no cycles, nothing heavy at parse time."""
+
 from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+pytestmark = [pytest.mark.airflow]
+
 REPO = Path(__file__).resolve().parent.parent
-EXPECTED_TASKS = {"list_associations", "process_association", "load_warehouse", "build_marts",
-                  "validate_facts", "publish_marts", "send_alerts", "track_deliveries"}
+EXPECTED_TASKS = {
+    "list_associations",
+    "process_association",
+    "load_warehouse",
+    "build_marts",
+    "validate_facts",
+    "publish_marts",
+    "send_alerts",
+    "track_deliveries",
+}
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +80,11 @@ def test_fan_out_is_per_association_not_per_file(dagbag):
 
 def test_dag_file_parses_fast_without_heavy_imports():
     """Nothing heavy at the top of the DAG file: importing it must not pull in GX, dbt or pandas."""
-    code = ("import sys, time; t = time.time(); sys.path.insert(0, 'dags'); import finsam_county; "
-            "heavy = [m for m in ('great_expectations', 'dbt', 'pandas', 'duckdb') if m in sys.modules]; "
-            "print(heavy, time.time() - t)")
+    code = (
+        "import sys, time; t = time.time(); sys.path.insert(0, 'dags'); import finsam_county; "
+        "heavy = [m for m in ('great_expectations', 'dbt', 'pandas', 'duckdb') if m in sys.modules]; "
+        "print(heavy, time.time() - t)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     heavy, _seconds = out.stdout.strip().rsplit(" ", 1)
     assert heavy == "[]"

@@ -1,12 +1,16 @@
 """A source that is down fails that association's task only; the others reach the marts in the same run."""
+
 from __future__ import annotations
+
+import pytest
 
 import re
 import shutil
 
 import duckdb
-
 from conftest import SAMPLE, registry_with_source_down
+
+pytestmark = [pytest.mark.airflow, pytest.mark.dbt]
 
 
 def test_one_association_down_others_proceed(tmp_path):
@@ -15,9 +19,15 @@ def test_one_association_down_others_proceed(tmp_path):
     home = tmp_path / "home"
     shutil.copytree(SAMPLE / "landing" / "SODRA", home / "landing" / "SODRA")
     registry = registry_with_source_down(tmp_path)
-    env = airflow_env(home, {"FINSAM_DEMO": "1", "FINSAM_LANDING": str(home / "landing"),
-                             "FINSAM_REGISTRY": str(registry),
-                             "FINSAM_WAREHOUSE": str(home / "warehouse" / "finsam.duckdb")})
+    env = airflow_env(
+        home,
+        {
+            "FINSAM_DEMO": "1",
+            "FINSAM_LANDING": str(home / "landing"),
+            "FINSAM_REGISTRY": str(registry),
+            "FINSAM_WAREHOUSE": str(home / "warehouse" / "finsam.duckdb"),
+        },
+    )
     prepare_airflow(env)
     state, output = run_dag(env, "2026-11-01")
     # the NORR mapped task failed with the Swedish reason; everything downstream still ran
@@ -32,7 +42,9 @@ def test_one_association_down_others_proceed(tmp_path):
     assert states["load_warehouse:-1"] == "success" and states["publish_marts:-1"] == "success", states
     con = duckdb.connect(str(home / "publish" / "finsam_marts.duckdb"), read_only=True)
     try:
-        associations = {r[0] for r in con.execute("select distinct association_code from marts.fct_participation").fetchall()}
+        associations = {
+            r[0] for r in con.execute("select distinct association_code from marts.fct_participation").fetchall()
+        }
     finally:
         con.close()
     assert associations == {"SODRA"}

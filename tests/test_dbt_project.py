@@ -16,11 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
+from dbt.cli.main import dbtRunner
 
-duckdb = pytest.importorskip("duckdb")
-pytest.importorskip("dbt.cli.main")
-from dbt.cli.main import dbtRunner  # noqa: E402
+pytestmark = [pytest.mark.dbt]
 
 REPO = Path(__file__).resolve().parents[1]
 DBT_DIR = REPO / "dbt_project"
@@ -65,8 +65,13 @@ PERIODS = {
     "2016": (dt.date(2016, 1, 1), dt.date(2016, 12, 31)),
 }
 
-EXIT_REASONS = ["AVBROTT"] * 4 + ["ARBETE"] * 5 + ["REHAB"] * 2 + ["SJE_AKE"] * 2 + [
-    "ARBETSSOKANDE", "ARBETSSOKANDE", "OHALSA", "FLYTT", "ANNAT"]
+EXIT_REASONS = (
+    ["AVBROTT"] * 4
+    + ["ARBETE"] * 5
+    + ["REHAB"] * 2
+    + ["SJE_AKE"] * 2
+    + ["ARBETSSOKANDE", "ARBETSSOKANDE", "OHALSA", "FLYTT", "ANNAT"]
+)
 REFERRERS = ["KOMMUN"] * 25 + ["FK"] * 21 + ["REGION"] * 8 + ["AF"] * 3
 SUPPORT = ["FBS", "AKS+FBS", "SJP"]
 
@@ -81,27 +86,36 @@ def avesta_episodes() -> list[dict]:
         if i == 42:  # same kön, födelseår and start as 41: told apart by ordinal
             start = first + dt.timedelta(days=7 * 41)
         exited = i < 18
-        rows.append({
-            "person_key": None if anonymous else f"k{i}",
-            "person_key_source": None if anonymous else "deltagar_id",
-            "is_anonymous": anonymous,
-            "kon": "K" if i < 30 else "M",
-            "fodelsear": 1990 if i in (41, 42) else 1960 + (i * 7) % 40,
-            "kommun": "2084",
-            "startdatum": start,
-            "slutdatum": start + dt.timedelta(days=120 + 3 * i) if exited else None,
-            "remittent": REFERRERS[i],
-            "forsorjning_fore": SUPPORT[i % 3],
-            "forsorjning_efter": ("LON" if EXIT_REASONS[i] == "ARBETE" else "FBS") if exited else None,
-            "sysselsattning_fore": "ARBETSSOKANDE",
-            "sysselsattning_efter": None,
-            "omfattning_efter": 100 if exited and EXIT_REASONS[i] == "ARBETE" else None,
-            "utbildning": "GYMNASIAL" if i % 2 else "FORGYMNASIAL",
-            "tid_offentlig_forsorjning": "1-2",
-            "avslutsanledning": EXIT_REASONS[i] if exited else None,
-        })
-    rows.append({**rows[20], "person_key": "k100", "startdatum": dt.date(2016, 1, 10),
-                 "slutdatum": dt.date(2016, 1, 11), "avslutsanledning": "FELREG"})
+        rows.append(
+            {
+                "person_key": None if anonymous else f"k{i}",
+                "person_key_source": None if anonymous else "deltagar_id",
+                "is_anonymous": anonymous,
+                "kon": "K" if i < 30 else "M",
+                "fodelsear": 1990 if i in (41, 42) else 1960 + (i * 7) % 40,
+                "kommun": "2084",
+                "startdatum": start,
+                "slutdatum": start + dt.timedelta(days=120 + 3 * i) if exited else None,
+                "remittent": REFERRERS[i],
+                "forsorjning_fore": SUPPORT[i % 3],
+                "forsorjning_efter": ("LON" if EXIT_REASONS[i] == "ARBETE" else "FBS") if exited else None,
+                "sysselsattning_fore": "ARBETSSOKANDE",
+                "sysselsattning_efter": None,
+                "omfattning_efter": 100 if exited and EXIT_REASONS[i] == "ARBETE" else None,
+                "utbildning": "GYMNASIAL" if i % 2 else "FORGYMNASIAL",
+                "tid_offentlig_forsorjning": "1-2",
+                "avslutsanledning": EXIT_REASONS[i] if exited else None,
+            }
+        )
+    rows.append(
+        {
+            **rows[20],
+            "person_key": "k100",
+            "startdatum": dt.date(2016, 1, 10),
+            "slutdatum": dt.date(2016, 1, 11),
+            "avslutsanledning": "FELREG",
+        }
+    )
     return rows
 
 
@@ -115,17 +129,37 @@ class Warehouse:
         delivery_id = hashlib.sha256(f"{kind}{association}{intervention}{period}{received_at}".encode()).hexdigest()
         start, end = PERIODS[period]
         for n, row in enumerate(rows, start=2):
-            full = {"delivery_id": delivery_id, "association_code": association,
-                    "intervention_code": intervention, "period": period, "period_start": start,
-                    "period_end": end, "received_at": received_at, "source_row": n, **row}
+            full = {
+                "delivery_id": delivery_id,
+                "association_code": association,
+                "intervention_code": intervention,
+                "period": period,
+                "period_start": start,
+                "period_end": end,
+                "received_at": received_at,
+                "source_row": n,
+                **row,
+            }
             cols = ", ".join(full)
             marks = ", ".join("?" for _ in full)
             self.con.execute(f"insert into raw.{kind} ({cols}) values ({marks})", list(full.values()))
         file_name = f"{association}_{intervention}_{kind}_{period}.xlsx"
         self.con.execute(
             "insert into meta.load_ledger values (?, ?, ?, ?, ?, ?, ?, 1000, ?, ?, 0, ?, 'accepted', null, ?, null, null)",
-            [delivery_id, association, intervention, kind, period, file_name, delivery_id,
-             len(rows), len(rows), received_at, received_at])
+            [
+                delivery_id,
+                association,
+                intervention,
+                kind,
+                period,
+                file_name,
+                delivery_id,
+                len(rows),
+                len(rows),
+                received_at,
+                received_at,
+            ],
+        )
         return delivery_id
 
 
@@ -145,53 +179,147 @@ def build_sample_county(path: Path) -> None:
     # ... superseded by the corrected delivery of the same period.
     wh.deliver("deltagare", "SODRA", "AVESTA", "2016H1", dt.datetime(2016, 7, 10, 9), episodes)
     kraften = [
-        {**episodes[25], "startdatum": dt.date(2016, 3, 1), "slutdatum": None, "avslutsanledning": None,
-         "kommun": "2083"},
-        {**episodes[30], "person_key": "k200", "startdatum": dt.date(2016, 2, 1), "slutdatum": None,
-         "avslutsanledning": None, "kommun": "2083"},
-        {**episodes[31], "person_key": "k201", "startdatum": dt.date(2016, 2, 1), "slutdatum": None,
-         "avslutsanledning": None, "kommun": "2083"},
+        {
+            **episodes[25],
+            "startdatum": dt.date(2016, 3, 1),
+            "slutdatum": None,
+            "avslutsanledning": None,
+            "kommun": "2083",
+        },
+        {
+            **episodes[30],
+            "person_key": "k200",
+            "startdatum": dt.date(2016, 2, 1),
+            "slutdatum": None,
+            "avslutsanledning": None,
+            "kommun": "2083",
+        },
+        {
+            **episodes[31],
+            "person_key": "k201",
+            "startdatum": dt.date(2016, 2, 1),
+            "slutdatum": None,
+            "avslutsanledning": None,
+            "kommun": "2083",
+        },
     ]
     wh.deliver("deltagare", "SODRA", "KRAFTEN", "2016T1", dt.datetime(2016, 5, 11, 9), kraften)
 
     def cost(slag, text, budget, utfall, differens, prognos):
-        return {"ar": 2016, "period_slut": dt.date(2016, 6, 30), "radtyp": "KOSTNAD", "kostnadsslag": slag,
-                "finansiar": None, "rad_text": text, "budget": budget, "utfall": utfall,
-                "differens": differens, "prognos": prognos}
+        return {
+            "ar": 2016,
+            "period_slut": dt.date(2016, 6, 30),
+            "radtyp": "KOSTNAD",
+            "kostnadsslag": slag,
+            "finansiar": None,
+            "rad_text": text,
+            "budget": budget,
+            "utfall": utfall,
+            "differens": differens,
+            "prognos": prognos,
+        }
 
-    wh.deliver("budget", "SODRA", "AVESTA", "2016H1", dt.datetime(2016, 7, 10, 9), [
-        cost("PERSONAL", "Personal", 1775000, 819000, 955000, 0),
-        cost("LOKALER", "Lokaler", 165000, 88000, 77000, -9000),
-        cost("OVRIGT", "Övriga kostnader", 160000, 81000, 79000, 20000),
-        {"ar": 2016, "period_slut": dt.date(2016, 6, 30), "radtyp": "BEVILJAT", "kostnadsslag": None,
-         "finansiar": None, "rad_text": "Beviljat av styrelsen", "budget": 2000000, "utfall": None,
-         "differens": None, "prognos": None},
-    ])
+    wh.deliver(
+        "budget",
+        "SODRA",
+        "AVESTA",
+        "2016H1",
+        dt.datetime(2016, 7, 10, 9),
+        [
+            cost("PERSONAL", "Personal", 1775000, 819000, 955000, 0),
+            cost("LOKALER", "Lokaler", 165000, 88000, 77000, -9000),
+            cost("OVRIGT", "Övriga kostnader", 160000, 81000, 79000, 20000),
+            {
+                "ar": 2016,
+                "period_slut": dt.date(2016, 6, 30),
+                "radtyp": "BEVILJAT",
+                "kostnadsslag": None,
+                "finansiar": None,
+                "rad_text": "Beviljat av styrelsen",
+                "budget": 2000000,
+                "utfall": None,
+                "differens": None,
+                "prognos": None,
+            },
+        ],
+    )
 
     def funding(finansiar, amount):
-        return {"ar": 2016, "period_slut": dt.date(2016, 12, 31), "radtyp": "FINANSIERING", "kostnadsslag": None,
-                "finansiar": finansiar, "rad_text": finansiar, "budget": amount, "utfall": None,
-                "differens": None, "prognos": None}
+        return {
+            "ar": 2016,
+            "period_slut": dt.date(2016, 12, 31),
+            "radtyp": "FINANSIERING",
+            "kostnadsslag": None,
+            "finansiar": finansiar,
+            "rad_text": finansiar,
+            "budget": amount,
+            "utfall": None,
+            "differens": None,
+            "prognos": None,
+        }
 
-    wh.deliver("budget", "SODRA", "ALL", "2016", dt.datetime(2016, 2, 1, 9), [
-        funding("STAT", 1000000), funding("REGION", 500000),
-        funding("KOMMUN:2084", 300000), funding("KOMMUN:2083", 200000)])
+    wh.deliver(
+        "budget",
+        "SODRA",
+        "ALL",
+        "2016",
+        dt.datetime(2016, 2, 1, 9),
+        [
+            funding("STAT", 1000000),
+            funding("REGION", 500000),
+            funding("KOMMUN:2084", 300000),
+            funding("KOMMUN:2083", 200000),
+        ],
+    )
 
     def insats(code, name, platser):
-        return {"insats_kod": code, "namn": name, "inriktning": "INDIVID", "malgrupp": "ALLA_16_64",
-                "matmetod": "PERSON", "startdatum": dt.date(2015, 5, 1), "slutdatum": None,
-                "platser": platser, "planerat_antal": 40, "huvudman": "AF+FK+KOMMUN:2084+REGION",
-                "agare_epost": "agare@example.org", "esf": False, "rapportering": "T"}
+        return {
+            "insats_kod": code,
+            "namn": name,
+            "inriktning": "INDIVID",
+            "malgrupp": "ALLA_16_64",
+            "matmetod": "PERSON",
+            "startdatum": dt.date(2015, 5, 1),
+            "slutdatum": None,
+            "platser": platser,
+            "planerat_antal": 40,
+            "huvudman": "AF+FK+KOMMUN:2084+REGION",
+            "agare_epost": "agare@example.org",
+            "esf": False,
+            "rapportering": "T",
+        }
 
-    wh.deliver("insatser", "SODRA", "ALL", "2016T1", dt.datetime(2016, 5, 1, 9),
-               [insats("AVESTA", "Samverkansteam Avesta", 20), insats("KRAFTEN", "Kraften", 15)])
-    wh.deliver("insatser", "SODRA", "ALL", "2016T2", dt.datetime(2016, 9, 1, 9),
-               [insats("AVESTA", "Samverkansteam Avesta", 25), insats("KRAFTEN", "Kraften", 15)])
-    wh.deliver("volym", "SODRA", "STRUKT", "2016", dt.datetime(2017, 1, 20, 9), [
-        {"ar": 2016, "period_slut": dt.date(2016, 12, 31), "kon": "K", "antal": 12},
-        {"ar": 2016, "period_slut": dt.date(2016, 12, 31), "kon": "M", "antal": 8}])
-    wh.con.execute("insert into meta.registry_associations values "
-                   "('SODRA', 'Södra Dalarnas samordningsförbund', '20', '2084,2083,2082', 'data@example.org')")
+    wh.deliver(
+        "insatser",
+        "SODRA",
+        "ALL",
+        "2016T1",
+        dt.datetime(2016, 5, 1, 9),
+        [insats("AVESTA", "Samverkansteam Avesta", 20), insats("KRAFTEN", "Kraften", 15)],
+    )
+    wh.deliver(
+        "insatser",
+        "SODRA",
+        "ALL",
+        "2016T2",
+        dt.datetime(2016, 9, 1, 9),
+        [insats("AVESTA", "Samverkansteam Avesta", 25), insats("KRAFTEN", "Kraften", 15)],
+    )
+    wh.deliver(
+        "volym",
+        "SODRA",
+        "STRUKT",
+        "2016",
+        dt.datetime(2017, 1, 20, 9),
+        [
+            {"ar": 2016, "period_slut": dt.date(2016, 12, 31), "kon": "K", "antal": 12},
+            {"ar": 2016, "period_slut": dt.date(2016, 12, 31), "kon": "M", "antal": 8},
+        ],
+    )
+    wh.con.execute(
+        "insert into meta.registry_associations values "
+        "('SODRA', 'Södra Dalarnas samordningsförbund', '20', '2084,2083,2082', 'data@example.org')"
+    )
     wh.con.close()
 
 
@@ -206,7 +334,8 @@ def run_dbt(args: list[str], tmp: Path, warehouse: Path, target: str = "duckdb")
     os.environ.update(env)
     try:
         return dbtRunner().invoke(
-            [*args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--target", target])
+            [*args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--target", target]
+        )
     finally:
         for key, value in saved.items():
             if value is None:
@@ -239,8 +368,9 @@ def test_dbt_parse(tmp_path, target):
 def _failures(result) -> str:
     if result.result is None:
         return str(result.exception)
-    return "\n".join(f"{r.node.unique_id}: {r.status} {r.message}" for r in result.result
-                     if str(r.status) not in ("success", "pass"))
+    return "\n".join(
+        f"{r.node.unique_id}: {r.status} {r.message}" for r in result.result if str(r.status) not in ("success", "pass")
+    )
 
 
 def test_dbt_build_on_postgres(tmp_path, fresh_postgres_db, monkeypatch):
@@ -248,8 +378,13 @@ def test_dbt_build_on_postgres(tmp_path, fresh_postgres_db, monkeypatch):
     import psycopg2
 
     db = fresh_postgres_db
-    for key, value in {"FINSAM_PG_HOST": db["host"], "FINSAM_PG_PORT": str(db["port"]), "FINSAM_PG_USER": db["user"],
-                       "FINSAM_PG_PASSWORD": db["password"], "FINSAM_PG_DBNAME": db["dbname"]}.items():
+    for key, value in {
+        "FINSAM_PG_HOST": db["host"],
+        "FINSAM_PG_PORT": str(db["port"]),
+        "FINSAM_PG_USER": db["user"],
+        "FINSAM_PG_PASSWORD": db["password"],
+        "FINSAM_PG_DBNAME": db["dbname"],
+    }.items():
         monkeypatch.setenv(key, value)
     warehouse = tmp_path / "source.duckdb"
     build_sample_county(warehouse)
@@ -260,8 +395,14 @@ def test_dbt_build_on_postgres(tmp_path, fresh_postgres_db, monkeypatch):
         cur.execute("drop schema if exists raw cascade; drop schema if exists meta cascade")
         for statement in DDL:
             cur.execute(statement)
-        for table in ["raw.deltagare", "raw.insatser", "raw.budget", "raw.volym", "meta.load_ledger",
-                      "meta.registry_associations"]:
+        for table in [
+            "raw.deltagare",
+            "raw.insatser",
+            "raw.budget",
+            "raw.volym",
+            "meta.load_ledger",
+            "meta.registry_associations",
+        ]:
             rows = source.execute(f"select * from {table}").fetchall()
             if rows:
                 cur.executemany(f"insert into {table} values ({', '.join(['%s'] * len(rows[0]))})", rows)
@@ -297,16 +438,24 @@ def test_avesta_outcomes(built_warehouse):
 
 
 def test_supersession_and_felreg(built_warehouse):
-    assert built_warehouse.execute(
-        "select count(*) from marts.fct_participation where intervention_code = 'AVESTA'").fetchone()[0] == 57
-    assert built_warehouse.execute(
-        "select count(*) from marts.fct_participation where person_key = 'k99'").fetchone()[0] == 0
-    assert built_warehouse.execute(
-        "select count(*) from marts.audit_excluded_episodes").fetchone()[0] == 1
+    assert (
+        built_warehouse.execute(
+            "select count(*) from marts.fct_participation where intervention_code = 'AVESTA'"
+        ).fetchone()[0]
+        == 57
+    )
+    assert (
+        built_warehouse.execute("select count(*) from marts.fct_participation where person_key = 'k99'").fetchone()[0]
+        == 0
+    )
+    assert built_warehouse.execute("select count(*) from marts.audit_excluded_episodes").fetchone()[0] == 1
     # k0 ended only in the 2016H1 delivery: the latest period wins.
-    assert built_warehouse.execute(
-        "select avslutsanledning from marts.fct_participation where person_key = 'k0' and intervention_code = 'AVESTA'"
-    ).fetchone()[0] == "AVBROTT"
+    assert (
+        built_warehouse.execute(
+            "select avslutsanledning from marts.fct_participation where person_key = 'k0' and intervention_code = 'AVESTA'"
+        ).fetchone()[0]
+        == "AVBROTT"
+    )
 
 
 def test_budget_difference_mismatch(built_warehouse):
@@ -323,10 +472,15 @@ def test_budget_difference_mismatch(built_warehouse):
 
 
 def test_funding_rule(built_warehouse):
-    rows = dict(built_warehouse.execute(
-        "select funder_group, max(funder_group_share) from marts.fct_funding group by 1").fetchall())
+    rows = dict(
+        built_warehouse.execute(
+            "select funder_group, max(funder_group_share) from marts.fct_funding group by 1"
+        ).fetchall()
+    )
     assert {k: float(v) for k, v in rows.items()} == {"STAT": 0.5, "REGION": 0.25, "KOMMUN": 0.25}
-    assert built_warehouse.execute("select count(*) from marts.fct_funding where breaks_funding_rule").fetchone()[0] == 0
+    assert (
+        built_warehouse.execute("select count(*) from marts.fct_funding where breaks_funding_rule").fetchone()[0] == 0
+    )
 
 
 def test_intervention_history(built_warehouse):
@@ -363,16 +517,25 @@ def test_public_suppression(built_warehouse):
 
 
 def test_dimensions(built_warehouse):
-    counts = built_warehouse.execute(
-        "select count(*), count(distinct lanskod) from marts.dim_municipality").fetchone()
+    counts = built_warehouse.execute("select count(*), count(distinct lanskod) from marts.dim_municipality").fetchone()
     assert counts == (290, 21)
-    assert built_warehouse.execute(
-        "select association_code from marts.dim_municipality where kommunkod = '2084'").fetchone()[0] == "SODRA"
-    assert built_warehouse.execute(
-        "select min(date_day), max(date_day), count(*) from marts.dim_date").fetchone() == (
-        dt.date(2000, 1, 1), dt.date(2035, 12, 31), 13149)
-    assert built_warehouse.execute(
-        "select tertial_label from marts.dim_date where date_day = date '2016-06-15'").fetchone()[0] == "2016T2"
+    assert (
+        built_warehouse.execute(
+            "select association_code from marts.dim_municipality where kommunkod = '2084'"
+        ).fetchone()[0]
+        == "SODRA"
+    )
+    assert built_warehouse.execute("select min(date_day), max(date_day), count(*) from marts.dim_date").fetchone() == (
+        dt.date(2000, 1, 1),
+        dt.date(2035, 12, 31),
+        13149,
+    )
+    assert (
+        built_warehouse.execute(
+            "select tertial_label from marts.dim_date where date_day = date '2016-06-15'"
+        ).fetchone()[0]
+        == "2016T2"
+    )
 
 
 def test_finsam_run_with_the_postgres_target(tmp_path, fresh_postgres_db, monkeypatch):
@@ -381,18 +544,27 @@ def test_finsam_run_with_the_postgres_target(tmp_path, fresh_postgres_db, monkey
     import shutil
 
     import psycopg2
-
     from conftest import SAMPLE
-    from ingestion.config import load_settings
+
+    from ingestion.core.config import load_settings
+    from ingestion.core.registry import load_registry
     from ingestion.pipeline import run_pipeline
-    from ingestion.registry import load_registry
 
     db = fresh_postgres_db
-    env = {"FINSAM_DBT_TARGET": "postgres", "FINSAM_PG_HOST": db["host"], "FINSAM_PG_PORT": str(db["port"]),
-           "FINSAM_PG_USER": db["user"], "FINSAM_PG_PASSWORD": db["password"], "FINSAM_PG_DBNAME": db["dbname"],
-           "FINSAM_HOME": str(tmp_path / "home"), "FINSAM_LANDING": str(tmp_path / "landing"),
-           "FINSAM_WAREHOUSE": str(tmp_path / "home" / "warehouse" / "finsam.duckdb"),
-           "FINSAM_REGISTRY": str(SAMPLE / "registry.yml"), "FINSAM_DEMO": "1", "FINSAM_WORKERS": "1"}
+    env = {
+        "FINSAM_DBT_TARGET": "postgres",
+        "FINSAM_PG_HOST": db["host"],
+        "FINSAM_PG_PORT": str(db["port"]),
+        "FINSAM_PG_USER": db["user"],
+        "FINSAM_PG_PASSWORD": db["password"],
+        "FINSAM_PG_DBNAME": db["dbname"],
+        "FINSAM_HOME": str(tmp_path / "home"),
+        "FINSAM_LANDING": str(tmp_path / "landing"),
+        "FINSAM_WAREHOUSE": str(tmp_path / "home" / "warehouse" / "finsam.duckdb"),
+        "FINSAM_REGISTRY": str(SAMPLE / "registry.yml"),
+        "FINSAM_DEMO": "1",
+        "FINSAM_WORKERS": "1",
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     shutil.copytree(SAMPLE / "landing" / "SODRA", tmp_path / "landing" / "SODRA")

@@ -3,21 +3,22 @@
 One DAG run (module fixture) is inspected by several tests; a second run on the same
 deliveries must add nothing.
 """
+
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import SAMPLE, copy_sample_landing
 
+pytestmark = [pytest.mark.airflow, pytest.mark.dbt]
+
 FAULTY = {
-    "SODRA_KRAFTEN_deltagare_2016T3.csv",      # a personnummer with a wrong check digit
-    "MITT_UNGVUXNA_deltagare_2016T1.xlsx",     # slutdatum before startdatum, exit reason "Semester"
-    "NORR_JOBBNORR_budget_2016T2.xlsx",        # a text file with an .xlsx name
+    "SODRA_KRAFTEN_deltagare_2016T3.csv",  # a personnummer with a wrong check digit
+    "MITT_UNGVUXNA_deltagare_2016T1.xlsx",  # slutdatum before startdatum, exit reason "Semester"
+    "NORR_JOBBNORR_budget_2016T2.xlsx",  # a text file with an .xlsx name
 }
 PNR = re.compile(rb"(?<!\d)((?:19|20)?\d{6})[-+]?(\d{4})(?!\d)")
 
@@ -25,13 +26,16 @@ PNR = re.compile(rb"(?<!\d)((?:19|20)?\d{6})[-+]?(\d{4})(?!\d)")
 def _run(home: Path, logical_date: str):
     from ingestion.demo import airflow_env, prepare_airflow, run_dag
 
-    env = airflow_env(home, {
-        "FINSAM_DEMO": "1",
-        "FINSAM_REFERENCE_CHECKS": "1",
-        "FINSAM_LANDING": str(home / "landing"),
-        "FINSAM_REGISTRY": str(SAMPLE / "registry.yml"),
-        "FINSAM_WAREHOUSE": str(home / "warehouse" / "finsam.duckdb"),
-    })
+    env = airflow_env(
+        home,
+        {
+            "FINSAM_DEMO": "1",
+            "FINSAM_REFERENCE_CHECKS": "1",
+            "FINSAM_LANDING": str(home / "landing"),
+            "FINSAM_REGISTRY": str(SAMPLE / "registry.yml"),
+            "FINSAM_WAREHOUSE": str(home / "warehouse" / "finsam.duckdb"),
+        },
+    )
     prepare_airflow(env)
     state, output = run_dag(env, logical_date)
     (home / "airflow").mkdir(exist_ok=True, parents=True)
@@ -43,9 +47,10 @@ def _run(home: Path, logical_date: str):
 def _counts(warehouse: Path) -> dict[str, int]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        tables = con.execute("select table_schema, table_name from information_schema.tables "
-                             "where table_schema in ('raw', 'meta', 'marts', 'public') and table_type = 'BASE TABLE'"
-                             ).fetchall()
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in ('raw', 'meta', 'marts', 'public') and table_type = 'BASE TABLE'"
+        ).fetchall()
         return {f"{s}.{t}": con.execute(f"select count(*) from {s}.{t}").fetchone()[0] for s, t in tables}
     finally:
         con.close()
@@ -84,8 +89,13 @@ def wh(run, sql, *params):
 
 def test_marts_exist_and_have_rows(county_run):
     counts = county_run["first"]
-    for mart in ("marts.fct_participation", "marts.fct_budget", "marts.dim_intervention",
-                 "marts.rpt_intervention_outcomes", "marts.dim_association"):
+    for mart in (
+        "marts.fct_participation",
+        "marts.fct_budget",
+        "marts.dim_intervention",
+        "marts.rpt_intervention_outcomes",
+        "marts.dim_association",
+    ):
         assert counts.get(mart, 0) > 0, mart
     assert counts["raw.deltagare"] > 300
 
@@ -102,18 +112,27 @@ def test_faulty_deliveries_are_quarantined_with_reasons(county_run):
     assert "kontrollsiffra" in rows["SODRA_KRAFTEN_deltagare_2016T3.csv"]
     assert "inte ett Excel" in rows["NORR_JOBBNORR_budget_2016T2.xlsx"]
     assert "slutdatum ligger före startdatum" in rows["MITT_UNGVUXNA_deltagare_2016T1.xlsx"]
-    assert not (county_run["home"] / "quarantine" / "SODRA" / "SODRA_KRAFTEN_deltagare_2016T3.csv").exists(), \
+    assert not (county_run["home"] / "quarantine" / "SODRA" / "SODRA_KRAFTEN_deltagare_2016T3.csv").exists(), (
         "a file with personnummer is quarantined only as its pseudonymised copy"
+    )
     # nothing of a quarantined delivery reached the raw tables
     ids = [r[0] for r in wh(county_run, "select delivery_id from meta.load_ledger where status = 'quarantined'")]
     for kind in ("deltagare", "budget", "insatser", "volym"):
-        assert wh(county_run, f"select count(*) from raw.{kind} where delivery_id in (select unnest(?::varchar[]))", ids)[0][0] == 0
+        assert (
+            wh(county_run, f"select count(*) from raw.{kind} where delivery_id in (select unnest(?::varchar[]))", ids)[
+                0
+            ][0]
+            == 0
+        )
 
 
 def test_second_run_adds_no_duplicate_rows(county_run):
     first, second = county_run["first"], county_run["second"]
-    changed = {k: (first.get(k), second.get(k)) for k in set(first) | set(second)
-               if first.get(k) != second.get(k) and k not in ("meta.delivery_events", "meta.build_state")}  # logs
+    changed = {
+        k: (first.get(k), second.get(k))
+        for k in set(first) | set(second)
+        if first.get(k) != second.get(k) and k not in ("meta.delivery_events", "meta.build_state")
+    }  # logs
     assert changed == {}
     duplicates = wh(county_run, "select count(*) from meta.delivery_events where event = 'duplicate'")[0][0]
     assert duplicates >= first["meta.load_ledger"] - 1
@@ -122,8 +141,14 @@ def test_second_run_adds_no_duplicate_rows(county_run):
 def test_avesta_budget_loads_with_the_difference_warning(county_run):
     status = wh(county_run, "select status from meta.load_ledger where file_name like 'SODRA_AVESTA_budget_2016H1%'")
     assert status == [("accepted_with_warnings",)]
-    messages = [r[0] for r in wh(county_run, "select message_sv from meta.validation_results v join meta.load_ledger l "
-                                 "using (delivery_id) where l.file_name like 'SODRA_AVESTA_budget_2016H1%'")]
+    messages = [
+        r[0]
+        for r in wh(
+            county_run,
+            "select message_sv from meta.validation_results v join meta.load_ledger l "
+            "using (delivery_id) where l.file_name like 'SODRA_AVESTA_budget_2016H1%'",
+        )
+    ]
     assert any("1 775 000 − utfall 819 000 = 956 000, men filen anger 955 000" in m for m in messages if m)
 
 
@@ -164,8 +189,8 @@ def test_no_personnummer_anywhere_after_the_run(county_run):
     con = duckdb.connect(str(home / "warehouse" / "finsam.duckdb"), read_only=True)
     try:
         for schema, table, column in con.execute(
-                "select table_schema, table_name, column_name from information_schema.columns "
-                "where data_type = 'VARCHAR'").fetchall():
+            "select table_schema, table_name, column_name from information_schema.columns where data_type = 'VARCHAR'"
+        ).fetchall():
             values = con.execute(f'select distinct "{column}" from {schema}.{table}').fetchall()
             text = "\n".join(str(v[0]) for v in values)
             digits_only = re.sub(r"[-+]", "", text)
@@ -195,44 +220,71 @@ def test_outputs_for_bi_and_docs(county_run):
 
 def test_avesta_figures_come_out_of_the_marts(county_run):
     """reference-figures.md: 57 enrolled, 39 active 2016-07-01, 18 exits, 14 excluding drop-outs, 7 of 14 = 50 %."""
-    row = query(county_run, """
+    row = query(
+        county_run,
+        """
         select enrolled_to_date, active_at_period_end, exits_to_date, early_dropouts, exits_excl_dropouts,
                exits_to_work, to_studies, to_rehab, to_sje_ake, to_other, exits_to_work_studies_rehab,
                share_work_studies_rehab
         from marts.rpt_intervention_outcomes
         where association_code = 'SODRA' and intervention_code = 'AVESTA'
-          and period_type = 'half_year' and period_end = date '2016-06-30'""")
+          and period_type = 'half_year' and period_end = date '2016-06-30'""",
+    )
     assert [tuple(float(v) for v in row[0])] == [(57, 39, 18, 4, 14, 5, 0, 2, 2, 5, 7, 0.5)]
-    sexes = dict(query(county_run, """select kon, count(*) from marts.fct_participation
+    sexes = dict(
+        query(
+            county_run,
+            """select kon, count(*) from marts.fct_participation
         where association_code = 'SODRA' and intervention_code = 'AVESTA' and startdatum <= date '2016-06-30'
-        group by kon"""))
+        group by kon""",
+        )
+    )
     assert sexes == {"K": 30, "M": 27}
-    referrers = dict(query(county_run, """select remittent, count(*) from marts.fct_participation
+    referrers = dict(
+        query(
+            county_run,
+            """select remittent, count(*) from marts.fct_participation
         where association_code = 'SODRA' and intervention_code = 'AVESTA' and startdatum <= date '2016-06-30'
-        group by remittent"""))
+        group by remittent""",
+        )
+    )
     assert referrers == {"KOMMUN": 25, "FK": 21, "REGION": 8, "AF": 3}
-    support = dict(query(county_run, """select case when forsorjning_fore = 'FBS' then 'socialtjänst'
+    support = dict(
+        query(
+            county_run,
+            """select case when forsorjning_fore = 'FBS' then 'socialtjänst'
             when forsorjning_fore in ('SJP', 'AKE', 'SJE') then 'FK' else 'annan' end, count(*)
         from marts.fct_participation
         where association_code = 'SODRA' and intervention_code = 'AVESTA' and startdatum <= date '2016-06-30'
-        group by 1"""))
+        group by 1""",
+        )
+    )
     assert support == {"socialtjänst": 33, "FK": 22, "annan": 2}
 
 
 def test_public_marts_suppress_small_counts(county_run):
-    rows = query(county_run, """select to_studies, to_studies_display from public.pub_rpt_intervention_outcomes
+    rows = query(
+        county_run,
+        """select to_studies, to_studies_display from public.pub_rpt_intervention_outcomes
         where association_code = 'SODRA' and intervention_code = 'AVESTA'
-          and period_type = 'half_year' and period_end = date '2016-06-30'""")
+          and period_type = 'half_year' and period_end = date '2016-06-30'""",
+    )
     assert rows == [(None, "<5")]
 
 
 def test_avesta_budget_gap_to_granted_is_shown(county_run):
     """The report: the budget in the finance system does not match what the board granted."""
-    rows = query(county_run, """select budget, beviljat, budget_minus_beviljat, budget_differs_from_beviljat
+    rows = query(
+        county_run,
+        """select budget, beviljat, budget_minus_beviljat, budget_differs_from_beviljat
         from marts.rpt_budget_outcome
-        where association_code = 'SODRA' and intervention_code = 'AVESTA' and period_slut = date '2016-06-30'""")
+        where association_code = 'SODRA' and intervention_code = 'AVESTA' and period_slut = date '2016-06-30'""",
+    )
     assert [(float(a), float(b), float(c), d) for a, b, c, d in rows] == [(2100000.0, 2000000.0, 100000.0, True)]
-    personal = query(county_run, """select differens_reported, differens_computed, difference_mismatch
+    personal = query(
+        county_run,
+        """select differens_reported, differens_computed, difference_mismatch
         from marts.fct_budget where association_code = 'SODRA' and intervention_code = 'AVESTA'
-          and period_slut = date '2016-06-30' and kostnadsslag = 'PERSONAL'""")
+          and period_slut = date '2016-06-30' and kostnadsslag = 'PERSONAL'""",
+    )
     assert [(float(a), float(b), c) for a, b, c in personal] == [(955000.0, 956000.0, True)]

@@ -5,19 +5,25 @@ checks are computed in DuckDB on the built facts, checked with GX, stored in met
 association. Failing rows are delivery and row numbers; person keys never leave the
 warehouse.
 """
+
 from __future__ import annotations
+
+import pytest
 
 import json
 from datetime import date
 
 from smtp_fixture import municipality_list, quality_env  # noqa: F401 (fixtures)
 
-from ingestion.build import EVERY_ASSOCIATION, dbt, queue_build
-from ingestion.config import load_settings
-from ingestion.discover import parse_period
-from ingestion.load import connect, ensure_schema
-from ingestion.registry import load_registry
-from ingestion.validate_facts import FACT_SUITES, run_facts_validation
+from ingestion.core.config import load_settings
+from ingestion.core.registry import load_registry
+from ingestion.intake.discover import parse_period
+from ingestion.quality.facts import FACT_SUITES, run_facts_validation
+from ingestion.warehouse.build import dbt
+from ingestion.warehouse.queue import EVERY_ASSOCIATION, queue_build
+from ingestion.warehouse.schema import connect, ensure_schema
+
+pytestmark = [pytest.mark.dbt]
 
 AS_OF = date(2017, 1, 15)
 REOPEN = "fct_participation.final:expect_column_values_to_be_in_set:_not_reopened"
@@ -26,86 +32,191 @@ VOLUME = "fct_participation.final:expect_column_values_to_be_in_set:_person_leve
 JUMP = "participant_counts.final:expect_column_values_to_be_in_set:_count_jump_ok"
 
 
-def add(con, kind: str, delivery: str, association: str, intervention: str, period: str, rows: list[dict],
-        received: str = "2016-12-01 09:00:00"):
+def add(
+    con,
+    kind: str,
+    delivery: str,
+    association: str,
+    intervention: str,
+    period: str,
+    rows: list[dict],
+    received: str = "2016-12-01 09:00:00",
+):
     p = parse_period(period)
     for i, row in enumerate(rows):
-        columns = ["delivery_id", "association_code", "intervention_code", "period", "period_start", "period_end",
-                   "received_at", "source_row", *row]
+        columns = [
+            "delivery_id",
+            "association_code",
+            "intervention_code",
+            "period",
+            "period_start",
+            "period_end",
+            "received_at",
+            "source_row",
+            *row,
+        ]
         values = [delivery, association, intervention, period, p.start, p.end, received, i + 2, *row.values()]
         con.execute(f"insert into raw.{kind} ({', '.join(columns)}) values ({', '.join('?' * len(values))})", values)
 
 
 def episode(key, start, end=None, reason=None, **more):
-    row = {"person_key": key, "person_key_source": "deltagar_id" if key else None, "is_anonymous": key is None,
-           "kon": "K", "fodelsear": 1990, "kommun": "2084", "startdatum": start, "slutdatum": end,
-           "forsorjning_fore": "FBS", "avslutsanledning": reason or ("ARBETE" if end else None)}
+    row = {
+        "person_key": key,
+        "person_key_source": "deltagar_id" if key else None,
+        "is_anonymous": key is None,
+        "kon": "K",
+        "fodelsear": 1990,
+        "kommun": "2084",
+        "startdatum": start,
+        "slutdatum": end,
+        "forsorjning_fore": "FBS",
+        "avslutsanledning": reason or ("ARBETE" if end else None),
+    }
     row.update(more)
     return row
 
 
 def register(code, inriktning="INDIVID", matmetod="PERSON"):
-    return {"insats_kod": code, "namn": code.title(), "inriktning": inriktning, "matmetod": matmetod,
-            "startdatum": "2015-01-01", "huvudman": "FK+AF", "agare_epost": f"{code.lower()}@x.example"}
+    return {
+        "insats_kod": code,
+        "namn": code.title(),
+        "inriktning": inriktning,
+        "matmetod": matmetod,
+        "startdatum": "2015-01-01",
+        "huvudman": "FK+AF",
+        "agare_epost": f"{code.lower()}@x.example",
+    }
 
 
 def good_warehouse(con):
-    add(con, "insatser", "reg-s", "SODRA", "ALL", "2016T1",
-        [register("SATER"), register("KRAFTEN"), register("KONF", "STRUKTUR"), register("RAKNA", matmetod="VOLYM")])
+    add(
+        con,
+        "insatser",
+        "reg-s",
+        "SODRA",
+        "ALL",
+        "2016T1",
+        [register("SATER"), register("KRAFTEN"), register("KONF", "STRUKTUR"), register("RAKNA", matmetod="VOLYM")],
+    )
     add(con, "insatser", "reg-n", "NORR", "ALL", "2016T1", [register("JOBB")])
-    add(con, "deltagare", "av-t1", "SODRA", "SATER", "2016T1", [
-        episode("k1", "2016-02-01", "2016-03-31"),
-        episode("k2", "2016-02-01"),
-        episode("k3", "2016-02-01"),
-        episode("k4", "2016-01-10", "2016-03-01"),
-        episode(None, "2016-02-01"),
-    ])
-    add(con, "deltagare", "av-t2", "SODRA", "SATER", "2016T2", [
-        episode("k1", "2016-02-01", "2016-03-31"),
-        episode("k1", "2016-06-01"),                       # back again: a new episode, fine
-        episode("k2", "2016-02-01"),
-        episode("k3", "2016-02-01", "2016-07-01"),
-        episode("k4", "2016-01-10", "2016-03-01"),
-        episode(None, "2016-02-01"),
-    ])
+    add(
+        con,
+        "deltagare",
+        "av-t1",
+        "SODRA",
+        "SATER",
+        "2016T1",
+        [
+            episode("k1", "2016-02-01", "2016-03-31"),
+            episode("k2", "2016-02-01"),
+            episode("k3", "2016-02-01"),
+            episode("k4", "2016-01-10", "2016-03-01"),
+            episode(None, "2016-02-01"),
+        ],
+    )
+    add(
+        con,
+        "deltagare",
+        "av-t2",
+        "SODRA",
+        "SATER",
+        "2016T2",
+        [
+            episode("k1", "2016-02-01", "2016-03-31"),
+            episode("k1", "2016-06-01"),  # back again: a new episode, fine
+            episode("k2", "2016-02-01"),
+            episode("k3", "2016-02-01", "2016-07-01"),
+            episode("k4", "2016-01-10", "2016-03-01"),
+            episode(None, "2016-02-01"),
+        ],
+    )
     # k4 moves on to Kraften the day Avesta ended (no overlap); k3 also takes part in a
     # structural intervention (another inriktning) and in Norra's JOBB after leaving Avesta.
     add(con, "deltagare", "kr-t2", "SODRA", "KRAFTEN", "2016T2", [episode("k4", "2016-03-01")])
     add(con, "deltagare", "ko-t2", "SODRA", "KONF", "2016T2", [episode("k3", "2016-03-01", "2016-03-02")])
     add(con, "deltagare", "jo-t3", "NORR", "JOBB", "2016T3", [episode("k3", "2016-07-01")])
-    add(con, "volym", "ra-h1", "SODRA", "RAKNA", "2016H1", [{"ar": 2016, "period_slut": "2016-06-30", "kon": "K", "antal": 10},
-                                                             {"ar": 2016, "period_slut": "2016-06-30", "kon": "M", "antal": 5}])
-    add(con, "volym", "ra-h2", "SODRA", "RAKNA", "2016H2", [{"ar": 2016, "period_slut": "2016-12-31", "kon": "K", "antal": 30},
-                                                             {"ar": 2016, "period_slut": "2016-12-31", "kon": "M", "antal": 10}])
+    add(
+        con,
+        "volym",
+        "ra-h1",
+        "SODRA",
+        "RAKNA",
+        "2016H1",
+        [
+            {"ar": 2016, "period_slut": "2016-06-30", "kon": "K", "antal": 10},
+            {"ar": 2016, "period_slut": "2016-06-30", "kon": "M", "antal": 5},
+        ],
+    )
+    add(
+        con,
+        "volym",
+        "ra-h2",
+        "SODRA",
+        "RAKNA",
+        "2016H2",
+        [
+            {"ar": 2016, "period_slut": "2016-12-31", "kon": "K", "antal": 30},
+            {"ar": 2016, "period_slut": "2016-12-31", "kon": "M", "antal": 10},
+        ],
+    )
 
 
 def bad_warehouse(con):
     good_warehouse(con)
     # k2 ended in T2 … and is active again (same episode) in T3: reopened.
-    add(con, "deltagare", "av-t3", "SODRA", "SATER", "2016T3", [
-        episode("k1", "2016-02-01", "2016-03-31"),
-        episode("k1", "2016-06-01"),
-        episode("k3", "2016-02-01", "2016-07-01"),
-        episode("k2", "2016-02-01"),
-        episode("k4", "2016-01-10", "2016-03-01"),
-        episode("k5", "2016-09-01"),
-    ], received="2016-12-20 09:00:00")
-    con.execute("update raw.deltagare set slutdatum = '2016-08-15', avslutsanledning = 'STUDIER' "
-                "where delivery_id = 'av-t2' and person_key = 'k2'")
+    add(
+        con,
+        "deltagare",
+        "av-t3",
+        "SODRA",
+        "SATER",
+        "2016T3",
+        [
+            episode("k1", "2016-02-01", "2016-03-31"),
+            episode("k1", "2016-06-01"),
+            episode("k3", "2016-02-01", "2016-07-01"),
+            episode("k2", "2016-02-01"),
+            episode("k4", "2016-01-10", "2016-03-01"),
+            episode("k5", "2016-09-01"),
+        ],
+        received="2016-12-20 09:00:00",
+    )
+    con.execute(
+        "update raw.deltagare set slutdatum = '2016-08-15', avslutsanledning = 'STUDIER' "
+        "where delivery_id = 'av-t2' and person_key = 'k2'"
+    )
     # k5 is active in Avesta and in Norra's JOBB at once (both individual interventions).
-    add(con, "deltagare", "jo-t3b", "NORR", "JOBB", "2016T3", [episode("k3", "2016-07-01"), episode("k5", "2016-10-01")],
-        received="2016-12-21 09:00:00")
+    add(
+        con,
+        "deltagare",
+        "jo-t3b",
+        "NORR",
+        "JOBB",
+        "2016T3",
+        [episode("k3", "2016-07-01"), episode("k5", "2016-10-01")],
+        received="2016-12-21 09:00:00",
+    )
     # Episodes delivered for RAKNA, a count-only intervention.
     add(con, "deltagare", "ra-t3", "SODRA", "RAKNA", "2016T3", [episode("k6", "2016-09-01")])
     # RAKNA's counts jump from 40 to 200 (more than 3 times).
-    add(con, "volym", "ra-h1-17", "SODRA", "RAKNA", "2017H1", [{"ar": 2017, "period_slut": "2017-06-30", "kon": "K", "antal": 200}])
+    add(
+        con,
+        "volym",
+        "ra-h1-17",
+        "SODRA",
+        "RAKNA",
+        "2017H1",
+        [{"ar": 2017, "period_slut": "2017-06-30", "kon": "K", "antal": 200}],
+    )
 
 
 def results(settings):
     con = connect(settings)  # not read_only: dbt (run in this process) may still hold the file
     try:
-        return con.execute("select delivery_id, expectation, severity, passed, failing_rows, message_sv "
-                           "from meta.validation_results where suite like '%.final' order by all").fetchall()
+        return con.execute(
+            "select delivery_id, expectation, severity, passed, failing_rows, message_sv "
+            "from meta.validation_results where suite like '%.final' order by all"
+        ).fetchall()
     finally:
         con.close()
 
@@ -138,7 +249,9 @@ def test_good_warehouse_passes_every_final_expectation(quality_env):
     build(settings, good_warehouse)
     summary = run_facts_validation(settings, load_registry(settings.registry), as_of=AS_OF)
     assert summary["warnings"] == summary["blocking"] == 0
-    assert summary["fct_participation.final"]["rows"] == 9  # 8 current keyed episodes + 1 anonymous row (latest delivery)
+    assert (
+        summary["fct_participation.final"]["rows"] == 9
+    )  # 8 current keyed episodes + 1 anonymous row (latest delivery)
     assert results(settings) == [
         (None, PARALLEL, "warning", True, [], None),
         (None, REOPEN, "warning", True, [], None),
@@ -160,17 +273,25 @@ def test_bad_warehouse_fails_exactly_these_rows(quality_env):
         ("ra-t3", VOLUME, "blocking", [2]),
     ]
     messages = {r[0] + r[1]: r[5] for r in failing}
-    assert messages["av-t3" + REOPEN] == ("episoden avslutades 2016-08-15 enligt leveransen för 2016T2, men är aktiv "
-                                          "(utan slutdatum) i en senare leverans.")
-    assert messages["av-t3" + PARALLEL] == "deltagaren är samtidigt aktiv i 1 annan insats med samma inriktning (INDIVID)."
-    assert messages["ra-h1-17" + JUMP] == ("antalet (volym) ändras från 40 för 2016H2 till 200 för 2017H1, "
-                                           "mer än 3 gånger.")
+    assert messages["av-t3" + REOPEN] == (
+        "episoden avslutades 2016-08-15 enligt leveransen för 2016T2, men är aktiv "
+        "(utan slutdatum) i en senare leverans."
+    )
+    assert (
+        messages["av-t3" + PARALLEL] == "deltagaren är samtidigt aktiv i 1 annan insats med samma inriktning (INDIVID)."
+    )
+    assert messages["ra-h1-17" + JUMP] == (
+        "antalet (volym) ändras från 40 för 2016H2 till 200 för 2017H1, mer än 3 gånger."
+    )
     assert [r[1] for r in results(settings) if r[3]] == []  # every final expectation failed somewhere
 
     # No person key anywhere in what was stored or rendered.
     stored = json.dumps(results(settings), default=str)
-    docs = "".join(p.read_text(encoding="utf-8", errors="replace")
-                   for p in (settings.gx_root).rglob("*") if p.is_file() and p.suffix in (".html", ".json"))
+    docs = "".join(
+        p.read_text(encoding="utf-8", errors="replace")
+        for p in (settings.gx_root).rglob("*")
+        if p.is_file() and p.suffix in (".html", ".json")
+    )
     for key in ("k1", "k2", "k3", "k4", "k5", "k6"):
         assert f'"{key}"' not in stored and f'"{key}"' not in docs and f">{key}<" not in docs
 
@@ -203,7 +324,7 @@ def test_results_replace_the_previous_run_and_docs_are_rebuilt(quality_env):
     run_facts_validation(settings, registry, as_of=AS_OF)
     assert (None, VOLUME, "blocking", True, [], None) in results(settings)
     assert len([r for r in results(settings) if r[1] == VOLUME]) == 1
-    assert len(pages()) > len(first_pages)               # a new validation page per run
+    assert len(pages()) > len(first_pages)  # a new validation page per run
     assert (site / "index.html").stat().st_mtime_ns > first_index
     assert {s for s in FACT_SUITES} == {"fct_participation.final", "participant_counts.final"}
 

@@ -1,14 +1,15 @@
 """Bookkeeping at the door: names that break the rule, unknown associations and interventions,
 future periods and the same bytes twice are reported, never guessed."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
-
 from fixtures.county import county  # noqa: F401  (pytest fixture)
 from fixtures.synthetic import csv_bytes
-from ingestion.discover import NameError_, find_files, parse_file_name
+
+from ingestion.intake.discover import NameError_, find_files, parse_file_name
 from ingestion.pipeline import unknown_drop_folders
 
 HEADER = ["deltagar_id", "kon", "fodelsear", "kommun", "startdatum", "forsorjning_fore"]
@@ -16,20 +17,26 @@ ROWS = [["D-1", "K", "1980", "2084", "2016-02-01", "FBS"], ["D-2", "M", "1975", 
 DATA = csv_bytes(HEADER, ROWS)
 
 
-@pytest.mark.parametrize("name, reason", [
-    ("SODRA_AVESTA_deltagare_2016T4.csv", "perioden '2016T4' följer inte regeln"),
-    ("SODRA_AVESTA_deltagare_2016-13.csv", "perioden '2016-13' följer inte regeln"),
-    ("SODRA_AVESTA_deltagarna_2016T2.csv", "typen 'deltagarna'"),
-    ("SODRA_AVESTA_Deltagare_2016T2.csv", "skriv 'deltagare' med små bokstäver"),
-    ("SODRA_AVESTA_deltagare_2016T2.xlsb", "filtypen .xlsb i 'SODRA_AVESTA_deltagare_2016T2.xlsb' stöds inte; spara filen som .xlsx"),
-    ("SODRA_AVESTA_deltagare_2016T2.txt", "stöds inte; leverera .xlsx, .xls, .ods eller .csv"),
-    ("SODRA AVESTA deltagare 2016T2.csv", "ska ha fyra delar"),
-    ("SODRA_AVESTA_deltagare.csv", "ska ha fyra delar"),
-    ("SODRA_AVESTA_deltagare_2016T2", "saknar filändelse"),
-    ("SÖDRA_AVESTA_deltagare_2016T2.csv", "förbundskoden 'SÖDRA'"),
-    ("SODRA_AVESTA_deltagare_1999.csv", "året 1999"),
-    ("deltagare.xlsx", "ska ha fyra delar"),
-])
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("SODRA_AVESTA_deltagare_2016T4.csv", "perioden '2016T4' följer inte regeln"),
+        ("SODRA_AVESTA_deltagare_2016-13.csv", "perioden '2016-13' följer inte regeln"),
+        ("SODRA_AVESTA_deltagarna_2016T2.csv", "typen 'deltagarna'"),
+        ("SODRA_AVESTA_Deltagare_2016T2.csv", "skriv 'deltagare' med små bokstäver"),
+        (
+            "SODRA_AVESTA_deltagare_2016T2.xlsb",
+            "filtypen .xlsb i 'SODRA_AVESTA_deltagare_2016T2.xlsb' stöds inte; spara filen som .xlsx",
+        ),
+        ("SODRA_AVESTA_deltagare_2016T2.txt", "stöds inte; leverera .xlsx, .xls, .ods eller .csv"),
+        ("SODRA AVESTA deltagare 2016T2.csv", "ska ha fyra delar"),
+        ("SODRA_AVESTA_deltagare.csv", "ska ha fyra delar"),
+        ("SODRA_AVESTA_deltagare_2016T2", "saknar filändelse"),
+        ("SÖDRA_AVESTA_deltagare_2016T2.csv", "förbundskoden 'SÖDRA'"),
+        ("SODRA_AVESTA_deltagare_1999.csv", "året 1999"),
+        ("deltagare.xlsx", "ska ha fyra delar"),
+    ],
+)
 def test_names_breaking_the_rule_give_their_reason(name, reason):
     with pytest.raises(NameError_) as failure:
         parse_file_name(name)
@@ -44,7 +51,11 @@ def test_valid_names_and_periods():
     assert str(parse_file_name("SODRA_ALL_budget_2016-02.csv").period.end) == "2016-02-29"
     assert parse_file_name("SODRA_ALL_insatser_2016.csv").period.label == "2016"
     assert [parse_file_name(f"SODRA_AVESTA_deltagare_2016T2.{ext}").ext for ext in ("xls", "ODS", "Xlsx", "csv")] == [
-        "xls", "ods", "xlsx", "csv"]
+        "xls",
+        "ods",
+        "xlsx",
+        "csv",
+    ]
 
 
 def test_bad_names_are_reported_and_left_in_the_drop_folder(county):
@@ -80,7 +91,8 @@ def test_unknown_intervention_is_reported_not_guessed(county):
     assert status["SODRA_OKAND_deltagare_2016T2.csv"] == "accepted_with_warnings"
     messages = county.query(
         "select message_sv from meta.validation_results v join meta.load_ledger l using (delivery_id) "
-        "where l.file_name = 'SODRA_OKAND_deltagare_2016T2.csv'")
+        "where l.file_name = 'SODRA_OKAND_deltagare_2016T2.csv'"
+    )
     assert ("insatsen finns inte i förbundets insatsregister.",) in messages
     # the rows keep the intervention code they were delivered with
     assert county.query("select distinct intervention_code from raw.deltagare") == [("OKAND",)]
@@ -106,7 +118,11 @@ def test_same_bytes_twice_are_recognised(county):
 
 
 def test_files_in_transfer_and_lock_files_are_not_deliveries_yet(county):
-    for name in ("SODRA_AVESTA_deltagare_2016T2.csv.part", "~$SODRA_AVESTA_deltagare_2016T2.xlsx",
-                 ".SODRA_AVESTA_deltagare_2016T2.csv", "SODRA_AVESTA_deltagare_2016T2.csv.crdownload"):
+    for name in (
+        "SODRA_AVESTA_deltagare_2016T2.csv.part",
+        "~$SODRA_AVESTA_deltagare_2016T2.xlsx",
+        ".SODRA_AVESTA_deltagare_2016T2.csv",
+        "SODRA_AVESTA_deltagare_2016T2.csv.crdownload",
+    ):
         county.deliver("SODRA", name, DATA)
     assert find_files(county.landing, "SODRA") == []

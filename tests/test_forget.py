@@ -1,6 +1,7 @@
 """`finsam forget`: a person who withdraws consent disappears from the raw copies, the quarantine,
 the warehouse and the published marts, the erasure is recorded without the number, and no later
 run brings the person back."""
+
 from __future__ import annotations
 
 import io
@@ -8,12 +9,15 @@ import random
 
 import duckdb
 import pytest
-
 from fixtures.county import TEST_SECRET, county  # noqa: F401  (pytest fixture)
-from fixtures.synthetic import DELTAGARE_HEADER, csv_bytes, deltagare_rows, make_pnr, write_xlsx
-from ingestion import pseudonymize as pz
+from fixtures.synthetic import DELTAGARE_HEADER, csv_bytes, make_pnr, write_xlsx
+
 from ingestion.cli import main
-from ingestion.land import all_landed
+from ingestion.core import rawzone
+from ingestion.core.rawzone import all_landed
+from ingestion.intake import pseudonymize as pz
+
+pytestmark = [pytest.mark.dbt]
 
 RNG = random.Random(2024)
 PERSON = make_pnr(RNG, year=1984)
@@ -22,8 +26,16 @@ KEY = pz.person_key(TEST_SECRET.encode(), PERSON)
 
 
 def row(pnr="", ident="", kon="K", start="2016-02-01", **extra) -> list[str]:
-    values = dict(deltagar_id=ident, personnummer=pnr, kon=kon, fodelsear="1984", kommun="2084", startdatum=start,
-                  forsorjning_fore="FBS", **extra)
+    values = dict(
+        deltagar_id=ident,
+        personnummer=pnr,
+        kon=kon,
+        fodelsear="1984",
+        kommun="2084",
+        startdatum=start,
+        forsorjning_fore="FBS",
+        **extra,
+    )
     return [values.get(c, "") for c in DELTAGARE_HEADER]
 
 
@@ -34,10 +46,14 @@ def keys_in_parquet(path) -> int:
 def tables_with_key(database, key: str) -> list[str]:
     con = duckdb.connect(str(database), read_only=True)
     try:
-        tables = con.execute("select table_schema, table_name from information_schema.columns "
-                             "where column_name = 'person_key'").fetchall()
-        return [f"{s}.{t}" for s, t in tables
-                if con.execute(f'select count(*) from "{s}"."{t}" where person_key = ?', [key]).fetchone()[0]]
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.columns where column_name = 'person_key'"
+        ).fetchall()
+        return [
+            f"{s}.{t}"
+            for s, t in tables
+            if con.execute(f'select count(*) from "{s}"."{t}" where person_key = ?', [key]).fetchone()[0]
+        ]
     finally:
         con.close()
 
@@ -56,11 +72,17 @@ def loaded(county):
     county.deliver_register("SODRA", interventions=("NYSTART", "KRAFTEN"))
     county.deliver_register("NORR", interventions=("MORA",), kommun="2062")
     ten = f"{PERSON[2:8]}-{PERSON[8:]}"
-    county.deliver("SODRA", "SODRA_NYSTART_deltagare_2016T2.csv", csv_bytes(DELTAGARE_HEADER, [
-        row(ten), row(ten, start="2016-04-01"), *[row(p) for p in OTHERS[:3]]]))
+    county.deliver(
+        "SODRA",
+        "SODRA_NYSTART_deltagare_2016T2.csv",
+        csv_bytes(DELTAGARE_HEADER, [row(ten), row(ten, start="2016-04-01"), *[row(p) for p in OTHERS[:3]]]),
+    )
     # quarantined (kön 'Q' is no code): kept as a pseudonymised copy
-    county.deliver("SODRA", "SODRA_KRAFTEN_deltagare_2016T2.csv", csv_bytes(DELTAGARE_HEADER, [
-        row(PERSON, kon="Q"), row(OTHERS[3])]))
+    county.deliver(
+        "SODRA",
+        "SODRA_KRAFTEN_deltagare_2016T2.csv",
+        csv_bytes(DELTAGARE_HEADER, [row(PERSON, kon="Q"), row(OTHERS[3])]),
+    )
     path = county.landing / "NORR" / "NORR_MORA_deltagare_2016T2.xlsx"
     write_xlsx(path, DELTAGARE_HEADER, [row(PERSON), row(OTHERS[4]), row(OTHERS[5])], sheet="deltagare")
     county.process()
@@ -78,7 +100,7 @@ def test_forget_by_personnummer_erases_everywhere_and_records_it(loaded, monkeyp
     assert "1 ur karantänen" in out and "3 ur datalagret" in out
     assert PERSON not in out and PERSON[2:] not in out and KEY not in out
 
-    assert KEY in pz.read_erased_keys(county.settings.raw / "_erased_keys.txt")
+    assert KEY in rawzone.read_erased_keys(county.settings.raw / "_erased_keys.txt")
     for landed in all_landed(county.settings):
         data = landed.directory / "data.parquet"
         if data.exists() and landed.manifest["kind"] == "deltagare":
@@ -104,12 +126,20 @@ def test_forget_by_personnummer_erases_everywhere_and_records_it(loaded, monkeyp
 def test_a_later_run_does_not_bring_the_person_back(loaded, no_rebuild, capsys):
     county = loaded
     assert main(["forget", f"{PERSON[2:8]}-{PERSON[8:]}"]) == 0
-    original = csv_bytes(DELTAGARE_HEADER, [row(f"{PERSON[2:8]}-{PERSON[8:]}"),
-                                            row(f"{PERSON[2:8]}-{PERSON[8:]}", start="2016-04-01"),
-                                            *[row(p) for p in OTHERS[:3]]])
-    county.deliver("SODRA", "SODRA_NYSTART_deltagare_2016T2.csv", original)      # the same bytes again
-    county.deliver("SODRA", "SODRA_NYSTART_deltagare_2016T3.csv", csv_bytes(DELTAGARE_HEADER, [
-        row(PERSON), row(OTHERS[0]), row(OTHERS[1], start="2016-06-01")]))  # a new delivery with the person
+    original = csv_bytes(
+        DELTAGARE_HEADER,
+        [
+            row(f"{PERSON[2:8]}-{PERSON[8:]}"),
+            row(f"{PERSON[2:8]}-{PERSON[8:]}", start="2016-04-01"),
+            *[row(p) for p in OTHERS[:3]],
+        ],
+    )
+    county.deliver("SODRA", "SODRA_NYSTART_deltagare_2016T2.csv", original)  # the same bytes again
+    county.deliver(
+        "SODRA",
+        "SODRA_NYSTART_deltagare_2016T3.csv",
+        csv_bytes(DELTAGARE_HEADER, [row(PERSON), row(OTHERS[0]), row(OTHERS[1], start="2016-06-01")]),
+    )  # a new delivery with the person
     summary = county.process()["SODRA"]
     assert summary["duplicates"] == 1 and summary["landed"] == 1
     new = next(l for l in all_landed(county.settings, "SODRA") if l.manifest["file_name"].endswith("2016T3.csv"))
@@ -129,8 +159,11 @@ def test_forget_by_key_replaces_a_quarantined_original(county, no_rebuild, capsy
     """A file without personnummer is quarantined as delivered; forgetting someone in it leaves
     only its pseudonymised copy, without the person."""
     county.deliver_register("NORR", interventions=("MORA",), kommun="2062")
-    county.deliver("NORR", "NORR_MORA_deltagare_2016T2.csv", csv_bytes(DELTAGARE_HEADER, [
-        row(ident="M-1", kon="Q"), row(ident="M-2")]))
+    county.deliver(
+        "NORR",
+        "NORR_MORA_deltagare_2016T2.csv",
+        csv_bytes(DELTAGARE_HEADER, [row(ident="M-1", kon="Q"), row(ident="M-2")]),
+    )
     county.process()
     county.load()
     quarantine = county.settings.quarantine / "NORR"
@@ -157,5 +190,6 @@ def test_forget_twice_is_harmless(loaded, no_rebuild, capsys):
     assert main(["forget", PERSON]) == 0
     assert main(["forget", PERSON]) == 0
     assert "0 rader ur råzonen" in capsys.readouterr().out
-    assert loaded.query("select rows_removed_raw, rows_removed_warehouse from meta.erasures order by erased_at, "
-                        "rows_removed_raw desc") == [(4, 3), (0, 0)]
+    assert loaded.query(
+        "select rows_removed_raw, rows_removed_warehouse from meta.erasures order by erased_at, rows_removed_raw desc"
+    ) == [(4, 3), (0, 0)]

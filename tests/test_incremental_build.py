@@ -2,20 +2,25 @@
 recomputes only that association's rows of the large models, and the result is exactly what a
 full build gives. The queue that drives this (meta.build_queue) is written by load in the same
 transaction as the rows, and emptied only after dbt succeeds."""
+
 from __future__ import annotations
+
+import pytest
 
 import shutil
 from pathlib import Path
 
 import duckdb
-
 from conftest import SAMPLE
 
-from ingestion.build import build_marts
-from ingestion.load import connect, load_warehouse
+from ingestion.core.registry import load_registry
+from ingestion.outbound.publish import publish_marts
 from ingestion.pipeline import process_all
-from ingestion.publish import publish_marts
-from ingestion.registry import load_registry
+from ingestion.warehouse.build import build_marts
+from ingestion.warehouse.load import load_warehouse
+from ingestion.warehouse.schema import connect
+
+pytestmark = [pytest.mark.dbt]
 
 HELD_BACK = "2016T3"  # MITT's last tertial arrives after the first build
 
@@ -23,9 +28,11 @@ HELD_BACK = "2016T3"  # MITT's last tertial arrives after the first build
 def tables(settings) -> dict[str, list[tuple]]:
     con = connect(settings)  # not read_only: dbt (run in this process) keeps the file open
     try:
-        names = con.execute("select table_schema || '.' || table_name from information_schema.tables "
-                            "where table_schema in ('intermediate', 'marts', 'public') and table_type = 'BASE TABLE' "
-                            "order by 1").fetchall()
+        names = con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_schema in ('intermediate', 'marts', 'public') and table_type = 'BASE TABLE' "
+            "order by 1"
+        ).fetchall()
         return {name: con.execute(f"select * from {name} order by all").fetchall() for (name,) in names}
     finally:
         con.close()

@@ -1,13 +1,14 @@
 """County mappings: the data team teaches the pipeline a word; it is applied where the contract's
 labels are, reported to the owner, and checked before it is added."""
+
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
 from ingestion.cli import main
-from ingestion.mappings import MappingError, add_mapping, load_mappings, rules_fingerprint
-from ingestion.normalize import normalise
+from ingestion.core.mappings import MappingError, add_mapping, load_mappings, rules_fingerprint
+from ingestion.intake.normalize import normalise
 
 SECRET = b"test-secret"
 HEADER = ["deltagar_id", "kon", "fodelsear", "kommun", "startdatum", "remittent", "forsorjning_fore"]
@@ -45,7 +46,7 @@ def test_mapping_applies_to_its_column_and_association_and_is_reported(tmp_path)
     path = tmp_path / "mappings.yml"
     before = rules_fingerprint(path)
     add_mapping(path, "remittent", "Jobbcentrum Syd", "KOMMUN", association="SODRA")
-    assert rules_fingerprint(path) != before   # a change triggers replay of refused deliveries
+    assert rules_fingerprint(path) != before  # a change triggers replay of refused deliveries
     mappings = load_mappings(path)
     result = normalise(_cells(_rows("Jobbcentrum Syd", 19)), "deltagare", "SODRA", SECRET, mappings=mappings)
     assert set(result.frame["remittent"]) == {"KOMMUN"}
@@ -53,7 +54,7 @@ def test_mapping_applies_to_its_column_and_association_and_is_reported(tmp_path)
     assert note.severity == "info" and note.column == "remittent" and note.value == "Jobbcentrum Syd"
     assert note.rows == list(range(2, 21)) and "KOMMUN" in note.message_sv
     other = normalise(_cells(_rows("Jobbcentrum Syd", 3)), "deltagare", "MITT", SECRET, mappings=mappings)
-    assert set(other.frame["remittent"]) == {"Jobbcentrum Syd"}            # another association: still unknown
+    assert set(other.frame["remittent"]) == {"Jobbcentrum Syd"}  # another association: still unknown
     assert not [n for n in other.notes if n.check == "lansmappning"]
 
 

@@ -6,6 +6,7 @@ directory (Parquet and DuckDB files through DuckDB as text, xlsx members unpacke
 else as raw bytes), the logs and the task results, for every number in its 10- and 12-digit
 forms, with and without separator.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,9 +20,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from fixtures.county import AS_OF, county  # noqa: F401  (pytest fixture)
 from fixtures.synthetic import DELTAGARE_HEADER, csv_bytes, invalid_pnr, make_pnr, pnr_forms, write_xlsx
+
+pytestmark = [pytest.mark.dbt]
 
 REPO = Path(__file__).resolve().parent.parent
 RNG = random.Random(99)
@@ -52,31 +54,65 @@ def deliveries(county) -> None:
     county.deliver_register("NORR", interventions=("MORA",), kommun="2062")
     # Accepted: every written form, a number in deltagar_id, anonymous rows with numbers,
     # a number in the title row and in a column that is not in the contract.
-    rows = [row(personnummer=forms[i][i % len(forms[i])], startdatum=f"2016-0{1 + i % 4}-0{1 + i % 9}") for i in range(20)]
-    rows += [row(deltagar_id=PEOPLE[20]), row(personnummer=PEOPLE[22], anonym="Ja"),
-             row(deltagar_id=PEOPLE[23], anonym="ja")]
-    county.deliver("SODRA", "SODRA_NYSTART_deltagare_2016T2.csv", csv_bytes(
-        DELTAGARE_HEADER + ["anteckning"], [r + [f"ring {PEOPLE[24]}"] for r in rows],
-        title_rows=[f"Deltagare, kontakt {PEOPLE[25][:8]}-{PEOPLE[25][8:]}"]))
+    rows = [
+        row(personnummer=forms[i][i % len(forms[i])], startdatum=f"2016-0{1 + i % 4}-0{1 + i % 9}") for i in range(20)
+    ]
+    rows += [
+        row(deltagar_id=PEOPLE[20]),
+        row(personnummer=PEOPLE[22], anonym="Ja"),
+        row(deltagar_id=PEOPLE[23], anonym="ja"),
+    ]
+    county.deliver(
+        "SODRA",
+        "SODRA_NYSTART_deltagare_2016T2.csv",
+        csv_bytes(
+            DELTAGARE_HEADER + ["anteckning"],
+            [r + [f"ring {PEOPLE[24]}"] for r in rows],
+            title_rows=[f"Deltagare, kontakt {PEOPLE[25][:8]}-{PEOPLE[25][8:]}"],
+        ),
+    )
     # Quarantined: blocking errors, an invalid number (reported by row, never echoed), a number as referrer.
-    county.deliver("SODRA", "SODRA_KRAFTEN_deltagare_2016T2.csv", csv_bytes(DELTAGARE_HEADER, [
-        row(personnummer=INVALID[0]), row(personnummer=INVALID[1], kon="Q"), row(personnummer=PEOPLE[26], kon="?"),
-        row(deltagar_id=INVALID[2]), row(deltagar_id="D-1", remittent=f"FK, handläggare {PEOPLE[21][2:]}")],
-        encoding="cp1252", sep=","))
+    county.deliver(
+        "SODRA",
+        "SODRA_KRAFTEN_deltagare_2016T2.csv",
+        csv_bytes(
+            DELTAGARE_HEADER,
+            [
+                row(personnummer=INVALID[0]),
+                row(personnummer=INVALID[1], kon="Q"),
+                row(personnummer=PEOPLE[26], kon="?"),
+                row(deltagar_id=INVALID[2]),
+                row(deltagar_id="D-1", remittent=f"FK, handläggare {PEOPLE[21][2:]}"),
+            ],
+            encoding="cp1252",
+            sep=",",
+        ),
+    )
     # Unreadable, full of numbers: half an xlsx.
-    whole = write_xlsx(county.settings.home / "tmp-whole.xlsx", DELTAGARE_HEADER,
-                       [row(personnummer=p) for p in PEOPLE[27:32]])
+    whole = write_xlsx(
+        county.settings.home / "tmp-whole.xlsx", DELTAGARE_HEADER, [row(personnummer=p) for p in PEOPLE[27:32]]
+    )
     county.deliver("SODRA", "SODRA_KRAFTEN_deltagare_2016T1.xlsx", whole.read_bytes()[:1500])
     whole.unlink()
     # A budget with a number in its line text.
-    county.deliver("SODRA", "SODRA_NYSTART_budget_2016T2.csv", csv_bytes(
-        ["ar", "period_slut", "radtyp", "kostnadsslag", "rad_text", "budget", "utfall"],
-        [["2016", "2016-06-30", "KOSTNAD", "PERSONAL", f"Lön {PEOPLE[32]}", "100 000", "50 000"]]))
+    county.deliver(
+        "SODRA",
+        "SODRA_NYSTART_budget_2016T2.csv",
+        csv_bytes(
+            ["ar", "period_slut", "radtyp", "kostnadsslag", "rad_text", "budget", "utfall"],
+            [["2016", "2016-06-30", "KOSTNAD", "PERSONAL", f"Lön {PEOPLE[32]}", "100 000", "50 000"]],
+        ),
+    )
     # The same people in another association, as numbers in an xlsx (12 digits) and as text.
     path = county.landing / "NORR" / "NORR_MORA_deltagare_2016T2.xlsx"
-    write_xlsx(path, DELTAGARE_HEADER, [row(personnummer=int(PEOPLE[i]), kommun="2062") for i in range(5)]
-               + [row(personnummer=PEOPLE[i][2:], kommun="2062") for i in range(33, 40)], sheet="deltagare",
-               title_rows=[f"NORR {PEOPLE[5]}"])
+    write_xlsx(
+        path,
+        DELTAGARE_HEADER,
+        [row(personnummer=int(PEOPLE[i]), kommun="2062") for i in range(5)]
+        + [row(personnummer=PEOPLE[i][2:], kommun="2062") for i in range(33, 40)],
+        sheet="deltagare",
+        title_rows=[f"NORR {PEOPLE[5]}"],
+    )
 
 
 def texts_of(path: Path) -> list[str]:
@@ -91,7 +127,9 @@ def texts_of(path: Path) -> list[str]:
     elif path.suffix == ".duckdb" or data[8:12] == b"DUCK":
         con = duckdb.connect(str(path), read_only=True)
         try:
-            for schema, table in con.execute("select table_schema, table_name from information_schema.tables").fetchall():
+            for schema, table in con.execute(
+                "select table_schema, table_name from information_schema.tables"
+            ).fetchall():
                 out.append(str(con.execute(f'select * from "{schema}"."{table}"').fetchall()))
         finally:
             con.close()
@@ -109,8 +147,8 @@ def caught_logs(caplog):
 
 
 def test_no_personnummer_anywhere_after_a_full_run(county, caught_logs, capsys):
-    from ingestion.alert import send_alerts
     from ingestion.forget import forget
+    from ingestion.outbound.alerts import send_alerts
 
     numbers = needles()
     deliveries(county)
@@ -119,11 +157,18 @@ def test_no_personnummer_anywhere_after_a_full_run(county, caught_logs, capsys):
     outputs = [json.dumps(results, ensure_ascii=False, default=str)]  # what the DAG hands on as XCom
     if (county.settings.dbt_project / "dbt_project.yml").exists():
         # dbt build and publish, in their own process (as `forget` runs them)
-        code = ("from ingestion.config import load_settings; from ingestion.build import build_marts; "
-                "from ingestion.publish import publish_marts; s = load_settings(); build_marts(s, docs=False); "
-                "publish_marts(s)")
-        proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                              env=dict(os.environ, PYTHONPATH=str(REPO)))
+        code = (
+            "from ingestion.core.config import load_settings; from ingestion.warehouse.build import build_marts; "
+            "from ingestion.outbound.publish import publish_marts; s = load_settings(); build_marts(s, docs=False); "
+            "publish_marts(s)"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, PYTHONPATH=str(REPO)),
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         outputs += [proc.stdout, proc.stderr]
     outputs.append(json.dumps(send_alerts(county.settings, county.registry, attempts=1, backoff=0), default=str))
@@ -136,8 +181,10 @@ def test_no_personnummer_anywhere_after_a_full_run(county, caught_logs, capsys):
     assert ledger["NORR_MORA_deltagare_2016T2.xlsx"] in ("accepted", "accepted_with_warnings")
     assert county.query("select count(*) from raw.deltagare where person_key_source = 'personnummer'")[0][0] >= 25
     # The invalid number is reported by row, without the number.
-    invalid = county.query("select failing_rows, message_sv from meta.validation_results "
-                           "where message_sv like '%personnumret är ogiltigt%'")
+    invalid = county.query(
+        "select failing_rows, message_sv from meta.validation_results "
+        "where message_sv like '%personnumret är ogiltigt%'"
+    )
     assert invalid and 2 in invalid[0][0]
 
     written = [p for p in county.settings.home.rglob("*") if p.is_file()]

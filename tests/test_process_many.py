@@ -1,14 +1,16 @@
 """Validating several associations in one GX run per suite (`process_associations`, used by
 `finsam run` without Data Docs) judges every delivery exactly as `process_association` does."""
+
 from __future__ import annotations
 
 import json
 from datetime import date
 
 from conftest import copy_sample_landing
-from ingestion.config import load_settings
+
+from ingestion.core.config import load_settings
+from ingestion.core.registry import load_registry
 from ingestion.process import process_association, process_associations
-from ingestion.registry import load_registry
 
 AS_OF = date(2026, 11, 1)
 

@@ -12,6 +12,7 @@ Needs PostgreSQL (127.0.0.1:5432, trust auth, user postgres) and Redis (127.0.0.
 Without them the test fails with a message saying what to start. Every run uses its own databases (`finsam_af_test_<pid>`,
 `finsam_bi_test_<pid>`), dropped at the end, and its own Celery queue.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import REPO, SAMPLE
+
+pytestmark = [pytest.mark.airflow, pytest.mark.dbt, pytest.mark.services]
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 REDIS = ("127.0.0.1", 6379)
@@ -69,10 +71,12 @@ def require_services() -> None:
     missing = _services_missing()
     if not missing:
         return
-    message = ("Production-topology test not run: it needs " + " and ".join(missing) + ". Start them, e.g. "
-               "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` and "
-               "`redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no`, "
-               "then run `make test` again.")
+    message = (
+        "Production-topology test not run: it needs " + " and ".join(missing) + ". Start them, e.g. "
+        "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` and "
+        "`redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no`, "
+        "then run `make test` again."
+    )
     from conftest import missing_tool
 
     missing_tool(message)
@@ -104,8 +108,9 @@ class Api:
         self.base = base
         self.token: str | None = None
 
-    def request(self, method: str, path: str, body: dict | None = None, token: str | None = None,
-                timeout: float = 30) -> tuple[int, dict | str]:
+    def request(
+        self, method: str, path: str, body: dict | None = None, token: str | None = None, timeout: float = 30
+    ) -> tuple[int, dict | str]:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base + path, data=data, method=method)
         req.add_header("Content-Type", "application/json")
@@ -163,63 +168,80 @@ class Cluster:
         (hostmod / "finsam_test_hostname.py").write_text(
             "import os, socket\n\n\ndef get():\n"
             "    # each worker reports its own name, as each container has its own host name\n"
-            "    return os.environ.get('FINSAM_TEST_WORKER_NAME') or socket.getfqdn()\n")
+            "    return os.environ.get('FINSAM_TEST_WORKER_NAME') or socket.getfqdn()\n"
+        )
         af = f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{self.af_db}"
         passwords_file = self.tmp / "airflow" / "passwords.json"
         passwords_file.parent.mkdir(exist_ok=True)
         passwords_file.write_text(json.dumps(self.passwords))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "FINSAM_"))}
-        env.update({
-            "PATH": str(self.bin) + os.pathsep + env.get("PATH", ""),
-            "PYTHONPATH": os.pathsep.join([str(hostmod), str(REPO)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])),
-            "AIRFLOW_HOME": str(self.tmp / "airflow"),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-            "AIRFLOW__CORE__FERNET_KEY": self._fernet,
-            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "finsam_test_hostname.get",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
-            "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": af,
-            "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS[0]}:{REDIS[1]}/{1 + self.pid % 15}",
-            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{self.af_db}",
-            "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
-            "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
-            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self.port}",
-            "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API_AUTH__JWT_SECRET": self._jwt,
-            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",  # only the run this test triggers
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-            "FINSAM_DEMO": "1",
-            "FINSAM_HOME": str(self.home),
-            "FINSAM_LANDING": str(self.home / "landing"),
-            "FINSAM_REGISTRY": str(self.registry),
-            "FINSAM_WAREHOUSE": str(self.home / "warehouse" / "finsam.duckdb"),
-            "FINSAM_BI_POSTGRES_DSN": self.bi_dsn(),
-            "GX_ANALYTICS_ENABLED": "false",
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "NO_COLOR": "1",
-        })
+        env.update(
+            {
+                "PATH": str(self.bin) + os.pathsep + env.get("PATH", ""),
+                "PYTHONPATH": os.pathsep.join(
+                    [str(hostmod), str(REPO)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+                ),
+                "AIRFLOW_HOME": str(self.tmp / "airflow"),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+                "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+                "AIRFLOW__CORE__FERNET_KEY": self._fernet,
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "finsam_test_hostname.get",
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
+                "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": af,
+                "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS[0]}:{REDIS[1]}/{1 + self.pid % 15}",
+                "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{self.af_db}",
+                "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+                "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
+                "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self.port}",
+                "AIRFLOW__API__PORT": str(self.port),
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API_AUTH__JWT_SECRET": self._jwt,
+                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",  # only the run this test triggers
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+                "FINSAM_DEMO": "1",
+                "FINSAM_HOME": str(self.home),
+                "FINSAM_LANDING": str(self.home / "landing"),
+                "FINSAM_REGISTRY": str(self.registry),
+                "FINSAM_WAREHOUSE": str(self.home / "warehouse" / "finsam.duckdb"),
+                "FINSAM_BI_POSTGRES_DSN": self.bi_dsn(),
+                "GX_ANALYTICS_ENABLED": "false",
+                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+                "NO_COLOR": "1",
+            }
+        )
         env.update(extra or {})
         return env
 
     def airflow(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-        proc = subprocess.run([str(self.bin / "airflow"), *args], env=self.env(), capture_output=True, text=True,
-                              timeout=timeout, cwd=self.tmp)
+        proc = subprocess.run(
+            [str(self.bin / "airflow"), *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=self.tmp,
+        )
         assert proc.returncode == 0, f"airflow {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
         return proc
 
     def start(self, name: str, *args: str, extra: dict | None = None) -> None:
         log = open(self.logs / f"{name}.log", "w", encoding="utf-8")
-        self.procs[name] = subprocess.Popen([str(self.bin / "airflow"), *args], env=self.env(extra), stdout=log,
-                                            stderr=subprocess.STDOUT, cwd=self.tmp, start_new_session=True)
+        self.procs[name] = subprocess.Popen(
+            [str(self.bin / "airflow"), *args],
+            env=self.env(extra),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.tmp,
+            start_new_session=True,
+        )
         log.close()
 
     def log_tail(self, name: str, chars: int = 3000) -> str:
@@ -235,19 +257,30 @@ class Cluster:
                 raise AssertionError(f"{name} exited with {proc.returncode}:\n{self.log_tail(name)}")
 
     def check_celery_executor_imports(self) -> None:
-        proc = subprocess.run([sys.executable, "-c", "import airflow.providers.celery.executors.celery_executor_utils"],
-                              env=self.env(), capture_output=True, text=True, timeout=120, cwd=self.tmp)
+        proc = subprocess.run(
+            [sys.executable, "-c", "import airflow.providers.celery.executors.celery_executor_utils"],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=self.tmp,
+        )
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["?"])[-1]
             raise AssertionError(
                 f"Airflow's Celery executor cannot start with the installed packages: {last}. "
                 "(celery 5.7 removed `celery.backends.database.retry`, which apache-airflow-providers-celery "
-                "3.26 imports: requirements.lock must pin celery==5.6.3.)")
+                "3.26 imports: requirements.lock must pin celery==5.6.3.)"
+            )
 
     def up(self) -> None:
         self.check_celery_executor_imports()
-        _admin_sql(f'drop database if exists "{self.af_db}" with (force)', f'drop database if exists "{self.bi_db}" with (force)',
-                   f'create database "{self.af_db}"', f'create database "{self.bi_db}"')
+        _admin_sql(
+            f'drop database if exists "{self.af_db}" with (force)',
+            f'drop database if exists "{self.bi_db}" with (force)',
+            f'create database "{self.af_db}"',
+            f'create database "{self.bi_db}"',
+        )
         self.prepare_sources()
         self.airflow("db", "migrate")
         # the same set-up as docker/airflow-init.sh: one DuckDB writer at a time
@@ -262,15 +295,22 @@ class Cluster:
         self.start("dag-processor", "dag-processor")
         self.start("triggerer", "triggerer")
         for name in WORKERS:
-            self.start(name, "celery", "worker", "--celery-hostname", f"{name}@%h", "--queues", self.queue,
-                       "--concurrency", "2",
-                       extra={"FINSAM_TEST_WORKER_NAME": name,
-                              "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())})
+            self.start(
+                name,
+                "celery",
+                "worker",
+                "--celery-hostname",
+                f"{name}@%h",
+                "--queues",
+                self.queue,
+                "--concurrency",
+                "2",
+                extra={"FINSAM_TEST_WORKER_NAME": name, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())},
+            )
 
     def prepare_sources(self) -> None:
         """The sample county's deliveries; SFTP_ASSOCIATION's are on an SFTP server, not in landing."""
         import yaml
-
         from test_sources_sftp import _SftpServer
 
         root, keys = self.tmp / "sftp-root", self.tmp / "sftp-keys"
@@ -283,8 +323,12 @@ class Cluster:
         registry = yaml.safe_load((SAMPLE / "registry.yml").read_text(encoding="utf-8"))
         for association in registry["associations"]:
             if association["code"] == SFTP_ASSOCIATION:
-                association["source"] = {"type": "sftp", "conn_id": SFTP_CONN_ID, "path": "/exports",
-                                         "delete_after_fetch": False}
+                association["source"] = {
+                    "type": "sftp",
+                    "conn_id": SFTP_CONN_ID,
+                    "path": "/exports",
+                    "delete_after_fetch": False,
+                }
         self.registry = self.tmp / "registry.yml"
         self.registry.write_text(yaml.safe_dump(registry, allow_unicode=True, sort_keys=False), encoding="utf-8")
         self.sftp_files = sorted(p.name for p in (root / "exports").iterdir() if p.is_file())
@@ -305,8 +349,11 @@ class Cluster:
 
     def celery_workers_online(self) -> set[str]:
         """Workers whose Celery consumer reported itself ready (`<name>@<host> ready.`)."""
-        return {name for name in WORKERS if f"{name}@" in self.log_tail(name, 200_000)
-                and " ready." in self.log_tail(name, 200_000)}
+        return {
+            name
+            for name in WORKERS
+            if f"{name}@" in self.log_tail(name, 200_000) and " ready." in self.log_tail(name, 200_000)
+        }
 
     def stop(self) -> None:
         """SIGTERM to each process group (workers first), SIGKILL only what does not stop in time."""
@@ -364,7 +411,10 @@ class Cluster:
             client.close()
 
     def drop_databases(self) -> None:
-        _admin_sql(f'drop database if exists "{self.af_db}" with (force)', f'drop database if exists "{self.bi_db}" with (force)')
+        _admin_sql(
+            f'drop database if exists "{self.af_db}" with (force)',
+            f'drop database if exists "{self.bi_db}" with (force)',
+        )
 
 
 @pytest.fixture(scope="module")
@@ -380,7 +430,9 @@ def production_run(tmp_path_factory):
         cluster.wait_for("the api-server", lambda: api.request("GET", "/api/v2/monitor/health")[0] == 200, 120)
         result["timings"]["up"] = round(time.monotonic() - started, 1)
         result["anonymous"] = api.request("GET", "/api/v2/dags")[0]
-        result["wrong_password"] = api.request("POST", "/auth/token", {"username": "finsam_admin", "password": "fel"})[0]
+        result["wrong_password"] = api.request("POST", "/auth/token", {"username": "finsam_admin", "password": "fel"})[
+            0
+        ]
         viewer = api.login("finsam_viewer", cluster.passwords["finsam_viewer"])
         api.token = api.login("finsam_admin", cluster.passwords["finsam_admin"])
 
@@ -393,8 +445,14 @@ def production_run(tmp_path_factory):
         cluster.wait_for("the dag-processor to parse finsam_county", dag_parsed, 180)
         cluster.wait_for("both Celery workers", lambda: cluster.celery_workers_online() >= set(WORKERS), 120, 3)
         result["timings"]["ready"] = round(time.monotonic() - started, 1)
-        body = {"dag_run_id": "topology_test", "logical_date": RUN_AT, "data_interval_start": RUN_AT,
-                "data_interval_end": RUN_AT, "conf": {}, "note": "production-topology test"}
+        body = {
+            "dag_run_id": "topology_test",
+            "logical_date": RUN_AT,
+            "data_interval_start": RUN_AT,
+            "data_interval_end": RUN_AT,
+            "conf": {},
+            "note": "production-topology test",
+        }
         result["viewer_trigger"] = api.request("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", body, token=viewer)[0]
         status, unpaused = api.request("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
         assert status == 200, unpaused
@@ -414,16 +472,24 @@ def production_run(tmp_path_factory):
         result["pool"] = api.request("GET", "/api/v2/pools/finsam_warehouse")[1]
         result["snapshot"] = cluster.home / "publish" / "finsam_marts.duckdb"
         result["bi_first"] = _bi_contents(cluster)
-        from ingestion.sources import read_ledger
-        from ingestion.config import load_settings
+        from ingestion.core.config import load_settings
+        from ingestion.intake.sources import read_ledger
 
         result["fetched_first"] = read_ledger(load_settings(home=cluster.home), SFTP_ASSOCIATION)
         if run["state"] == "success":
             # Backfill the same day (`airflow backfill create ... --reprocess-behavior completed`,
             # here through the REST API): the marts must come out identical.
-            status, backfill = api.request("POST", "/api/v2/backfills", {
-                "dag_id": DAG_ID, "from_date": RUN_AT, "to_date": RUN_AT, "reprocess_behavior": "completed",
-                "max_active_runs": 1})
+            status, backfill = api.request(
+                "POST",
+                "/api/v2/backfills",
+                {
+                    "dag_id": DAG_ID,
+                    "from_date": RUN_AT,
+                    "to_date": RUN_AT,
+                    "reprocess_behavior": "completed",
+                    "max_active_runs": 1,
+                },
+            )
             assert status == 200, backfill
             result["backfill"] = backfill
 
@@ -437,8 +503,9 @@ def production_run(tmp_path_factory):
             result["runs_after_backfill"] = runs["dag_runs"]
             result["bi_second"] = _bi_contents(cluster)
             result["fetched_second"] = read_ledger(load_settings(home=cluster.home), SFTP_ASSOCIATION)
-            result["timings"]["backfill"] = round(time.monotonic() - started - result["timings"]["ready"]
-                                                  - result["timings"]["run"], 1)
+            result["timings"]["backfill"] = round(
+                time.monotonic() - started - result["timings"]["ready"] - result["timings"]["run"], 1
+            )
     finally:
         try:
             cluster.stop()
@@ -473,8 +540,10 @@ def _bi_tables(cluster: Cluster) -> dict[str, int]:
         return {}
     try:
         with conn.cursor() as cur:
-            cur.execute("select table_schema, table_name from information_schema.tables "
-                        "where table_schema in ('marts', 'public') order by 1, 2")
+            cur.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_schema in ('marts', 'public') order by 1, 2"
+            )
             tables = cur.fetchall()
             counts = {}
             for schema, table in tables:
@@ -494,8 +563,10 @@ def _bi_contents(cluster: Cluster) -> dict[str, str]:
     conn = psycopg2.connect(cluster.bi_dsn())
     try:
         with conn.cursor() as cur:
-            cur.execute("select table_schema, table_name from information_schema.tables "
-                        "where table_schema in ('marts', 'public') order by 1, 2")
+            cur.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_schema in ('marts', 'public') order by 1, 2"
+            )
             digests = {}
             for schema, table in cur.fetchall():
                 cur.execute(f'select * from "{schema}"."{table}"')
@@ -509,8 +580,9 @@ def _bi_contents(cluster: Cluster) -> dict[str, str]:
 def test_dag_run_succeeds_through_the_rest_api(production_run):
     run = production_run.get("run")
     assert run is not None, production_run["logs"]
-    failed = [(t["task_id"], t["map_index"], t["state"]) for t in production_run["task_instances"]
-              if t["state"] != "success"]
+    failed = [
+        (t["task_id"], t["map_index"], t["state"]) for t in production_run["task_instances"] if t["state"] != "success"
+    ]
     assert run["state"] == "success", f"{failed}\n{production_run['logs']}"
     assert run["run_type"] == "manual" and run["data_interval_end"].startswith("2026-11-01T05:00:00")
     assert production_run["timings"]["total"] < 8 * 60
@@ -539,7 +611,7 @@ def test_one_association_was_pulled_over_sftp_inside_the_celery_task(production_
     # nothing deleted at the source; the backfill's second pull fetched nothing again
     assert sorted(p.name for p in (cluster.tmp / "sftp-root" / "exports").iterdir()) == cluster.sftp_files
     assert production_run.get("fetched_second") == fetched
-    from ingestion.discover import NameError_, parse_file_name
+    from ingestion.intake.discover import NameError_, parse_file_name
 
     def well_named(name):
         try:
@@ -558,8 +630,11 @@ def test_one_association_was_pulled_over_sftp_inside_the_celery_task(production_
 
 def test_warehouse_pool_has_one_slot(production_run):
     assert production_run["pool"]["slots"] == 1
-    writers = [t for t in production_run["task_instances"]
-               if t["task_id"] in ("load_warehouse", "build_marts", "publish_marts")]
+    writers = [
+        t
+        for t in production_run["task_instances"]
+        if t["task_id"] in ("load_warehouse", "build_marts", "publish_marts")
+    ]
     assert writers and all(t["pool"] == "finsam_warehouse" for t in writers)
 
 
@@ -568,9 +643,13 @@ def test_marts_published_to_the_postgresql_bi_database(production_run):
     assert bi, "no tables in the BI database"
     con = duckdb.connect(str(production_run["snapshot"]), read_only=True)
     try:
-        expected = {f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]
-                    for s, t in con.execute("select table_schema, table_name from information_schema.tables "
-                                            "where table_schema in ('marts', 'public')").fetchall()}
+        expected = {
+            f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]
+            for s, t in con.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_schema in ('marts', 'public')"
+            ).fetchall()
+        }
     finally:
         con.close()
     assert bi == expected
@@ -601,8 +680,11 @@ def test_sign_in_is_not_open_to_all(production_run):
 def test_everything_stops_cleanly(production_run):
     stopped = production_run["stopped"]
     assert set(stopped) == {"api-server", "scheduler", "dag-processor", "triggerer", *WORKERS}
-    problems = {name: r for name, r in stopped.items()
-                if r["killed"] or r["leftover"] or r["returncode"] not in (0, -signal.SIGTERM, 128 + signal.SIGTERM)}
+    problems = {
+        name: r
+        for name, r in stopped.items()
+        if r["killed"] or r["leftover"] or r["returncode"] not in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
+    }
     assert problems == {}, f"{problems}\n{production_run['logs']}"
 
 
@@ -616,17 +698,25 @@ def test_marts_build_and_pass_their_tests_on_postgresql(production_run, tmp_path
     assert production_run.get("run", {}).get("state") == "success", "the pipeline run did not succeed"
     import psycopg2
 
-    from ingestion.build import dbt
-    from ingestion.config import load_settings
-    from ingestion.publish_postgres import copy_schemas_to_postgres
+    from ingestion.core.config import load_settings
+    from ingestion.warehouse.build import dbt
+    from ingestion.warehouse.postgres import copy_schemas_to_postgres
 
     warehouse = production_run["cluster"].home / "warehouse" / "finsam.duckdb"
     database = f"finsam_wh_test_{os.getpid()}"
     _admin_sql(f'drop database if exists "{database}" with (force)', f'create database "{database}"')
     try:
-        env = {"FINSAM_HOME": str(tmp_path / "home"), "FINSAM_WAREHOUSE": str(warehouse), "FINSAM_DEMO": "1",
-               "FINSAM_PG_HOST": PG["host"], "FINSAM_PG_PORT": str(PG["port"]), "FINSAM_PG_USER": PG["user"],
-               "FINSAM_PG_PASSWORD": "", "FINSAM_PG_DBNAME": database, "FINSAM_DBT_TARGET": "postgres"}
+        env = {
+            "FINSAM_HOME": str(tmp_path / "home"),
+            "FINSAM_WAREHOUSE": str(warehouse),
+            "FINSAM_DEMO": "1",
+            "FINSAM_PG_HOST": PG["host"],
+            "FINSAM_PG_PORT": str(PG["port"]),
+            "FINSAM_PG_USER": PG["user"],
+            "FINSAM_PG_PASSWORD": "",
+            "FINSAM_PG_DBNAME": database,
+            "FINSAM_DBT_TARGET": "postgres",
+        }
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         settings = load_settings()
@@ -642,8 +732,10 @@ def test_marts_build_and_pass_their_tests_on_postgresql(production_run, tmp_path
 
         con = duckdb.connect(str(warehouse), read_only=True)
         try:
-            marts = con.execute("select table_name from information_schema.tables where table_schema = 'marts' "
-                                "and table_type = 'BASE TABLE'").fetchall()
+            marts = con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' "
+                "and table_type = 'BASE TABLE'"
+            ).fetchall()
             expected = {t: con.execute(f'select count(*) from marts."{t}"').fetchone()[0] for (t,) in marts}
         finally:
             con.close()

@@ -3,6 +3,7 @@
 Property-based: the vectorised parser and keyed hash equal the scalar reference on any input.
 All numbers here are synthetic (generated Luhn-valid), never real persons'.
 """
+
 from __future__ import annotations
 
 import random
@@ -10,11 +11,12 @@ from datetime import date
 
 import pandas as pd
 import pytest
+from fixtures.synthetic import invalid_pnr, luhn_digit, make_pnr, pnr_forms
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fixtures.synthetic import invalid_pnr, luhn_digit, make_pnr, pnr_forms
-from ingestion import pseudonymize as pz
+from ingestion.core import rawzone
+from ingestion.intake import pseudonymize as pz
 
 SECRET = b"unit-test-secret"
 TODAY = date(2026, 11, 1)
@@ -37,15 +39,18 @@ def test_samordningsnummer_day_plus_sixty_is_accepted():
     assert pz.canonical_pnr(f"{number[2:8]}-{number[8:]}", TODAY) == number
 
 
-@pytest.mark.parametrize("text", [
-    "19800101-1235",      # wrong check digit (…1234 is not Luhn-valid, neither is …1235)
-    "19800230" + "0000",  # 30 February
-    "19801301-0000",      # month 13
-    "8001011",            # too short
-    "1980010112345",      # 13 digits
-    "abcdefghij",
-    "",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "19800101-1235",  # wrong check digit (…1234 is not Luhn-valid, neither is …1235)
+        "19800230" + "0000",  # 30 February
+        "19801301-0000",  # month 13
+        "8001011",  # too short
+        "1980010112345",  # 13 digits
+        "abcdefghij",
+        "",
+    ],
+)
 def test_invalid_numbers_are_refused(text):
     assert pz.canonical_pnr(text, TODAY) is None
 
@@ -105,8 +110,10 @@ def pnr_like(draw):
         head, tail = draw(digits), draw(digits)
         return f"{head}{draw(separators)}{tail}"
     if choice == 3:
-        return f"{draw(st.integers(1700, 2100))}{draw(st.integers(0, 19)):02d}{draw(st.integers(0, 99)):02d}" \
-               f"{draw(separators)}{draw(st.integers(0, 9999)):04d}"
+        return (
+            f"{draw(st.integers(1700, 2100))}{draw(st.integers(0, 19)):02d}{draw(st.integers(0, 99)):02d}"
+            f"{draw(separators)}{draw(st.integers(0, 9999)):04d}"
+        )
     return draw(st.text(max_size=14))
 
 
@@ -132,7 +139,9 @@ def test_generated_numbers_round_trip_through_every_form(year, day, serial, coor
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.one_of(st.none(), st.text(max_size=30)), min_size=1, max_size=30), st.binary(min_size=1, max_size=100))
+@given(
+    st.lists(st.one_of(st.none(), st.text(max_size=30)), min_size=1, max_size=30), st.binary(min_size=1, max_size=100)
+)
 def test_vectorised_keys_equal_hmac(values, secret):
     keys = pz.hmac_keys(secret, pd.Series(values, dtype="string"))
     expected = [None if v is None else pz.person_key(secret, v) if v.isascii() else None for v in values]
@@ -144,7 +153,7 @@ def test_vectorised_keys_equal_hmac(values, secret):
         else:  # non-ASCII messages (deltagar_id) hash their UTF-8 bytes, as pseudonym_key does
             import hmac
 
-            assert key == hmac.digest(secret, value.encode("utf-8"), "sha256").hex()[:pz.KEY_LENGTH]
+            assert key == hmac.digest(secret, value.encode("utf-8"), "sha256").hex()[: pz.KEY_LENGTH]
 
 
 def test_pseudonym_keys_equal_the_scalar_form():
@@ -157,16 +166,18 @@ def test_pseudonym_keys_equal_the_scalar_form():
 
 def test_erased_keys_file_appends_once(tmp_path):
     path = tmp_path / "raw" / "_erased_keys.txt"
-    assert pz.read_erased_keys(path) == set()
-    pz.append_erased_key(path, "a" * 32)
-    pz.append_erased_key(path, "a" * 32)
+    assert rawzone.read_erased_keys(path) == set()
+    rawzone.append_erased_key(path, "a" * 32)
+    rawzone.append_erased_key(path, "a" * 32)
     assert path.read_text().splitlines() == ["a" * 32]
 
 
 # ---------------------------------------------------------------- no secret, no run
 
+
 def test_run_without_secret_is_refused_with_exit_code_2(tmp_path, monkeypatch, capsys):
     from fixtures.synthetic import registry_file
+
     from ingestion.cli import main
 
     monkeypatch.setenv("FINSAM_HOME", str(tmp_path / "home"))
@@ -183,9 +194,10 @@ def test_run_without_secret_is_refused_with_exit_code_2(tmp_path, monkeypatch, c
 
 def test_process_refuses_without_secret_and_demo_has_its_own(tmp_path, monkeypatch):
     from fixtures.synthetic import registry_file
-    from ingestion.config import DEMO_SECRET, ConfigError, load_settings
+
+    from ingestion.core.config import DEMO_SECRET, ConfigError, load_settings
+    from ingestion.core.registry import load_registry
     from ingestion.process import process_association
-    from ingestion.registry import load_registry
 
     monkeypatch.setenv("FINSAM_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("FINSAM_HASH_SECRET", raising=False)

@@ -3,6 +3,7 @@
 Quirks are read (rows kept, values normalised); failures fail that one delivery with a clear
 Swedish reason, quickly and without unpacking bombs, and never the run.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,19 +15,28 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from fixtures.county import county  # noqa: F401  (pytest fixture)
-from fixtures.synthetic import (DELTAGARE_HEADER, csv_bytes, deltagare_rows, lying_zip_bomb, make_pnr, write_xlsx,
-                                zip_bomb)
-from ingestion import pseudonymize as pz
-from ingestion.normalize import read_delivery
-from ingestion.readers import MAX_HEADER_SCAN, UnreadableFile, read_cells, read_csv_text
+from fixtures.synthetic import (
+    DELTAGARE_HEADER,
+    csv_bytes,
+    deltagare_rows,
+    lying_zip_bomb,
+    make_pnr,
+    write_xlsx,
+    zip_bomb,
+)
+
+from ingestion.intake import pseudonymize as pz
+from ingestion.intake.normalize import read_delivery
+from ingestion.intake.readers import MAX_HEADER_SCAN, UnreadableFile, read_cells, read_csv_text
 
 SECRET = b"unit-test-secret"
 LIMITS = dict(max_bytes=300 * 1024 * 1024, max_unzipped=1024 * 1024 * 1024)
 HEADER = ["deltagar_id", "kon", "fodelsear", "kommun", "startdatum", "forsorjning_fore"]
-ROWS = [["D-1", "Kvinna", "1980", "Avesta", "2016-02-01", "Försörjningsstöd"],
-        ["D-2", "man", "1975", "2083", "20160315", "AKS, FBS"]]
+ROWS = [
+    ["D-1", "Kvinna", "1980", "Avesta", "2016-02-01", "Försörjningsstöd"],
+    ["D-2", "man", "1975", "2083", "20160315", "AKS, FBS"],
+]
 
 
 def read(path: Path, kind: str = "deltagare"):
@@ -45,13 +55,16 @@ def values(result, *columns) -> list[list]:
 
 # ---------------------------------------------------------------- CSV quirks
 
+
 @pytest.mark.parametrize("encoding, bom", [("utf-8", False), ("utf-8", True), ("cp1252", False)])
 @pytest.mark.parametrize("sep", [";", ","])
 def test_csv_encodings_and_separators(tmp_path, encoding, bom, sep):
     path = write(tmp_path, "f.csv", csv_bytes(HEADER, ROWS, sep=sep, encoding=encoding, bom=bom))
     result = read(path)
     assert values(result, "kon", "kommun", "startdatum", "forsorjning_fore") == [
-        ["K", "2084", "2016-02-01", "FBS"], ["M", "2083", "2016-03-15", "AKS+FBS"]]
+        ["K", "2084", "2016-02-01", "FBS"],
+        ["M", "2083", "2016-03-15", "AKS+FBS"],
+    ]
     assert list(result.frame["source_row"]) == [2, 3]
 
 
@@ -64,19 +77,29 @@ def test_csv_windows_1252_keeps_swedish_letters_and_dashes(tmp_path):
 
 def test_csv_quoted_fields_with_separators_and_newlines(tmp_path):
     header = ["ar", "period_slut", "radtyp", "rad_text", "budget", "utfall"]
-    rows = [["2016", "2016-06-30", "KOSTNAD", "Lön; inkl.\nsociala avgifter", "1 775 000", "880\u00a0000,50"],
-            ["2016", "2016-06-30", "KOSTNAD", 'Lokal "Gamla skolan", hyra', "120000", "60 000"]]
+    rows = [
+        ["2016", "2016-06-30", "KOSTNAD", "Lön; inkl.\nsociala avgifter", "1 775 000", "880\u00a0000,50"],
+        ["2016", "2016-06-30", "KOSTNAD", 'Lokal "Gamla skolan", hyra', "120000", "60 000"],
+    ]
     for sep in (";", ","):
         result = read(write(tmp_path, f"f{sep == ','}.csv", csv_bytes(header, rows, sep=sep)), "budget")
         assert values(result, "rad_text", "budget", "utfall") == [
             ["Lön; inkl.\nsociala avgifter", "1775000", "880000.5"],
-            ['Lokal "Gamla skolan", hyra', "120000", "60000"]]
+            ['Lokal "Gamla skolan", hyra', "120000", "60000"],
+        ]
         assert list(result.frame["source_row"]) == [2, 3]  # records, not physical lines
 
 
 def test_csv_title_rows_of_another_width_blank_lines_and_short_total_row(tmp_path):
-    text = ("Deltagare Samverkansteam Avesta\r\nRapport T2 2016;;\r\n\r\n"
-            + ";".join(HEADER) + "\r\n" + ";".join(ROWS[0]) + "\r\n\r\n" + ";".join(ROWS[1]) + "\r\nSumma;2\r\n")
+    text = (
+        "Deltagare Samverkansteam Avesta\r\nRapport T2 2016;;\r\n\r\n"
+        + ";".join(HEADER)
+        + "\r\n"
+        + ";".join(ROWS[0])
+        + "\r\n\r\n"
+        + ";".join(ROWS[1])
+        + "\r\nSumma;2\r\n"
+    )
     result = read(write(tmp_path, "f.csv", text.encode("utf-8")))
     assert values(result, "kon") == [["K"], ["M"]]
     assert list(result.frame["source_row"]) == [5, 7]
@@ -90,18 +113,28 @@ def test_csv_fast_and_general_paths_read_the_same(tmp_path):
     ragged = even.replace(b"\r\n", b"\r\n\r\n", 1)  # a blank line after the title: general path
     a = read_csv_text(even)
     b = read_csv_text(ragged).drop(index=1).reset_index(drop=True)
-    pd.testing.assert_frame_equal(a.drop(index=0).reset_index(drop=True), b.drop(index=0).reset_index(drop=True),
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        a.drop(index=0).reset_index(drop=True), b.drop(index=0).reset_index(drop=True), check_dtype=False
+    )
 
 
 def test_csv_header_found_below_title_rows_with_synonyms_case_and_accents(tmp_path):
-    header = ["LÖPNUMMER", "Kön", "FÖDELSEÅR", "Folkbokföringskommun", "Inskrivningsdatum (ÅÅÅÅ-MM-DD)",
-              "försörjning VID START", "Avslutsorsak", "Remitterad av"]
+    header = [
+        "LÖPNUMMER",
+        "Kön",
+        "FÖDELSEÅR",
+        "Folkbokföringskommun",
+        "Inskrivningsdatum (ÅÅÅÅ-MM-DD)",
+        "försörjning VID START",
+        "Avslutsorsak",
+        "Remitterad av",
+    ]
     rows = [["7", "K", "1980", "Säter", "2016-01-05", "ek. bistånd", "", "Försäkringskassan"]]
     title = ["Samordningsförbundet", "Deltagare", "Uttag 2016-09-01"]
     result = read(write(tmp_path, "f.csv", csv_bytes(header, rows, title_rows=title)))
     assert values(result, "kon", "fodelsear", "kommun", "startdatum", "forsorjning_fore", "remittent") == [
-        ["K", "1980", "2082", "2016-01-05", "FBS", "FK"]]
+        ["K", "1980", "2082", "2016-01-05", "FBS", "FK"]
+    ]
     assert result.frame.iloc[0]["person_key_source"] == "deltagar_id"
     assert result.frame.iloc[0]["source_row"] == 5
 
@@ -113,16 +146,22 @@ def test_csv_utf16_with_bom_is_read(tmp_path):
 
 # ---------------------------------------------------------------- XLSX quirks
 
+
 def test_xlsx_merged_title_rows_real_dates_and_numbers_as_text(tmp_path):
     canonical = make_pnr(random.Random(3))
-    rows = [["D-1", "", "K", "1980", 2084, datetime(2016, 2, 1), "FBS"],
-            ["", int(canonical), "M", 1975, "2083", date(2016, 3, 15), "Försörjningsstöd"],
-            ["D-3", "", "K", "1 990", "Avesta", 42551, "AKS+FBS"]]
+    rows = [
+        ["D-1", "", "K", "1980", 2084, datetime(2016, 2, 1), "FBS"],
+        ["", int(canonical), "M", 1975, "2083", date(2016, 3, 15), "Försörjningsstöd"],
+        ["D-3", "", "K", "1 990", "Avesta", 42551, "AKS+FBS"],
+    ]
     header = ["deltagar_id", "personnummer", "kon", "fodelsear", "kommun", "startdatum", "forsorjning_fore"]
     path = write_xlsx(tmp_path / "f.xlsx", header, rows, title_rows=["Deltagare Avesta", "Tertial 2, 2016"])
     result = read(path)
     assert values(result, "fodelsear", "kommun", "startdatum", "forsorjning_fore") == [
-        ["1980", "2084", "2016-02-01", "FBS"], ["1975", "2083", "2016-03-15", "FBS"], ["1990", "2084", "2016-06-30", "AKS+FBS"]]
+        ["1980", "2084", "2016-02-01", "FBS"],
+        ["1975", "2083", "2016-03-15", "FBS"],
+        ["1990", "2084", "2016-06-30", "AKS+FBS"],
+    ]
     assert list(result.frame["source_row"]) == [4, 5, 6]  # the Excel row numbers
     assert result.frame.iloc[1]["person_key"] == pz.person_key(SECRET, canonical)
 
@@ -158,6 +197,7 @@ def test_xlsx_streamed_large_sheet(tmp_path):
 
 # ---------------------------------------------------------------- failures: one delivery, a clear reason
 
+
 def password_protected(path: Path) -> Path:
     """What Excel writes for a password: an OLE compound file with an EncryptedPackage stream."""
     header = bytes.fromhex("D0CF11E0A1B11AE1") + b"\x00" * 504
@@ -173,20 +213,35 @@ def truncated_xlsx(tmp_path: Path) -> Path:
 
 FAILURES = {
     "pdf named xlsx": (lambda p: write(p, "f.xlsx", b"%PDF-1.4\n" + os.urandom(2000)), "inte ett Excel-kalkylblad"),
-    "csv named xlsx": (lambda p: write(p, "f.xlsx", csv_bytes(HEADER, ROWS)), "inte ett Excel-kalkylblad (.xlsx) trots filändelsen, utan en textfil"),
-    "xlsx named csv": (lambda p: write(p, "f.csv", write_xlsx(p / "x.xlsx", HEADER, ROWS).read_bytes()), "en Excel-fil (.xlsx)"),
+    "csv named xlsx": (
+        lambda p: write(p, "f.xlsx", csv_bytes(HEADER, ROWS)),
+        "inte ett Excel-kalkylblad (.xlsx) trots filändelsen, utan en textfil",
+    ),
+    "xlsx named csv": (
+        lambda p: write(p, "f.csv", write_xlsx(p / "x.xlsx", HEADER, ROWS).read_bytes()),
+        "en Excel-fil (.xlsx)",
+    ),
     "pdf named csv": (lambda p: write(p, "f.csv", b"%PDF-1.4\n" + os.urandom(2000)), "en PDF-fil"),
     "binary named csv": (lambda p: write(p, "f.csv", b"\x00\x01\x02" * 1000), "binär data"),
     "password protected": (lambda p: password_protected(p / "f.xlsx"), "lösenordsskyddad"),
-    "old xls": (lambda p: write(p, "f.xlsx", bytes.fromhex("D0CF11E0A1B11AE1") + b"\x00" * 4000), "gamla Excel-formatet (.xls)"),
+    "old xls": (
+        lambda p: write(p, "f.xlsx", bytes.fromhex("D0CF11E0A1B11AE1") + b"\x00" * 4000),
+        "gamla Excel-formatet (.xls)",
+    ),
     "empty file": (lambda p: write(p, "f.csv", b""), "filen är tom (0 byte)"),
     "empty xlsx file": (lambda p: write(p, "f.xlsx", b""), "filen är tom (0 byte)"),
     "whitespace csv": (lambda p: write(p, "f.csv", b"\xef\xbb\xbf \r\n\r\n  "), "filen är tom"),
     "empty sheet": (lambda p: write_xlsx(p / "f.xlsx", [], []), "är tomt"),
     "header only": (lambda p: write(p, "f.csv", csv_bytes(HEADER, [])), "inga datarader"),
-    "no header": (lambda p: write(p, "f.csv", csv_bytes(["a", "b", "c"], [["1", "2", "3"]])), "ingen rubrikrad hittades"),
+    "no header": (
+        lambda p: write(p, "f.csv", csv_bytes(["a", "b", "c"], [["1", "2", "3"]])),
+        "ingen rubrikrad hittades",
+    ),
     "truncated xlsx": (truncated_xlsx, "skadad eller avkortad"),
-    "zip not excel": (lambda p: _zip(p / "f.xlsx", {"word/document.xml": "<w/>"}), "zip-arkiv men inte ett Excel-kalkylblad"),
+    "zip not excel": (
+        lambda p: _zip(p / "f.xlsx", {"word/document.xml": "<w/>"}),
+        "zip-arkiv men inte ett Excel-kalkylblad",
+    ),
     "zip bomb": (lambda p: zip_bomb(p / "f.xlsx", 300), "zip-bomb"),
     "lying zip bomb": (lambda p: lying_zip_bomb(p / "f.xlsx", 50), "skadad (delen xl/worksheets/sheet1.xml"),
     "unsupported type": (lambda p: write(p, "f.txt", b"kon;fodelsear\nK;1980\n"), "filtypen .txt stöds inte"),
@@ -228,7 +283,7 @@ def test_sheet_beyond_the_unpacked_limit_is_refused(tmp_path):
 
 
 def test_a_reader_bug_fails_the_delivery_not_the_run(tmp_path, monkeypatch, caplog):
-    import ingestion.normalize as nz
+    import ingestion.intake.normalize as nz
 
     canonical = make_pnr(random.Random(8))
 
@@ -251,8 +306,11 @@ def test_unreadable_files_fail_one_delivery_never_the_run(county):
     summary = county.process()["SODRA"]
     reasons = {q["file"]: q["reason"] for q in summary["quarantined"]}
     assert summary["accepted"] == 2  # the register and the good file
-    assert set(reasons) == {"SODRA_AVESTA_deltagare_2016T2.xlsx", "SODRA_KRAFTEN_deltagare_2016T2.xlsx",
-                            "SODRA_KRAFTEN_deltagare_2016T1.csv"}
+    assert set(reasons) == {
+        "SODRA_AVESTA_deltagare_2016T2.xlsx",
+        "SODRA_KRAFTEN_deltagare_2016T2.xlsx",
+        "SODRA_KRAFTEN_deltagare_2016T1.csv",
+    }
     assert "inte ett Excel-kalkylblad" in reasons["SODRA_AVESTA_deltagare_2016T2.xlsx"]
     assert "zip-bomb" in reasons["SODRA_KRAFTEN_deltagare_2016T2.xlsx"]
     assert "tom" in reasons["SODRA_KRAFTEN_deltagare_2016T1.csv"]

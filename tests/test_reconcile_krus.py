@@ -1,5 +1,6 @@
 """KRUS, Kalmar (reference-figures.md): the owner's detailed budget lines, funding written as a
 negative revenue line, must load, map onto the contract's kostnadsslag and keep the owner's text."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -24,9 +25,9 @@ Summa kostnader;;;2 293 000
 
 
 def test_krus_budget_loads_with_lines_mapped(finsam_env, tmp_path):
-    from ingestion.load import load_warehouse
+    from ingestion.core.registry import load_registry
     from ingestion.process import process_association
-    from ingestion.registry import load_registry
+    from ingestion.warehouse.load import load_warehouse
 
     folder = finsam_env.landing / "SODRA"
     folder.mkdir(parents=True)
@@ -37,8 +38,9 @@ def test_krus_budget_loads_with_lines_mapped(finsam_env, tmp_path):
     load_warehouse(finsam_env, registry)
     con = duckdb.connect(str(finsam_env.warehouse), read_only=True)
     try:
-        rows = con.execute("select radtyp, kostnadsslag, finansiar, rad_text, budget from raw.budget "
-                           "order by source_row").fetchall()
+        rows = con.execute(
+            "select radtyp, kostnadsslag, finansiar, rad_text, budget from raw.budget order by source_row"
+        ).fetchall()
     finally:
         con.close()
     funding = [r for r in rows if r[0] == "FINANSIERING"]
@@ -46,15 +48,15 @@ def test_krus_budget_loads_with_lines_mapped(finsam_env, tmp_path):
     costs = {r[3]: r[1] for r in rows if r[0] == "KOSTNAD"}
     assert costs["Personalkostnader"] == "PERSONAL" and costs["Arbetsledning"] == "PERSONAL"
     assert costs["Lokaler"] == "LOKALER"
-    assert costs["Föreläsare, friskvård, aktiviteter"] == "OVRIGT"   # owner's text kept beside the coarse kind
+    assert costs["Föreläsare, friskvård, aktiviteter"] == "OVRIGT"  # owner's text kept beside the coarse kind
     assert sum(float(r[4]) for r in rows if r[0] == "KOSTNAD") == 2293000.0
 
 
 def test_a_net_cost_row_of_zero_is_checked_as_costs_less_funding(finsam_env):
     """KRUS's own report ends with "Nettokostnad 0": the costs less the association's funding."""
-    from ingestion.load import load_warehouse
+    from ingestion.core.registry import load_registry
     from ingestion.process import process_association
-    from ingestion.registry import load_registry
+    from ingestion.warehouse.load import load_warehouse
 
     folder = finsam_env.landing / "SODRA"
     folder.mkdir(parents=True)
@@ -67,7 +69,8 @@ def test_a_net_cost_row_of_zero_is_checked_as_costs_less_funding(finsam_env):
     try:
         failing = con.execute(
             "select l.file_name, v.message_sv from meta.validation_results v join meta.load_ledger l using (delivery_id) "
-            "where v.suite = 'budget_totals.landing' and not v.passed order by 1").fetchall()
+            "where v.suite = 'budget_totals.landing' and not v.passed order by 1"
+        ).fetchall()
     finally:
         con.close()
-    assert [f for f, _ in failing] == ["SODRA_KRUT_budget_2017.csv"]   # 0 is right; 100 000 is not
+    assert [f for f, _ in failing] == ["SODRA_KRUT_budget_2017.csv"]  # 0 is right; 100 000 is not

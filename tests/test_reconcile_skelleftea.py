@@ -3,6 +3,7 @@
 data/sample_reference encodes that situation as a delivery; the whole pipeline (land, GX, load, dbt,
 publish) runs on it and the published marts must give the report's figures.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -10,8 +11,9 @@ from datetime import date
 
 import duckdb
 import pytest
-
 from conftest import REPO
+
+pytestmark = [pytest.mark.dbt]
 
 REFERENCE = REPO / "data" / "sample_reference"
 
@@ -21,14 +23,18 @@ def marts(tmp_path_factory):
     home = tmp_path_factory.mktemp("skelleftea")
     shutil.copytree(REFERENCE / "landing", home / "landing")
     mp = pytest.MonkeyPatch()
-    for key, value in {"FINSAM_HOME": str(home / "var"), "FINSAM_LANDING": str(home / "landing"),
-                       "FINSAM_REGISTRY": str(REFERENCE / "registry.yml"), "FINSAM_DEMO": "1",
-                       "FINSAM_WAREHOUSE": str(home / "var" / "warehouse" / "finsam.duckdb"),
-                       "FINSAM_WORKERS": "1"}.items():
+    for key, value in {
+        "FINSAM_HOME": str(home / "var"),
+        "FINSAM_LANDING": str(home / "landing"),
+        "FINSAM_REGISTRY": str(REFERENCE / "registry.yml"),
+        "FINSAM_DEMO": "1",
+        "FINSAM_WAREHOUSE": str(home / "var" / "warehouse" / "finsam.duckdb"),
+        "FINSAM_WORKERS": "1",
+    }.items():
         mp.setenv(key, value)
-    from ingestion.config import load_settings
+    from ingestion.core.config import load_settings
+    from ingestion.core.registry import load_registry
     from ingestion.pipeline import run_pipeline
-    from ingestion.registry import load_registry
 
     settings = load_settings()
     run_pipeline(settings, load_registry(settings.registry), as_of=date(2015, 3, 1), docs=False)
@@ -49,13 +55,26 @@ def shares(con, column: str) -> dict[str, float]:
 
 def test_support_at_start_of_those_who_left(marts):
     assert shares(marts, "support_before") == {
-        "FBS": 0.38, "AKE": 0.20, "AKS": 0.17, "INGEN": 0.12, "AKS+FBS": 0.09, "CSN": 0.04}
+        "FBS": 0.38,
+        "AKE": 0.20,
+        "AKS": 0.17,
+        "INGEN": 0.12,
+        "AKS+FBS": 0.09,
+        "CSN": 0.04,
+    }
 
 
 def test_support_at_exit(marts):
     # AKE 28 % = 17 newly granted + 11 held before (both aktivitetsersättning)
     assert shares(marts, "support_after") == {
-        "CSN": 0.21, "SUBV": 0.19, "AKE": 0.28, "FBS": 0.16, "LON": 0.09, "INGEN": 0.04, "AKS": 0.03}
+        "CSN": 0.21,
+        "SUBV": 0.19,
+        "AKE": 0.28,
+        "FBS": 0.16,
+        "LON": 0.09,
+        "INGEN": 0.04,
+        "AKS": 0.03,
+    }
 
 
 def test_77_percent_to_work_studies_or_activity_compensation(marts):
@@ -64,15 +83,19 @@ def test_77_percent_to_work_studies_or_activity_compensation(marts):
 
 
 def test_education_and_time_in_intervention(marts):
-    education = dict(marts.execute("""
+    education = dict(
+        marts.execute("""
         select utbildning, round(count(*) * 1.0 / sum(count(*)) over (), 2)
-        from marts.fct_participation where association_code = 'SKEL' group by utbildning""").fetchall())
+        from marts.fct_participation where association_code = 'SKEL' group by utbildning""").fetchall()
+    )
     assert {k: float(v) for k, v in education.items()} == {"FORGYMNASIAL": 0.57, "GYMNASIAL": 0.43}
-    months = dict(marts.execute("""
+    months = dict(
+        marts.execute("""
         select case when age_at_start <= 23 then '16-23' else '24-29' end, avg(months_in_intervention)
         from marts.fct_participation
         where association_code = 'SKEL' and slutdatum between date '2014-01-01' and date '2014-12-31'
-        group by 1""").fetchall())
+        group by 1""").fetchall()
+    )
     overall = marts.execute("""select avg(months_in_intervention) from marts.fct_participation
         where association_code = 'SKEL' and slutdatum between date '2014-01-01' and date '2014-12-31'""").fetchone()[0]
     assert float(overall) == pytest.approx(12.5, abs=0.3)

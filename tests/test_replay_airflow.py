@@ -5,7 +5,10 @@ pipeline the word (`finsam map`); the next DAG run replays the refused delivery 
 loaded, marts updated, the owner mailed (real SMTP on loopback), nothing duplicated; and a
 further run (or `finsam replay`) adds nothing.
 """
+
 from __future__ import annotations
+
+import pytest
 
 import csv
 import io
@@ -13,12 +16,13 @@ import shutil
 from pathlib import Path
 
 import duckdb
-
 from conftest import SAMPLE
 from smtp_fixture import SmtpServer
 
+pytestmark = [pytest.mark.airflow, pytest.mark.dbt]
+
 TARGET = "SODRA_AVESTA_deltagare_2016T3.csv"
-LOCAL_WORD = "Jobbcentrum Syd"   # a local unit's name: no contract could know it
+LOCAL_WORD = "Jobbcentrum Syd"  # a local unit's name: no contract could know it
 
 
 def _landing_with_local_word(landing: Path) -> int:
@@ -64,11 +68,19 @@ def test_quarantined_word_mapped_then_replayed_by_the_dag(tmp_path, monkeypatch)
     mappings = tmp_path / "mappings.yml"
     smtp = SmtpServer().start()
     try:
-        env = airflow_env(home, {
-            "FINSAM_DEMO": "1", "FINSAM_LANDING": str(landing), "FINSAM_REGISTRY": str(SAMPLE / "registry.yml"),
-            "FINSAM_WAREHOUSE": str(home / "warehouse" / "finsam.duckdb"), "FINSAM_MAPPINGS": str(mappings),
-            "FINSAM_SMTP_HOST": "127.0.0.1", "FINSAM_SMTP_PORT": str(smtp.port), "FINSAM_MAIL_FROM": "finsam@lan.example",
-        })
+        env = airflow_env(
+            home,
+            {
+                "FINSAM_DEMO": "1",
+                "FINSAM_LANDING": str(landing),
+                "FINSAM_REGISTRY": str(SAMPLE / "registry.yml"),
+                "FINSAM_WAREHOUSE": str(home / "warehouse" / "finsam.duckdb"),
+                "FINSAM_MAPPINGS": str(mappings),
+                "FINSAM_SMTP_HOST": "127.0.0.1",
+                "FINSAM_SMTP_PORT": str(smtp.port),
+                "FINSAM_MAIL_FROM": "finsam@lan.example",
+            },
+        )
         prepare_airflow(env)
         warehouse = home / "warehouse" / "finsam.duckdb"
         snapshot = home / "publish" / "finsam_marts.duckdb"
@@ -80,7 +92,9 @@ def test_quarantined_word_mapped_then_replayed_by_the_dag(tmp_path, monkeypatch)
         explanation = (home / "quarantine" / "SODRA" / f"{TARGET}.fel.txt").read_text(encoding="utf-8")
         assert f"värde '{LOCAL_WORD}'" in explanation and f"({changed} rader)" in explanation
         assert f"finsam map --column remittent '{LOCAL_WORD}' KOMMUN --association SODRA" in explanation
-        episodes_before = _one(snapshot, "select count(*) from marts.fct_participation where intervention_code = 'AVESTA'")[0][0]
+        episodes_before = _one(
+            snapshot, "select count(*) from marts.fct_participation where intervention_code = 'AVESTA'"
+        )[0][0]
         mails_before = len(smtp.inbox.messages)
 
         # The data team teaches the word, for this association only.
@@ -88,17 +102,25 @@ def test_quarantined_word_mapped_then_replayed_by_the_dag(tmp_path, monkeypatch)
         assert main(["map", "--column", "remittent", LOCAL_WORD, "KOMMUN", "--association", "SODRA"]) == 0
 
         _run(env, "2026-11-02")
-        ledger = _one(warehouse, "select status, replay_of is not null, replay_reason from meta.load_ledger "
-                      "where file_name = ? order by received_at", TARGET)
-        assert [(status, replay) for status, replay, _ in ledger] == [("quarantined", False), ("accepted", True)] or \
-            [(status, replay) for status, replay, _ in ledger] == [("quarantined", False), ("accepted_with_warnings", True)]
+        ledger = _one(
+            warehouse,
+            "select status, replay_of is not null, replay_reason from meta.load_ledger "
+            "where file_name = ? order by received_at",
+            TARGET,
+        )
+        assert [(status, replay) for status, replay, _ in ledger] == [("quarantined", False), ("accepted", True)] or [
+            (status, replay) for status, replay, _ in ledger
+        ] == [("quarantined", False), ("accepted_with_warnings", True)]
         assert "mappningar" in ledger[1][2]
         replay_id = _one(warehouse, "select delivery_id from meta.load_ledger where replay_of is not null")[0][0]
-        referrers = dict(_one(warehouse, "select remittent, count(*) from raw.deltagare where delivery_id = ? group by 1",
-                              replay_id))
+        referrers = dict(
+            _one(warehouse, "select remittent, count(*) from raw.deltagare where delivery_id = ? group by 1", replay_id)
+        )
         assert LOCAL_WORD not in referrers and referrers.get("KOMMUN", 0) >= changed
         # Marts updated: the Avesta episodes of the replayed delivery are there, each once.
-        episodes_after = _one(snapshot, "select count(*) from marts.fct_participation where intervention_code = 'AVESTA'")[0][0]
+        episodes_after = _one(
+            snapshot, "select count(*) from marts.fct_participation where intervention_code = 'AVESTA'"
+        )[0][0]
         assert episodes_after > episodes_before
         assert _one(snapshot, "select count(*) - count(distinct episode_key) from marts.fct_participation")[0][0] == 0
         assert not (home / "quarantine" / "SODRA" / f"{TARGET}.fel.txt").exists()
@@ -113,10 +135,13 @@ def test_quarantined_word_mapped_then_replayed_by_the_dag(tmp_path, monkeypatch)
         counts = _one(warehouse, "select (select count(*) from meta.load_ledger), (select count(*) from raw.deltagare)")
         mails = len(smtp.inbox.messages)
         _run(env, "2026-11-03")
-        assert _one(warehouse, "select (select count(*) from meta.load_ledger), (select count(*) from raw.deltagare)") == counts
+        assert (
+            _one(warehouse, "select (select count(*) from meta.load_ledger), (select count(*) from raw.deltagare)")
+            == counts
+        )
         assert len(smtp.inbox.messages) == mails
-        from ingestion.config import load_settings
-        from ingestion.replay import request
+        from ingestion.core.config import load_settings
+        from ingestion.quality.replay import request
 
         assert request(load_settings(home=str(home)), association="SODRA", file_name=TARGET) == []
     finally:

@@ -1,6 +1,9 @@
 """`finsam run` (the pipeline without Airflow): a source that is down stops only its association,
 as in the DAG. The run says so in Swedish and exits with code 3 so a scheduler notices."""
+
 from __future__ import annotations
+
+import pytest
 
 import shutil
 import subprocess
@@ -8,16 +11,30 @@ import sys
 
 from conftest import REPO, SAMPLE, TEST_SECRET, registry_with_source_down
 
+pytestmark = [pytest.mark.dbt]
+
 
 def test_finsam_run_goes_on_when_one_source_is_down(tmp_path):
     landing = tmp_path / "landing"
     shutil.copytree(SAMPLE / "landing" / "SODRA", landing / "SODRA")
     registry = registry_with_source_down(tmp_path)
-    env = {"PATH": "/usr/bin:/bin", "FINSAM_HOME": str(tmp_path / "home"), "FINSAM_LANDING": str(landing),
-           "FINSAM_REGISTRY": str(registry), "FINSAM_HASH_SECRET": TEST_SECRET, "GX_ANALYTICS_ENABLED": "false",
-           "FINSAM_WORKERS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "ingestion.cli", "run", "--no-docs"], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "FINSAM_HOME": str(tmp_path / "home"),
+        "FINSAM_LANDING": str(landing),
+        "FINSAM_REGISTRY": str(registry),
+        "FINSAM_HASH_SECRET": TEST_SECRET,
+        "GX_ANALYTICS_ENABLED": "false",
+        "FINSAM_WORKERS": "1",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "ingestion.cli", "run", "--no-docs"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 3, proc.stderr[-3000:]
     assert "Källor som inte gick att nå" in proc.stdout
     assert "Förbundet NORR" in proc.stdout and "mounted-share-that-is-gone" in proc.stdout

@@ -4,6 +4,7 @@ up to date, and the Avesta and Skellefteå files encode the reference figures ex
 The files are read back with plain pandas (not the pipeline's readers), labels mapped to
 codes with the aliases of ingestion/contract.yml.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -96,12 +97,15 @@ def read_deltagare(path: Path) -> pd.DataFrame:
             text = data.decode("cp1252")
         sep = ";" if text.splitlines()[0].count(";") >= text.splitlines()[0].count(",") else ","
         from io import StringIO
-        raw = pd.read_csv(StringIO(text), sep=sep, header=None, dtype=str, keep_default_na=False,
-                          skip_blank_lines=False)
+
+        raw = pd.read_csv(
+            StringIO(text), sep=sep, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False
+        )
     names = header_map("deltagare")
-    header_row = next(i for i in range(len(raw))
-                      if sum(fold(v) in names for v in raw.iloc[i].tolist() if isinstance(v, str)) >= 5)
-    frame = raw.iloc[header_row + 1:].copy()
+    header_row = next(
+        i for i in range(len(raw)) if sum(fold(v) in names for v in raw.iloc[i].tolist() if isinstance(v, str)) >= 5
+    )
+    frame = raw.iloc[header_row + 1 :].copy()
     frame.columns = [names[fold(v)] for v in raw.iloc[header_row].tolist()]
     frame = frame.replace({"": None}).dropna(how="all").reset_index(drop=True)
     return frame
@@ -142,6 +146,7 @@ def _files(root: Path) -> dict[str, bytes]:
 
 # ---------------------------------------------------------------- determinism and freshness
 
+
 def test_generator_is_deterministic(tmp_path):
     gen.generate_sample(tmp_path / "a")
     gen.generate_sample(tmp_path / "b")
@@ -173,6 +178,7 @@ def test_committed_reference_matches_a_fresh_generation(tmp_path):
 
 
 # ---------------------------------------------------------------- Samverkansteam Avesta (seed 002)
+
 
 @pytest.mark.parametrize("name", ["SODRA_AVESTA_deltagare_2016T2.xlsx", "SODRA_AVESTA_deltagare_2016T3.csv"])
 def test_avesta_file_encodes_the_report(name):
@@ -207,8 +213,12 @@ def test_avesta_earlier_deliveries_are_consistent():
     """Cumulative deliveries: each person keeps the same start date in every later delivery."""
     folder = SAMPLE / "landing" / "SODRA"
     keys = {}
-    for name in ("SODRA_AVESTA_deltagare_2015T3.xlsx", "SODRA_AVESTA_deltagare_2016T1.csv",
-                 "SODRA_AVESTA_deltagare_2016T2.xlsx", "SODRA_AVESTA_deltagare_2016T3.csv"):
+    for name in (
+        "SODRA_AVESTA_deltagare_2015T3.xlsx",
+        "SODRA_AVESTA_deltagare_2016T1.csv",
+        "SODRA_AVESTA_deltagare_2016T2.xlsx",
+        "SODRA_AVESTA_deltagare_2016T3.csv",
+    ):
         f = read_deltagare(folder / name)
         ident = f["personnummer"].fillna(f["deltagar_id"])
         keys[name] = {i: to_date(s) for i, s in zip(ident, f["startdatum"]) if isinstance(i, str)}
@@ -231,6 +241,7 @@ def test_avesta_budget_is_the_reported_table():
 
 
 # ---------------------------------------------------------------- faulty deliveries
+
 
 def test_faulty_deliveries_are_there():
     kraften = read_deltagare(SAMPLE / "landing" / "SODRA" / "SODRA_KRAFTEN_deltagare_2016T3.csv")
@@ -262,6 +273,7 @@ def test_every_personnummer_in_good_files_is_luhn_valid_and_people_are_shared():
 
 # ---------------------------------------------------------------- Skellefteå (seed 000)
 
+
 def test_skelleftea_reference_figures():
     f = read_deltagare(REFERENCE / "landing" / "SKEL" / "SKEL_ATORG_deltagare_2014.csv")
     end = f["slutdatum"].map(to_date)
@@ -288,6 +300,7 @@ def test_skelleftea_reference_figures():
 
 
 # ---------------------------------------------------------------- national scale
+
 
 def test_national_generator_small_fraction(tmp_path):
     info = gen.generate_national(tmp_path / "nat", fraction=0.02)

@@ -5,6 +5,7 @@ the pipeline's own code: the Airflow SFTP provider's hook, an Airflow connection
 an `AIRFLOW_CONN_*` environment variable (credentials never in the registry), and a
 temporary client key.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,8 +21,8 @@ import yaml
 
 asyncssh = pytest.importorskip("asyncssh")
 
-from ingestion.registry import load_registry  # noqa: E402
-from ingestion.sources import LEDGER_NAME, SourceError, SourceUnavailable, pull, read_ledger  # noqa: E402
+from ingestion.core.registry import load_registry  # noqa: E402
+from ingestion.intake.sources import LEDGER_NAME, SourceError, SourceUnavailable, pull, read_ledger  # noqa: E402
 
 USER = "finsam-export"
 
@@ -55,9 +56,14 @@ class _SftpServer:
 
         async def start():
             return await asyncssh.create_server(
-                Server, "127.0.0.1", 0, server_host_keys=[host_key], authorized_client_keys=authorized,
+                Server,
+                "127.0.0.1",
+                0,
+                server_host_keys=[host_key],
+                authorized_client_keys=authorized,
                 sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=root.encode()),
-                allow_scp=False)
+                allow_scp=False,
+            )
 
         self.thread.start()
         self.server = asyncio.run_coroutine_threadsafe(start(), self.loop).result(timeout=20)
@@ -76,11 +82,20 @@ class _SftpServer:
             self.thread.join(timeout=10)
 
     def connection(self, port: int | None = None) -> str:
-        return json.dumps({
-            "conn_type": "sftp", "host": "127.0.0.1", "port": port or self.port, "login": USER,
-            "extra": {"key_file": str(self.keys / "client_ed25519"), "host_key": " ".join(self.host_public),
-                      "look_for_keys": "false", "conn_timeout": "5"},
-        })
+        return json.dumps(
+            {
+                "conn_type": "sftp",
+                "host": "127.0.0.1",
+                "port": port or self.port,
+                "login": USER,
+                "extra": {
+                    "key_file": str(self.keys / "client_ed25519"),
+                    "host_key": " ".join(self.host_public),
+                    "look_for_keys": "false",
+                    "conn_timeout": "5",
+                },
+            }
+        )
 
 
 @pytest.fixture
@@ -167,8 +182,8 @@ def test_known_deliveries_are_recognised_by_checksum(finsam_env, sftp, tmp_path)
     """The same bytes for the same slot are not landed again; for another period they are new."""
     import hashlib
 
-    from ingestion.discover import parse_file_name
-    from ingestion.land import delivery_id_for
+    from ingestion.intake.discover import parse_file_name
+    from ingestion.intake.land import delivery_id_for
 
     registry = _registry(tmp_path, SOURCE)
     data = b"insats_kod;namn\nJOBBNORR;Jobb i norr\n"
@@ -193,8 +208,10 @@ def test_known_deliveries_are_recognised_by_checksum(finsam_env, sftp, tmp_path)
     # the owner hears of it as of any re-delivered file (meta.delivery_events)
     events = [json.loads(line) for line in (finsam_env.raw / "NORR" / "_events.jsonl").read_text().splitlines()]
     assert sorted((e["file_name"], e["event"]) for e in events) == [
-        ("NORR_ALL_insatser_2016.csv", "duplicate"), ("NORR_ANNAN_insatser_2016.csv", "duplicate"),
-        ("NORR_all_insatser_2016.csv", "duplicate")]
+        ("NORR_ALL_insatser_2016.csv", "duplicate"),
+        ("NORR_ANNAN_insatser_2016.csv", "duplicate"),
+        ("NORR_all_insatser_2016.csv", "duplicate"),
+    ]
     assert all("exakt samma" in e["message_sv"] for e in events)
 
     # the same bytes for the next period (an unchanged register re-sent) are a new delivery
@@ -265,9 +282,18 @@ def test_process_association_fails_with_the_pull_message(finsam_env, tmp_path, m
 
     down = {"type": "sftp", "conn_id": "finsam_sftp_nere", "path": "/exports"}
     registry = _registry(tmp_path, SOURCE, [{"code": "NERE", "name": "Nere", "source": down}])
-    monkeypatch.setenv("AIRFLOW_CONN_FINSAM_SFTP_NERE", json.dumps(
-        {"conn_type": "sftp", "host": "127.0.0.1", "port": _closed_port(), "login": USER,
-         "extra": {"no_host_key_check": "true", "look_for_keys": "false", "conn_timeout": "3"}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FINSAM_SFTP_NERE",
+        json.dumps(
+            {
+                "conn_type": "sftp",
+                "host": "127.0.0.1",
+                "port": _closed_port(),
+                "login": USER,
+                "extra": {"no_host_key_check": "true", "look_for_keys": "false", "conn_timeout": "3"},
+            }
+        ),
+    )
     with pytest.raises(SourceUnavailable, match="Förbundet NERE"):
         process_association(finsam_env, registry, "NERE", docs=False)
     summary = process_association(finsam_env, registry, "SODRA", docs=False)

@@ -6,6 +6,7 @@ expectations and rows listed, and together the bad batches fail every expectatio
 every landing suite (so no expectation is untested). Rows are sheet rows: the header is
 row 1, so the i-th data row (0-based) is row i + 2.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,20 +16,19 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from fixtures import synthetic
 from smtp_fixture import INSATSER_HEADER, cells, insats_row, municipality_list  # noqa: F401 (fixture)
 from smtp_fixture import ended_participant as ended
 from smtp_fixture import participant as d
 
-from ingestion.findings import BLOCKING, INFO, WARNING
-from ingestion.normalize import normalise
-from ingestion.validate import EXPECTATIONS_DIR, Batch, Context, run_validation, verdict
+from ingestion.core.findings import BLOCKING, INFO, WARNING
+from ingestion.intake.normalize import normalise
+from ingestion.quality.suites import EXPECTATIONS_DIR, Batch, Context, run_validation, verdict
 
 SECRET = b"test-secret-only-for-pytest"
 AREA = ("2084", "2083", "2082")
 AS_OF = date(2026, 1, 1)
-PERIOD_END = date(2016, 8, 31)   # 2016T2
+PERIOD_END = date(2016, 8, 31)  # 2016T2
 
 
 def suite_ids(suite: str) -> set[str]:
@@ -40,8 +40,9 @@ def landing_suites() -> list[str]:
     return sorted(p.stem for p in EXPECTATIONS_DIR.glob("*.landing.json"))
 
 
-def batch(kind: str, header, rows, *, delivery="d1", intervention="AVESTA", period_end=PERIOD_END,
-          columns_present=None) -> Batch:
+def batch(
+    kind: str, header, rows, *, delivery="d1", intervention="AVESTA", period_end=PERIOD_END, columns_present=None
+) -> Batch:
     n = normalise(cells(header, rows), kind, "SODRA", SECRET)
     return Batch(delivery, kind, "SODRA", intervention, period_end, n.frame, n.totals, columns_present)
 
@@ -51,7 +52,9 @@ def register(*rows) -> pd.DataFrame:
 
 
 def context(**kw) -> Context:
-    values = dict(as_of=AS_OF, area=AREA, register=register(insats_row("AVESTA"), insats_row("RAKNA", matmetod="VOLYM")))
+    values = dict(
+        as_of=AS_OF, area=AREA, register=register(insats_row("AVESTA"), insats_row("RAKNA", matmetod="VOLYM"))
+    )
     values.update(kw)
     return Context(**values)
 
@@ -88,12 +91,28 @@ def test_deltagare_good_batch_has_no_findings(tmp_path, municipality_list):
     rng = random.Random(4)
     rows = [
         d(1),
-        d(2, deltagar_id="", personnummer=synthetic.make_pnr(rng, 1985), fodelsear="", kon="Kvinna",
-          slutdatum="20160531", avslutsanledning="till arbete", forsorjning_efter="lön",
-          sysselsattning_fore="arbetssökande", sysselsattning_efter="Arbete", omfattning_efter="100 %"),
+        d(
+            2,
+            deltagar_id="",
+            personnummer=synthetic.make_pnr(rng, 1985),
+            fodelsear="",
+            kon="Kvinna",
+            slutdatum="20160531",
+            avslutsanledning="till arbete",
+            forsorjning_efter="lön",
+            sysselsattning_fore="arbetssökande",
+            sysselsattning_efter="Arbete",
+            omfattning_efter="100 %",
+        ),
         d(3, deltagar_id="", anonym="Ja", kon="M", fodelsear="1995", remittent="egen anmälan"),
-        d(4, kommun="Hedemora", remittent="Socialtjänsten", forsorjning_fore="AKS, FBS", utbildning="grundskola",
-          tid_offentlig_forsorjning="1-2"),
+        d(
+            4,
+            kommun="Hedemora",
+            remittent="Socialtjänsten",
+            forsorjning_fore="AKS, FBS",
+            utbildning="grundskola",
+            tid_offentlig_forsorjning="1-2",
+        ),
         d(1, startdatum="2016-06-01"),  # the same person's second episode
         d(5, startdatum="2016-08-31", kommun="2082", remittent="AF"),
     ]
@@ -149,15 +168,18 @@ def test_deltagare_bad_batches_fail_exactly_these_rows(tmp_path, municipality_li
 
     assert failing(found["d1"]) == expected("deltagare.landing", DELTAGARE_BAD)
     assert failing(found["d2"]) == {
-        "deltagare.landing:expect_column_values_to_be_in_set:_intervention_person_level": {2}}
+        "deltagare.landing:expect_column_values_to_be_in_set:_intervention_person_level": {2}
+    }
     assert failing(found["d3"]) == {"deltagare.landing:expect_column_values_to_be_in_set:_intervention_known": {2}}
     every = {c for f in found.values() for c in failing(f)}
     assert every == suite_ids("deltagare.landing"), "every deltagare expectation is exercised"
 
     by_row = {f.row: f for f in found["d1"] if f.check.endswith(":_age_at_start")}
     assert by_row[9].severity == WARNING
-    assert by_row[9].line_sv() == ("rad 9, kolumn fodelsear, värde 'fodelsear 2005, startdatum 2016-02-01': "
-                                   "åldern vid start ligger utanför 16–67 år. Giltigt: ålder 16–67 år vid start.")
+    assert by_row[9].line_sv() == (
+        "rad 9, kolumn fodelsear, värde 'fodelsear 2005, startdatum 2016-02-01': "
+        "åldern vid start ligger utanför 16–67 år. Giltigt: ålder 16–67 år vid start."
+    )
     invalid_pnr = next(f for f in found["d1"] if f.check.endswith(":personnummer_status"))
     assert invalid_pnr.value is None and "19850101" not in invalid_pnr.line_sv()
     assert verdict(found["d1"]) == "quarantined"
@@ -173,21 +195,27 @@ def test_start_in_the_future_is_measured_against_the_run_date(tmp_path, municipa
 
 # ---------------------------------------------------------------- columns (all kinds)
 
+
 def test_columns_suite_good_and_bad(tmp_path, municipality_list):
     header = [c for c in D_COLUMNS if c not in ("kon", "forsorjning_fore")]
     rows = [[v for c, v in zip(D_COLUMNS, d(i)) if c in header] for i in (1, 2, 3)]
     bad = batch("deltagare", header, rows)
-    volym = batch("volym", ["ar", "period_slut", "antal"], [["2016", "2016-08-31", "4"]], delivery="v1",
-                  intervention="RAKNA")
+    volym = batch(
+        "volym", ["ar", "period_slut", "antal"], [["2016", "2016-08-31", "4"]], delivery="v1", intervention="RAKNA"
+    )
     good = batch("deltagare", D_COLUMNS, [d(1)], delivery="d2")
     found = validate(tmp_path, [bad, volym, good])
 
     check = "columns.landing:expect_column_values_to_be_in_set:_present"
     # One finding per missing column, and no per-row noise about the same columns.
     assert [(f.check, f.column, f.row, f.severity) for f in found["d1"]] == [
-        (check, "kon", None, BLOCKING), (check, "forsorjning_fore", None, BLOCKING)]
-    assert found["d1"][0].line_sv() == ("kolumn kon: kolumnen kon saknas i filen eller är helt tom, men den krävs "
-                                        "enligt exportkontraktet. Giltigt: en kolumn med rubriken kon, kön.")
+        (check, "kon", None, BLOCKING),
+        (check, "forsorjning_fore", None, BLOCKING),
+    ]
+    assert found["d1"][0].line_sv() == (
+        "kolumn kon: kolumnen kon saknas i filen eller är helt tom, men den krävs "
+        "enligt exportkontraktet. Giltigt: en kolumn med rubriken kon, kön."
+    )
     assert [(f.check, f.column) for f in found["v1"]] == [(check, "kon")]
     assert found["d2"] == []
     assert suite_ids("columns.landing") == {check}
@@ -203,9 +231,13 @@ def test_columns_from_the_header_when_landing_recorded_it(tmp_path, municipality
 
 # ---------------------------------------------------------------- insatser
 
+
 def test_insatser_good_batch_has_no_findings(tmp_path, municipality_list):
-    rows = [insats_row("AVESTA"), insats_row("KRAFTEN", huvudman="FK, AF, Hedemora", rapportering=""),
-            insats_row("KONF", matmetod="volym", inriktning="struktur", end="2017-12-31", rapportering="halvår")]
+    rows = [
+        insats_row("AVESTA"),
+        insats_row("KRAFTEN", huvudman="FK, AF, Hedemora", rapportering=""),
+        insats_row("KONF", matmetod="volym", inriktning="struktur", end="2017-12-31", rapportering="halvår"),
+    ]
     found = validate(tmp_path, [batch("insatser", INSATSER_HEADER, rows, intervention="ALL")])["d1"]
     assert found == []
 
@@ -253,12 +285,33 @@ def test_insatser_bad_batch_fails_exactly_these_rows(tmp_path, municipality_list
 
 # ---------------------------------------------------------------- budget and its derived suites
 
-B_COLUMNS = ["ar", "period_slut", "radtyp", "kostnadsslag", "finansiar", "rad_text", "budget", "utfall",
-             "differens", "prognos"]
+B_COLUMNS = [
+    "ar",
+    "period_slut",
+    "radtyp",
+    "kostnadsslag",
+    "finansiar",
+    "rad_text",
+    "budget",
+    "utfall",
+    "differens",
+    "prognos",
+]
 
 
-def b(radtyp="KOSTNAD", kostnadsslag="PERSONAL", budget="100 000", utfall="", differens="", prognos="", *,
-      ar="2016", period_slut="2016-06-30", finansiar="", rad_text="") -> list[str]:
+def b(
+    radtyp="KOSTNAD",
+    kostnadsslag="PERSONAL",
+    budget="100 000",
+    utfall="",
+    differens="",
+    prognos="",
+    *,
+    ar="2016",
+    period_slut="2016-06-30",
+    finansiar="",
+    rad_text="",
+) -> list[str]:
     return [ar, period_slut, radtyp, kostnadsslag, finansiar, rad_text, budget, utfall, differens, prognos]
 
 
@@ -267,10 +320,30 @@ def summa(budget, utfall, differens, prognos) -> list[str]:
 
 
 AVESTA_LINES = [
-    b(kostnadsslag="PERSONAL", rad_text="Personal", budget="1 775 000", utfall="819 000", differens="955 000", prognos="0"),
-    b(kostnadsslag="LOKALER", rad_text="Lokaler", budget="165 000", utfall="88 000", differens="77 000", prognos="−9 000"),
-    b(kostnadsslag="OVRIGT", rad_text="Övriga kostnader", budget="160 000", utfall="81 000", differens="79 000",
-      prognos="+20 000"),
+    b(
+        kostnadsslag="PERSONAL",
+        rad_text="Personal",
+        budget="1 775 000",
+        utfall="819 000",
+        differens="955 000",
+        prognos="0",
+    ),
+    b(
+        kostnadsslag="LOKALER",
+        rad_text="Lokaler",
+        budget="165 000",
+        utfall="88 000",
+        differens="77 000",
+        prognos="−9 000",
+    ),
+    b(
+        kostnadsslag="OVRIGT",
+        rad_text="Övriga kostnader",
+        budget="160 000",
+        utfall="81 000",
+        differens="79 000",
+        prognos="+20 000",
+    ),
 ]
 
 
@@ -317,10 +390,14 @@ def test_budget_bad_batch_fails_exactly_these_rows(tmp_path, municipality_list):
     assert failing(found, "budget.landing") == expected("budget.landing", BUDGET_BAD)
     assert set(failing(found, "budget.landing")) == suite_ids("budget.landing")
     lines = {f.row: f.line_sv() for f in found if f.check.startswith("budget.landing:")}
-    assert lines[16] == ("rad 16, kolumn differens, värde '955000': differensen stämmer inte: budget 1 775 000 − "
-                         "utfall 819 000 = 956 000, men filen anger 955 000. Giltigt: differens = budget − utfall.")
-    assert lines[17].endswith("utfallet 150 000 överstiger budgeten 100 000 med mer än 10 000. "
-                              "Giltigt: utfall högst budget plus tillåten marginal.")
+    assert lines[16] == (
+        "rad 16, kolumn differens, värde '955000': differensen stämmer inte: budget 1 775 000 − "
+        "utfall 819 000 = 956 000, men filen anger 955 000. Giltigt: differens = budget − utfall."
+    )
+    assert lines[17].endswith(
+        "utfallet 150 000 överstiger budgeten 100 000 med mer än 10 000. "
+        "Giltigt: utfall högst budget plus tillåten marginal."
+    )
 
 
 def test_avesta_budget_loads_with_the_exact_difference_warning(tmp_path, municipality_list):
@@ -328,10 +405,11 @@ def test_avesta_budget_loads_with_the_exact_difference_warning(tmp_path, municip
     rows = [*AVESTA_LINES, summa("2 100 000", "988 000", "1 111 000", "+11 000")]
     found = validate(tmp_path, [batch("budget", B_COLUMNS, rows)])["d1"]
     messages = [f.message_sv for f in found]
-    assert ("differensen stämmer inte: budget 1 775 000 − utfall 819 000 = 956 000, men filen anger 955 000."
-            in messages)
-    assert ("differensen på summaraden stämmer inte: budget 2 100 000 − utfall 988 000 = 1 112 000, "
-            "men filen anger 1 111 000." in messages)
+    assert "differensen stämmer inte: budget 1 775 000 − utfall 819 000 = 956 000, men filen anger 955 000." in messages
+    assert (
+        "differensen på summaraden stämmer inte: budget 2 100 000 − utfall 988 000 = 1 112 000, "
+        "men filen anger 1 111 000." in messages
+    )
     assert {f.severity for f in found} == {WARNING}
     assert verdict(found) == "accepted_with_warnings"
 
@@ -360,7 +438,8 @@ def test_budget_totals_suite(tmp_path, municipality_list):
         "budget_totals.landing:expect_column_values_to_be_in_set:_budget_matches",
         "budget_totals.landing:expect_column_values_to_be_in_set:_utfall_matches",
         "budget_totals.landing:expect_column_values_to_be_in_set:_prognos_matches",
-        "budget_totals.landing:expect_column_values_to_be_in_set:_differens_rule_matches"}
+        "budget_totals.landing:expect_column_values_to_be_in_set:_differens_rule_matches",
+    }
     assert every == suite_ids("budget_totals.landing")
 
 
@@ -369,15 +448,18 @@ def test_budget_granted_suite(tmp_path, municipality_list):
     found = validate(tmp_path, [batch("budget", B_COLUMNS, rows)])["d1"]
     granted = [f for f in found if f.check.startswith("budget_granted.landing:")]
     assert [(f.row, f.severity, f.message_sv) for f in granted] == [
-        (5, WARNING, "budgeten i filen (2 100 000) skiljer sig från det styrelsen beviljat (2 000 000).")]
+        (5, WARNING, "budgeten i filen (2 100 000) skiljer sig från det styrelsen beviljat (2 000 000).")
+    ]
     assert set(failing(granted)) == suite_ids("budget_granted.landing")
 
 
 def test_budget_funding_suite(tmp_path, municipality_list):
-    rows = [b("FINANSIERING", "", "600 000", finansiar="STAT"),
-            b("FINANSIERING", "", "200 000", finansiar="REGION"),
-            b("FINANSIERING", "", "100 000", finansiar="KOMMUN:2084"),
-            b("FINANSIERING", "", "100 000", finansiar="KOMMUN:2083")]
+    rows = [
+        b("FINANSIERING", "", "600 000", finansiar="STAT"),
+        b("FINANSIERING", "", "200 000", finansiar="REGION"),
+        b("FINANSIERING", "", "100 000", finansiar="KOMMUN:2084"),
+        b("FINANSIERING", "", "100 000", finansiar="KOMMUN:2083"),
+    ]
     found = validate(tmp_path, [batch("budget", B_COLUMNS, rows)])["d1"]
     funding = [f for f in found if f.check.startswith("budget_funding.landing:")]
     assert sorted((f.row, f.message_sv) for f in funding) == [
@@ -422,6 +504,7 @@ def test_volym_bad_batch_fails_exactly_these_rows(tmp_path, municipality_list):
 
 # ---------------------------------------------------------------- the suite files themselves
 
+
 @pytest.mark.parametrize("suite", landing_suites())
 def test_suite_file_is_reviewable(suite):
     """Named <dataset>.<stage>, every expectation with a severity and Swedish texts."""
@@ -435,6 +518,14 @@ def test_suite_file_is_reviewable(suite):
 
 
 def test_every_landing_suite_is_covered_here():
-    covered = {"deltagare.landing", "columns.landing", "insatser.landing", "budget.landing",
-               "budget_totals.landing", "budget_granted.landing", "budget_funding.landing", "volym.landing"}
+    covered = {
+        "deltagare.landing",
+        "columns.landing",
+        "insatser.landing",
+        "budget.landing",
+        "budget_totals.landing",
+        "budget_granted.landing",
+        "budget_funding.landing",
+        "volym.landing",
+    }
     assert set(landing_suites()) == covered

@@ -5,6 +5,7 @@ The clock is always the `as_of` parameter. Most tests write the register and the
 straight into a fresh warehouse, so received-at times are exact; one test goes through the
 real steps (land, validate, load) first.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -12,21 +13,41 @@ from datetime import date
 import duckdb
 import pandas as pd
 import pytest
-
 from fixtures import synthetic
-from smtp_fixture import (SmtpServer, free_port, insats_row, municipality_list, participant,  # noqa: F401
-                          quality_env, smtp_server, write_file, write_register)
+from smtp_fixture import (  # noqa: F401
+    SmtpServer,
+    free_port,
+    insats_row,
+    municipality_list,
+    participant,
+    quality_env,
+    smtp_server,
+    write_file,
+    write_register,
+)
 
-from ingestion.config import load_settings
-from ingestion.load import connect, ensure_schema, load_registry_table, load_warehouse
+from ingestion.core.config import load_settings
+from ingestion.core.registry import load_registry
+from ingestion.outbound.reminders import cadence_code, periods, track_deliveries
 from ingestion.process import process_association
-from ingestion.registry import load_registry
-from ingestion.tracking import cadence_code, periods, track_deliveries
+from ingestion.warehouse.load import load_registry_table, load_warehouse
+from ingestion.warehouse.schema import connect, ensure_schema
 
 
 def test_cadence_codes():
-    assert [cadence_code(v) for v in (None, "", "T", "tertial", "H", "Halvår", "m", "månad", "A", "år", "Q")] == \
-        ["T", "T", "T", "T", "H", "H", "M", "M", "A", "A", "T"]
+    assert [cadence_code(v) for v in (None, "", "T", "tertial", "H", "Halvår", "m", "månad", "A", "år", "Q")] == [
+        "T",
+        "T",
+        "T",
+        "T",
+        "H",
+        "H",
+        "M",
+        "M",
+        "A",
+        "A",
+        "T",
+    ]
 
 
 def test_periods_per_cadence():
@@ -64,11 +85,23 @@ def seed_warehouse(settings, register=REGISTER, ledger=LEDGER):
                 "period_end, received_at, source_row, insats_kod, namn, inriktning, matmetod, startdatum, slutdatum, "
                 "huvudman, agare_epost, rapportering) values ('reg1', 'SODRA', 'ALL', '2016T1', '2016-01-01', "
                 "'2016-04-30', '2016-02-01 09:00:00', ?, ?, ?, 'INDIVID', ?, ?, ?, 'FK+AF', ?, ?)",
-                [row, code, code.title(), method, start, end, f"{code.lower()}@sodra.example", cadence])
+                [row, code, code.title(), method, start, end, f"{code.lower()}@sodra.example", cadence],
+            )
         for delivery, intervention, kind, period, status, received in ledger:
-            con.execute("insert into meta.load_ledger values (?, 'SODRA', ?, ?, ?, ?, ?, 1, 1, 1, 0, ?, ?, null, ?, null, null)",
-                        [delivery, intervention, kind, period, f"SODRA_{intervention}_{kind}_{period}.csv", delivery,
-                         received, status, received])
+            con.execute(
+                "insert into meta.load_ledger values (?, 'SODRA', ?, ?, ?, ?, ?, 1, 1, 1, 0, ?, ?, null, ?, null, null)",
+                [
+                    delivery,
+                    intervention,
+                    kind,
+                    period,
+                    f"SODRA_{intervention}_{kind}_{period}.csv",
+                    delivery,
+                    received,
+                    status,
+                    received,
+                ],
+            )
     finally:
         con.close()
 
@@ -76,8 +109,10 @@ def seed_warehouse(settings, register=REGISTER, ledger=LEDGER):
 def expected_rows(settings):
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
-        return con.execute("select intervention_code, kind, period, status, days_overdue, due_date::varchar "
-                           "from meta.expected_deliveries where association_code = 'SODRA' order by all").fetchall()
+        return con.execute(
+            "select intervention_code, kind, period, status, days_overdue, due_date::varchar "
+            "from meta.expected_deliveries where association_code = 'SODRA' order by all"
+        ).fetchall()
     finally:
         con.close()
 
@@ -85,8 +120,10 @@ def expected_rows(settings):
 def reminder_rows(settings):
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
-        return con.execute("select intervention_code, kind, period, recipient, status, attempts, as_of::varchar "
-                           "from meta.reminders order by all").fetchall()
+        return con.execute(
+            "select intervention_code, kind, period, recipient, status, attempts, as_of::varchar "
+            "from meta.reminders order by all"
+        ).fetchall()
     finally:
         con.close()
 
@@ -111,13 +148,20 @@ def test_status_of_every_due_delivery_on_a_fixed_date(quality_env):
         ("RAKNA", "budget", "2016H1", "overdue", 52, "2016-07-30"),
         ("RAKNA", "volym", "2016H1", "overdue", 52, "2016-07-30"),
     ]
-    assert {k: summary[k] for k in ("expected", "received", "received_late", "awaiting", "quarantined", "overdue")} \
-        == {"expected": 13, "received": 3, "received_late": 2, "awaiting": 3, "quarantined": 1, "overdue": 4}  # with NORR
+    assert {k: summary[k] for k in ("expected", "received", "received_late", "awaiting", "quarantined", "overdue")} == {
+        "expected": 13,
+        "received": 3,
+        "received_late": 2,
+        "awaiting": 3,
+        "quarantined": 1,
+        "overdue": 4,
+    }  # with NORR
     # NORR has never sent a register: its latest ended tertial is due (awaiting on this date).
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
-        assert con.execute("select period, status from meta.expected_deliveries where association_code = 'NORR'"
-                           ).fetchall() == [("2016T2", "awaiting")]
+        assert con.execute(
+            "select period, status from meta.expected_deliveries where association_code = 'NORR'"
+        ).fetchall() == [("2016T2", "awaiting")]
     finally:
         con.close()
 
@@ -145,8 +189,10 @@ def test_a_reminder_is_sent_once_per_overdue_delivery(quality_env, smtp_server):
     message, body = by_to["rakna@sodra.example"]
     assert message["Subject"] == "[Finsam] Påminnelse: 2 leveranser saknas (SODRA)"
     assert message["Cc"] == "data@lan.example"
-    assert ("  - SODRA_RAKNA_volym_2016H1.xlsx (eller .csv): volym, period 2016H1 (2016-01-01–2016-06-30), "
-            "skulle ha kommit senast 2016-07-30 och är 52 dagar sen.") in body
+    assert (
+        "  - SODRA_RAKNA_volym_2016H1.xlsx (eller .csv): volym, period 2016H1 (2016-01-01–2016-06-30), "
+        "skulle ha kommit senast 2016-07-30 och är 52 dagar sen."
+    ) in body
     assert "SODRA_RAKNA_budget_2016H1.xlsx" in body
     assert "finsam validate <fil>" in body
 
@@ -161,13 +207,18 @@ def test_a_reminder_is_sent_once_per_overdue_delivery(quality_env, smtp_server):
     later = track_deliveries(settings, registry, as_of=date(2016, 10, 15), backoff=0)
     assert later["reminders"] == {"overdue_new": 4, "messages": 3, "sent": 3, "failed": 0, "outbox": 0}
     new = {(m["To"], m["Subject"]): body for m, body in zip(inbox.messages[2:], inbox.bodies()[2:])}
-    assert set(new) == {("avesta@sodra.example", "[Finsam] Påminnelse: 2 leveranser saknas (SODRA)"),
-                        ("data@lan.example", "[Finsam] Påminnelse: 1 leverans saknas (SODRA)"),
-                        ("data@lan.example", "[Finsam] Påminnelse: 1 leverans saknas (NORR)")}
-    assert ("SODRA_AVESTA_deltagare_2016T2.xlsx (eller .csv): deltagare, period 2016T2 (2016-05-01–2016-08-31), "
-            "skulle ha kommit senast 2016-09-30 och är 15 dagar sen. En fil kom in men hamnade i karantän") \
-        in new[("avesta@sodra.example", "[Finsam] Påminnelse: 2 leveranser saknas (SODRA)")]
-    assert "SODRA_ALL_insatser_2016T2.xlsx" in new[("data@lan.example", "[Finsam] Påminnelse: 1 leverans saknas (SODRA)")]
+    assert set(new) == {
+        ("avesta@sodra.example", "[Finsam] Påminnelse: 2 leveranser saknas (SODRA)"),
+        ("data@lan.example", "[Finsam] Påminnelse: 1 leverans saknas (SODRA)"),
+        ("data@lan.example", "[Finsam] Påminnelse: 1 leverans saknas (NORR)"),
+    }
+    assert (
+        "SODRA_AVESTA_deltagare_2016T2.xlsx (eller .csv): deltagare, period 2016T2 (2016-05-01–2016-08-31), "
+        "skulle ha kommit senast 2016-09-30 och är 15 dagar sen. En fil kom in men hamnade i karantän"
+    ) in new[("avesta@sodra.example", "[Finsam] Påminnelse: 2 leveranser saknas (SODRA)")]
+    assert (
+        "SODRA_ALL_insatser_2016T2.xlsx" in new[("data@lan.example", "[Finsam] Påminnelse: 1 leverans saknas (SODRA)")]
+    )
     assert [r for r in reminder_rows(settings) if r[0] == "AVESTA"] == [
         ("AVESTA", "budget", "2016T2", "avesta@sodra.example", "sent", 1, "2016-10-15"),
         ("AVESTA", "deltagare", "2016T2", "avesta@sodra.example", "sent", 1, "2016-10-15"),
@@ -209,8 +260,9 @@ def test_tracking_after_the_real_steps(quality_env):
     settings = load_settings()
     registry = load_registry(settings.registry)
     write_register(settings.landing, rows=[insats_row("AVESTA", start="2016-01-01")])
-    write_file(settings.landing, "SODRA", "SODRA_AVESTA_deltagare_2016T2.csv", synthetic.DELTAGARE_HEADER,
-               [participant(1)])
+    write_file(
+        settings.landing, "SODRA", "SODRA_AVESTA_deltagare_2016T2.csv", synthetic.DELTAGARE_HEADER, [participant(1)]
+    )
     as_of = date(2016, 12, 1)
     process_association(settings, registry, "SODRA", as_of=as_of, docs=False)
     load_warehouse(settings, registry)
@@ -228,16 +280,20 @@ def test_tracking_after_the_real_steps(quality_env):
 @pytest.mark.parametrize("status", ["accepted", "accepted_with_warnings"])
 def test_an_accepted_delivery_counts_whatever_its_warnings(quality_env, status):
     settings = load_settings()
-    seed_warehouse(settings, register=REGISTER[:1],
-                   ledger=[LEDGER[0], ("x", "AVESTA", "budget", "2016T1", status, "2016-05-01 08:00:00")])
+    seed_warehouse(
+        settings,
+        register=REGISTER[:1],
+        ledger=[LEDGER[0], ("x", "AVESTA", "budget", "2016T1", status, "2016-05-01 08:00:00")],
+    )
     track_deliveries(settings, load_registry(settings.registry), as_of=date(2016, 6, 1))
     assert ("AVESTA", "budget", "2016T1", "received", None, "2016-05-30") in expected_rows(settings)
 
 
+@pytest.mark.dbt
 def test_delivery_status_mart_for_the_data_team(quality_env):
     """The dbt view marts.delivery_status (built and tested by `dbt build`) shows the latest
     tracking run joined with the ledger and the reminders; before any tracking run it is empty."""
-    from ingestion.build import build_marts
+    from ingestion.warehouse.build import build_marts
 
     settings = load_settings()
     seed_warehouse(settings)
@@ -259,29 +315,71 @@ def test_delivery_status_mart_for_the_data_team(quality_env):
     finally:
         con.close()
     assert rows == [
-        ("SODRA_ALL_insatser_2016T1", "received", None, "SODRA_ALL_insatser_2016T1.csv",
-         "SODRA_ALL_insatser_2016T1.csv", "accepted", None),
+        (
+            "SODRA_ALL_insatser_2016T1",
+            "received",
+            None,
+            "SODRA_ALL_insatser_2016T1.csv",
+            "SODRA_ALL_insatser_2016T1.csv",
+            "accepted",
+            None,
+        ),
         ("SODRA_ALL_insatser_2016T2", "awaiting", None, None, None, None, None),
-        ("SODRA_AVESTA_budget_2016T1", "received_late", None, "SODRA_AVESTA_budget_2016T1.csv",
-         "SODRA_AVESTA_budget_2016T1.csv", "accepted_with_warnings", None),
+        (
+            "SODRA_AVESTA_budget_2016T1",
+            "received_late",
+            None,
+            "SODRA_AVESTA_budget_2016T1.csv",
+            "SODRA_AVESTA_budget_2016T1.csv",
+            "accepted_with_warnings",
+            None,
+        ),
         ("SODRA_AVESTA_budget_2016T2", "awaiting", None, None, None, None, None),
-        ("SODRA_AVESTA_deltagare_2016T1", "received", None, "SODRA_AVESTA_deltagare_2016T1.csv",
-         "SODRA_AVESTA_deltagare_2016T2.csv", "quarantined", None),
-        ("SODRA_AVESTA_deltagare_2016T2", "quarantined", None, None, "SODRA_AVESTA_deltagare_2016T2.csv",
-         "quarantined", None),
+        (
+            "SODRA_AVESTA_deltagare_2016T1",
+            "received",
+            None,
+            "SODRA_AVESTA_deltagare_2016T1.csv",
+            "SODRA_AVESTA_deltagare_2016T2.csv",
+            "quarantined",
+            None,
+        ),
+        (
+            "SODRA_AVESTA_deltagare_2016T2",
+            "quarantined",
+            None,
+            None,
+            "SODRA_AVESTA_deltagare_2016T2.csv",
+            "quarantined",
+            None,
+        ),
         ("SODRA_MANAD_budget_2016-03", "overdue", 143, None, None, None, "outbox"),
         ("SODRA_MANAD_budget_2016-04", "overdue", 113, None, None, None, "outbox"),
-        ("SODRA_MANAD_deltagare_2016-03", "received_late", None, "SODRA_MANAD_deltagare_2016-04.csv",
-         "SODRA_MANAD_deltagare_2016-04.csv", "accepted", None),
-        ("SODRA_MANAD_deltagare_2016-04", "received", None, "SODRA_MANAD_deltagare_2016-04.csv",
-         "SODRA_MANAD_deltagare_2016-04.csv", "accepted", None),
+        (
+            "SODRA_MANAD_deltagare_2016-03",
+            "received_late",
+            None,
+            "SODRA_MANAD_deltagare_2016-04.csv",
+            "SODRA_MANAD_deltagare_2016-04.csv",
+            "accepted",
+            None,
+        ),
+        (
+            "SODRA_MANAD_deltagare_2016-04",
+            "received",
+            None,
+            "SODRA_MANAD_deltagare_2016-04.csv",
+            "SODRA_MANAD_deltagare_2016-04.csv",
+            "accepted",
+            None,
+        ),
         ("SODRA_RAKNA_budget_2016H1", "overdue", 52, None, None, None, "outbox"),
         ("SODRA_RAKNA_volym_2016H1", "overdue", 52, None, None, None, "outbox"),
     ]
 
 
 def test_columnar_status_equals_the_row_by_row_reference(quality_env):
-    from ingestion.tracking import _expected_deliveries_reference, expected_deliveries
+    from ingestion.outbound.reminders import _expected_deliveries_reference, expected_deliveries
 
     settings = load_settings()
     seed_warehouse(settings)

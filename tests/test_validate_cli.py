@@ -3,21 +3,21 @@
 Exit code 0 when the file would load (with or without warnings), 1 when it would be
 quarantined or cannot be checked at all. Nothing is written to the real zones.
 """
+
 from __future__ import annotations
 
 import shutil
 from datetime import date
 
 from fixtures import synthetic
-from smtp_fixture import (ended_participant, municipality_list, participant, quality_env,  # noqa: F401
-                          write_file, write_register)
+from smtp_fixture import ended_participant, municipality_list, participant, quality_env, write_file, write_register  # noqa: F401
 
 from ingestion.cli import main
-from ingestion.config import load_settings
-from ingestion.findings import Finding
-from ingestion.land import all_landed
+from ingestion.core.config import load_settings
+from ingestion.core.findings import Finding
+from ingestion.core.rawzone import all_landed
+from ingestion.core.registry import load_registry
 from ingestion.process import process_association
-from ingestion.registry import load_registry
 
 BUDGET_HEADER = ["ar", "period_slut", "radtyp", "kostnadsslag", "rad_text", "budget", "utfall", "differens", "prognos"]
 
@@ -28,8 +28,13 @@ def finsam_validate(capsys, path, *extra) -> tuple[int, list[str]]:
 
 
 def test_good_file_exit_0(quality_env, tmp_path, capsys):
-    path = write_file(tmp_path / "mine", "SODRA", "SODRA_AVESTA_deltagare_2016T2.csv", synthetic.DELTAGARE_HEADER,
-                      [participant(1), ended_participant(2)])
+    path = write_file(
+        tmp_path / "mine",
+        "SODRA",
+        "SODRA_AVESTA_deltagare_2016T2.csv",
+        synthetic.DELTAGARE_HEADER,
+        [participant(1), ended_participant(2)],
+    )
     code, lines = finsam_validate(capsys, path)
     assert code == 0
     assert lines == [
@@ -41,8 +46,13 @@ def test_good_file_exit_0(quality_env, tmp_path, capsys):
 
 
 def test_bad_file_exit_1_with_swedish_lines(quality_env, tmp_path, capsys):
-    path = write_file(tmp_path / "mine", "SODRA", "SODRA_AVESTA_deltagare_2016T2.csv", synthetic.DELTAGARE_HEADER,
-                      [participant(1), participant(2, kon="Q"), ended_participant(3, slutdatum="2016-01-15")])
+    path = write_file(
+        tmp_path / "mine",
+        "SODRA",
+        "SODRA_AVESTA_deltagare_2016T2.csv",
+        synthetic.DELTAGARE_HEADER,
+        [participant(1), participant(2, kon="Q"), ended_participant(3, slutdatum="2016-01-15")],
+    )
     code, lines = finsam_validate(capsys, path)
     assert code == 1
     assert lines == [
@@ -59,8 +69,13 @@ def test_bad_file_exit_1_with_swedish_lines(quality_env, tmp_path, capsys):
 
 
 def test_warnings_only_exit_0_and_the_avesta_difference(quality_env, tmp_path, capsys):
-    path = write_file(tmp_path / "mine", "SODRA", "SODRA_AVESTA_budget_2016T2.csv", BUDGET_HEADER, [
-        ["2016", "2016-06-30", "KOSTNAD", "PERSONAL", "Personal", "1 775 000", "819 000", "955 000", "0"]])
+    path = write_file(
+        tmp_path / "mine",
+        "SODRA",
+        "SODRA_AVESTA_budget_2016T2.csv",
+        BUDGET_HEADER,
+        [["2016", "2016-06-30", "KOSTNAD", "PERSONAL", "Personal", "1 775 000", "819 000", "955 000", "0"]],
+    )
     code, lines = finsam_validate(capsys, path)
     assert code == 0
     assert lines[-3:] == [
@@ -77,8 +92,10 @@ def test_missing_required_column_and_bad_names(quality_env, tmp_path, capsys):
     path = write_file(tmp_path / "mine", "SODRA", "SODRA_AVESTA_deltagare_2016T2.csv", header, rows)
     code, lines = finsam_validate(capsys, path)
     assert code == 1
-    assert ("  - kolumn kon: kolumnen kon saknas i filen eller är helt tom, men den krävs enligt exportkontraktet. "
-            "Giltigt: en kolumn med rubriken kon, kön.") in lines
+    assert (
+        "  - kolumn kon: kolumnen kon saknas i filen eller är helt tom, men den krävs enligt exportkontraktet. "
+        "Giltigt: en kolumn med rubriken kon, kön."
+    ) in lines
 
     wrong = tmp_path / "mine" / "deltagare_avesta.csv"
     shutil.copyfile(path, wrong)
@@ -96,8 +113,13 @@ def test_same_verdict_and_text_as_the_pipeline(quality_env, tmp_path, capsys):
     write_register(settings.landing)
     process_association(settings, registry, "SODRA", as_of=date(2016, 10, 15), docs=False)  # the register first
 
-    rows = [participant(1), participant(2, kommun="2062"), participant(3, remittent="REGION"),
-            participant(4, fodelsear="19x0"), ended_participant(5, avslutsanledning="")]
+    rows = [
+        participant(1),
+        participant(2, kommun="2062"),
+        participant(3, remittent="REGION"),
+        participant(4, fodelsear="19x0"),
+        ended_participant(5, avslutsanledning=""),
+    ]
     mine = write_file(tmp_path / "mine", "SODRA", "SODRA_AVESTA_deltagare_2016T2.csv", synthetic.DELTAGARE_HEADER, rows)
     code, lines = finsam_validate(capsys, mine)
 

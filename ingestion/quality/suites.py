@@ -10,6 +10,7 @@ batch (GX names failing rows by `delivery_id` and `source_row`), so hundreds of 
 not mean hundreds of validation runs. The same problem in many rows of one delivery is one
 finding naming all its rows (`findings.group_findings`).
 """
+
 from __future__ import annotations
 
 import json
@@ -23,10 +24,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import REPO_ROOT
-from .contract import fold, load_contract
-from .findings import BLOCKING, WARNING, Finding, format_sek, group_findings
-from .normalize import municipalities
+from ingestion.core.config import REPO_ROOT
+from ingestion.core.contract import fold, load_contract
+from ingestion.core.findings import BLOCKING, WARNING, Finding, format_sek, group_findings
+from ingestion.intake.normalize import municipalities
 
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 SUITES_BY_KIND = {
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Batch:
     """One landed delivery, ready for validation."""
+
     delivery_id: str
     kind: str
     association: str
@@ -49,19 +51,21 @@ class Batch:
     period_end: date
     frame: pd.DataFrame
     totals: pd.DataFrame | None = None
-    columns_present: tuple[str, ...] | None = None   # contract columns found in the delivered header, if known
+    columns_present: tuple[str, ...] | None = None  # contract columns found in the delivered header, if known
 
 
 @dataclass
 class Context:
     """What the checks need to know beyond the file itself."""
+
     as_of: date
-    area: tuple[str, ...] = ()                   # the association's member municipalities
-    register: pd.DataFrame | None = None         # current insatser rows of the association
+    area: tuple[str, ...] = ()  # the association's member municipalities
+    register: pd.DataFrame | None = None  # current insatser rows of the association
     overspend_share: float = 0.10
 
 
 # ---------------------------------------------------------------- suites from files
+
 
 def load_suite(name: str) -> dict:
     with open(EXPECTATIONS_DIR / f"{name}.json", encoding="utf-8") as handle:
@@ -112,13 +116,15 @@ def _resolve_text(text: str | None, ctx: Context) -> str | None:
 
 # ---------------------------------------------------------------- derived columns
 
+
 def _num(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce")
 
 
 def _dates(series: pd.Series) -> pd.Series:
-    return pd.to_datetime(series.where(series.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)),
-                          format="%Y-%m-%d", errors="coerce")
+    return pd.to_datetime(
+        series.where(series.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)), format="%Y-%m-%d", errors="coerce"
+    )
 
 
 def derive_deltagare(frame: pd.DataFrame, batches: list[Batch], ctx: Context) -> pd.DataFrame:
@@ -127,8 +133,9 @@ def derive_deltagare(frame: pd.DataFrame, batches: list[Batch], ctx: Context) ->
     birth = _num(f["fodelsear"])
     f["_fodelsear_int"] = birth
     f["_age_at_start"] = start.dt.year - birth
-    f["_identity_ok"] = (f["person_key"].notna() | f["is_anonymous"].astype(bool)
-                         | f["personnummer_status"].eq("ogiltigt").fillna(False))
+    f["_identity_ok"] = (
+        f["person_key"].notna() | f["is_anonymous"].astype(bool) | f["personnummer_status"].eq("ogiltigt").fillna(False)
+    )
     latest_start = f["delivery_id"].map({b.delivery_id: pd.Timestamp(min(b.period_end, ctx.as_of)) for b in batches})
     f["_start_not_future"] = start.isna() | (start <= latest_start)
     f["_end_after_start"] = start.isna() | end.isna() | (end >= start)
@@ -140,7 +147,8 @@ def derive_deltagare(frame: pd.DataFrame, batches: list[Batch], ctx: Context) ->
     f["_no_outcome_while_active"] = ~outcome_while_active
     f["_exit_fields_given"] = pd.Series(pd.NA, index=f.index, dtype="string")  # quoted back: which were filled
     f.loc[outcome_while_active, "_exit_fields_given"] = f.loc[outcome_while_active, exit_fields].apply(
-        lambda row: ", ".join(f"{name} {row[name]}" for name in exit_fields if pd.notna(row[name])), axis=1)
+        lambda row: ", ".join(f"{name} {row[name]}" for name in exit_fields if pd.notna(row[name])), axis=1
+    )
     f["_omfattning_num"] = _num(f["omfattning_efter"])
     f["_kommun_in_area"] = f["kommun"].isna() | f["kommun"].isin(ctx.area) if ctx.area else True
     identity = f["person_key"].fillna("")
@@ -161,10 +169,17 @@ def derive_deltagare(frame: pd.DataFrame, batches: list[Batch], ctx: Context) ->
         f["_start_after_intervention"] = reg_start.isna() | start.isna() | (start >= reg_start)
         parties = intervention.map(reg["huvudman"]).fillna("")
         referrer = f["remittent"].fillna("")
-        member = pd.Series([
-            (not r) or r in ("EGEN", "ANNAN") or (not p) or
-            (r == "KOMMUN" and "KOMMUN:" in p) or (r in p.split("+"))
-            for r, p in zip(referrer, parties)], index=f.index)
+        member = pd.Series(
+            [
+                (not r)
+                or r in ("EGEN", "ANNAN")
+                or (not p)
+                or (r == "KOMMUN" and "KOMMUN:" in p)
+                or (r in p.split("+"))
+                for r, p in zip(referrer, parties)
+            ],
+            index=f.index,
+        )
         f["_referrer_member"] = member
     return f
 
@@ -219,21 +234,30 @@ def budget_totals(batches: list[Batch]) -> pd.DataFrame:
                 if pd.isna(value):
                     continue
                 computed = _num(lines[name]).sum() - (_num(funding[name]).sum() if net else 0)
-                row.update({f"{name}_reported": format_sek(value), f"{name}_computed": format_sek(computed),
-                            f"_{name}_matches": bool(abs(computed - value) < 0.5)})
+                row.update(
+                    {
+                        f"{name}_reported": format_sek(value),
+                        f"{name}_computed": format_sek(computed),
+                        f"_{name}_matches": bool(abs(computed - value) < 0.5),
+                    }
+                )
             if not any(pd.isna(reported[n]) for n in ("budget", "utfall", "differens")):
                 computed = reported["budget"] - reported["utfall"]
-                row.update({"budget_total": format_sek(reported["budget"]),
-                            "utfall_total": format_sek(reported["utfall"]),
-                            "differens_rule_computed": format_sek(computed),
-                            "_differens_rule_matches": bool(abs(computed - reported["differens"]) < 0.5)})
+                row.update(
+                    {
+                        "budget_total": format_sek(reported["budget"]),
+                        "utfall_total": format_sek(reported["utfall"]),
+                        "differens_rule_computed": format_sek(computed),
+                        "_differens_rule_matches": bool(abs(computed - reported["differens"]) < 0.5),
+                    }
+                )
             rows.append(row)
     return pd.DataFrame(rows, columns=columns).astype(object).where(lambda f: f.notna(), None)
 
 
 def _is_net_total(total: pd.Series) -> bool:
     """A total row whose label (its first text cell) says net: Nettokostnad, Netto."""
-    from .contract import fold
+    from ingestion.core.contract import fold
 
     label = next((v for k, v in total.items() if k != "source_row" and isinstance(v, str) and v.strip()), "")
     return fold(label).startswith("netto")
@@ -252,9 +276,15 @@ def budget_granted(batches: list[Batch]) -> pd.DataFrame:
         for ar, group in granted.groupby("ar"):
             reported = _num(group["budget"]).sum()
             computed = _num(costs.loc[costs["ar"].eq(ar), "budget"]).sum()
-            rows.append({"delivery_id": b.delivery_id, "source_row": int(group["source_row"].iloc[0]),
-                         "reported": format_sek(reported), "computed": format_sek(computed),
-                         "_matches": bool(abs(computed - reported) < 0.5)})
+            rows.append(
+                {
+                    "delivery_id": b.delivery_id,
+                    "source_row": int(group["source_row"].iloc[0]),
+                    "reported": format_sek(reported),
+                    "computed": format_sek(computed),
+                    "_matches": bool(abs(computed - reported) < 0.5),
+                }
+            )
     return pd.DataFrame(rows, columns=[*INDEX_COLUMNS, "reported", "computed", "_matches"])
 
 
@@ -268,18 +298,23 @@ def budget_funding(batches: list[Batch]) -> pd.DataFrame:
         f["group"] = f["finansiar"].fillna("").str.split(":").str[0]
         f = f[f["group"].isin(["STAT", "REGION", "KOMMUN"])]
         f["amount"] = _num(f["budget"])
-        for ar, year in f.groupby("ar"):
+        for _ar, year in f.groupby("ar"):
             total = year["amount"].sum()
             if not total or len(set(year["group"])) < 2:
                 continue
             for group, part in year.groupby("group"):
                 share = part["amount"].sum() / total
                 expected = rule[group]
-                rows.append({"delivery_id": b.delivery_id, "source_row": int(part["source_row"].iloc[0]),
-                             "finansiar": group if group != "KOMMUN" else "kommunerna",
-                             "share_pct": f"{share:.0%}".replace("%", " %"),
-                             "expected_pct": f"{expected:.0%}".replace("%", " %"),
-                             "_share_deviation": round(share - expected, 4)})
+                rows.append(
+                    {
+                        "delivery_id": b.delivery_id,
+                        "source_row": int(part["source_row"].iloc[0]),
+                        "finansiar": group if group != "KOMMUN" else "kommunerna",
+                        "share_pct": f"{share:.0%}".replace("%", " %"),
+                        "expected_pct": f"{expected:.0%}".replace("%", " %"),
+                        "_share_deviation": round(share - expected, 4),
+                    }
+                )
     return pd.DataFrame(rows, columns=[*INDEX_COLUMNS, "finansiar", "share_pct", "expected_pct", "_share_deviation"])
 
 
@@ -303,16 +338,28 @@ def columns_present(batches: list[Batch]) -> pd.DataFrame:
         for position, (name, col) in enumerate(required, start=1):
             filled = name in b.frame.columns and bool(b.frame[name].notna().any())
             present = filled or (b.columns_present is not None and name in b.columns_present)
-            rows.append({"delivery_id": b.delivery_id, "source_row": -position, "kolumn": name,
-                         "rubriker": ", ".join(dict.fromkeys([name, *col.synonyms])), "_present": present})
+            rows.append(
+                {
+                    "delivery_id": b.delivery_id,
+                    "source_row": -position,
+                    "kolumn": name,
+                    "rubriker": ", ".join(dict.fromkeys([name, *col.synonyms])),
+                    "_present": present,
+                }
+            )
     return pd.DataFrame(rows, columns=[*INDEX_COLUMNS, "kolumn", "rubriker", "_present"])
 
 
-DERIVE = {"deltagare": derive_deltagare, "insatser": derive_insatser, "budget": derive_budget,
-          "volym": lambda frame, batches, ctx: frame.copy()}
+DERIVE = {
+    "deltagare": derive_deltagare,
+    "insatser": derive_insatser,
+    "budget": derive_budget,
+    "volym": lambda frame, batches, ctx: frame.copy(),
+}
 
 
 # ---------------------------------------------------------------- running GX
+
 
 @lru_cache(maxsize=4)
 def _gx_context(root: str):
@@ -330,10 +377,7 @@ def _gx_context(root: str):
     return context
 
 
-def _run_suite(gx_root: Path, suite_name: str, frame: pd.DataFrame, ctx: Context, docs: bool):
-    import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+def run_suite(gx_root: Path, suite_name: str, frame: pd.DataFrame, ctx: Context, docs: bool):
 
     context = _gx_context(str(gx_root))
     spec = load_suite(suite_name)
@@ -351,7 +395,12 @@ def _run_suite(gx_root: Path, suite_name: str, frame: pd.DataFrame, ctx: Context
         configurations.append((item["type"], kwargs, meta))
     # The suite, its validation definition and checkpoint are stored in the GX project once per
     # process and shape; a later run with the same suite only runs the checkpoint.
-    key = (str(gx_root), suite_name, docs, json.dumps([spec.get("meta", {}), configurations], sort_keys=True, default=str))
+    key = (
+        str(gx_root),
+        suite_name,
+        docs,
+        json.dumps([spec.get("meta", {}), configurations], sort_keys=True, default=str),
+    )
     checkpoint = _CHECKPOINTS.get(key)
     if checkpoint is None:
         checkpoint = _store_checkpoint(context, suite_name, spec, configurations, docs)
@@ -386,13 +435,23 @@ def _store_checkpoint(context, suite_name: str, spec: dict, configurations: list
     except (KeyError, LookupError, ValueError):
         batch_definition = asset.add_batch_definition_whole_dataframe("batch")
     definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=suite_name, data=batch_definition, suite=suite))
-    result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": INDEX_COLUMNS,
-                     "return_unexpected_index_query": False, "partial_unexpected_count": 20}
+        gx.ValidationDefinition(name=suite_name, data=batch_definition, suite=suite)
+    )
+    result_format = {
+        "result_format": "COMPLETE",
+        "unexpected_index_column_names": INDEX_COLUMNS,
+        "return_unexpected_index_query": False,
+        "partial_unexpected_count": 20,
+    }
     actions = [UpdateDataDocsAction(name="data_docs")] if docs else []
     return context.checkpoints.add_or_update(
-        gx.Checkpoint(name=f"{suite_name}.checkpoint", validation_definitions=[definition],
-                      actions=actions, result_format=result_format))
+        gx.Checkpoint(
+            name=f"{suite_name}.checkpoint",
+            validation_definitions=[definition],
+            actions=actions,
+            result_format=result_format,
+        )
+    )
 
 
 def _empty(value) -> bool:
@@ -438,8 +497,9 @@ def _fill(text: str | None, frame_by_key: pd.DataFrame, key: tuple, ctx: Context
     return re.sub(r"\{([a-z_]+)\}", fill, text)
 
 
-def _findings_from_result(suite_name: str, result, frame: pd.DataFrame, ctx: Context,
-                          contexts: dict[str, Context] | None = None) -> list[tuple[str, Finding]]:
+def findings_from_result(
+    suite_name: str, result, frame: pd.DataFrame, ctx: Context, contexts: dict[str, Context] | None = None
+) -> list[tuple[str, Finding]]:
     """(delivery_id, finding) for every failing row of every failed expectation.
 
     `contexts`: each delivery's own Context when one run checked several associations."""
@@ -459,7 +519,9 @@ def _findings_from_result(suite_name: str, result, frame: pd.DataFrame, ctx: Con
             row = failing.get("source_row")
             key = (failing["delivery_id"], int(row))
             ctx = contexts.get(key[0], base) if contexts else base
-            value = failing.get(raw_col) if not str(raw_col).startswith("_") and raw_col != "personnummer_status" else None
+            value = (
+                failing.get(raw_col) if not str(raw_col).startswith("_") and raw_col != "personnummer_status" else None
+            )
             column = meta.get("column") or raw_col
             if meta.get("column_from"):
                 column = str(by_key.loc[key, meta["column_from"]]) if key in by_key.index else column
@@ -474,15 +536,32 @@ def _findings_from_result(suite_name: str, result, frame: pd.DataFrame, ctx: Con
                 candidates = ambiguity(code_list, text)
                 if candidates:
                     near = None  # never guessed: the owner (or a county mapping) decides
-                    valid = f"{valid} {ambiguity_sv(code_list, candidates)}" if valid else ambiguity_sv(code_list, candidates)
+                    valid = (
+                        f"{valid} {ambiguity_sv(code_list, candidates)}"
+                        if valid
+                        else ambiguity_sv(code_list, candidates)
+                    )
                 elif near:
                     valid = f"{valid} Närmaste giltiga kod: {near}" if valid else f"närmaste giltiga kod: {near}"
             else:
                 candidates = None
-            found.append((key[0], Finding(
-                severity=severity, check=check, message_sv=_fill(meta.get("message_sv", ""), by_key, key, ctx),
-                column=column, row=key[1] if key[1] > 0 else None, value=_quote(by_key, key, meta, value),
-                valid_sv=valid, nearest=near, unknown_value=text, candidates=list(candidates) if candidates else None)))
+            found.append(
+                (
+                    key[0],
+                    Finding(
+                        severity=severity,
+                        check=check,
+                        message_sv=_fill(meta.get("message_sv", ""), by_key, key, ctx),
+                        column=column,
+                        row=key[1] if key[1] > 0 else None,
+                        value=_quote(by_key, key, meta, value),
+                        valid_sv=valid,
+                        nearest=near,
+                        unknown_value=text,
+                        candidates=list(candidates) if candidates else None,
+                    ),
+                )
+            )
     return found
 
 
@@ -515,7 +594,7 @@ def nearest_code(code_list: str, value: str) -> str | None:
 def ambiguity(code_list: str, value: str) -> tuple[str, ...]:
     """The codes a value could mean when the vocabulary refuses to choose ('Sjukskriven',
     'Arbete/studier', 'Gymnasiet, ej fullföljt'); empty when the value is simply unknown."""
-    from .normalize import Reading, code_parser
+    from ingestion.intake.normalize import Reading, code_parser
 
     reading = Reading()
     code_parser(code_list, False, reading=reading)(value)
@@ -526,10 +605,14 @@ def ambiguity_sv(code_list: str, candidates: tuple[str, ...]) -> str:
     labels = load_contract().code_list(code_list)
     named = ", ".join(f"{c} ({labels.get(c, {}).get('label', '')})" for c in candidates)
     if len(candidates) == 1:
-        return (f"Värdet liknar {named} men innehåller ett ord som ändrar betydelsen (t.ex. 'ej', 'inte'), "
-                "så det tolkas inte automatiskt; skriv koden.")
-    return (f"Värdet kan betyda flera koder: {named}. Det gissas inte; skriv den kod som gäller "
-            "(eller be länets dataenhet lägga in en mappning för förbundet).")
+        return (
+            f"Värdet liknar {named} men innehåller ett ord som ändrar betydelsen (t.ex. 'ej', 'inte'), "
+            "så det tolkas inte automatiskt; skriv koden."
+        )
+    return (
+        f"Värdet kan betyda flera koder: {named}. Det gissas inte; skriv den kod som gäller "
+        "(eller be länets dataenhet lägga in en mappning för förbundet)."
+    )
 
 
 def unknown_value(code_list: str, value: str, multi: bool = False) -> tuple[str, str | None]:
@@ -539,7 +622,7 @@ def unknown_value(code_list: str, value: str, multi: bool = False) -> tuple[str,
     code, label or alias reads (the first with a nearest code, else the first), since that part
     is what a county mapping (`finsam map`) would teach."""
     if multi:
-        from .normalize import CODE_SEPARATORS, code_parser
+        from ingestion.intake.normalize import CODE_SEPARATORS, code_parser
 
         read = code_parser(code_list, False)
         parts = [p.strip() for p in CODE_SEPARATORS.split(value) if p.strip()]
@@ -572,9 +655,13 @@ def validation_datasets(batches: list[Batch], ctx: Context) -> dict[str, pd.Data
             frames.append(frame)
         datasets[f"{kind}.landing"] = DERIVE[kind](pd.concat(frames, ignore_index=True), group, ctx)
         if kind == "budget":
-            datasets.update({"budget_totals.landing": budget_totals(group),
-                             "budget_granted.landing": budget_granted(group),
-                             "budget_funding.landing": budget_funding(group)})
+            datasets.update(
+                {
+                    "budget_totals.landing": budget_totals(group),
+                    "budget_granted.landing": budget_granted(group),
+                    "budget_funding.landing": budget_funding(group),
+                }
+            )
     return datasets
 
 
@@ -583,8 +670,9 @@ def run_validation(batches: list[Batch], ctx: Context, gx_root: Path, docs: bool
     return run_validation_many([(batches, ctx)], gx_root, docs=docs)
 
 
-def run_validation_many(jobs: list[tuple[list[Batch], Context]], gx_root: Path,
-                        docs: bool = True) -> dict[str, list[Finding]]:
+def run_validation_many(
+    jobs: list[tuple[list[Batch], Context]], gx_root: Path, docs: bool = True
+) -> dict[str, list[Finding]]:
     """Validate the deliveries of several associations (each with its own Context) in one GX
     run per suite: the derived columns are computed per association, then the rows of all of
     them go through each suite once (rows are told apart by delivery_id). GX's fixed cost per
@@ -604,9 +692,10 @@ def run_validation_many(jobs: list[tuple[list[Batch], Context]], gx_root: Path,
     ctx = jobs[0][1]
     for suite_name, frames in collected.items():
         frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-        result = _run_suite(gx_root, suite_name, frame, ctx, docs)
-        for delivery_id, finding in _findings_from_result(suite_name, result, frame, ctx,
-                                                          contexts if len(jobs) > 1 else None):
+        result = run_suite(gx_root, suite_name, frame, ctx, docs)
+        for delivery_id, finding in findings_from_result(
+            suite_name, result, frame, ctx, contexts if len(jobs) > 1 else None
+        ):
             findings[delivery_id].append(finding)
     return {delivery_id: group_findings(_without_noise(found)) for delivery_id, found in findings.items()}
 

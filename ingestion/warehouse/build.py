@@ -1,4 +1,5 @@
 """Step 5: build the standardised facts and marts with dbt (dbt-duckdb by default)."""
+
 from __future__ import annotations
 
 import logging
@@ -6,7 +7,9 @@ import os
 import shutil
 from contextlib import contextmanager
 
-from .config import Settings
+from ingestion.core.config import Settings
+from ingestion.warehouse.queue import EVERY_ASSOCIATION, dequeue, queue_build, queued
+from ingestion.warehouse.schema import BUILD_QUEUE_DDL, BUILD_STATE_DDL
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +47,11 @@ def dbt_target() -> str:
 def warehouse_postgres_dsn() -> str:
     """The PostgreSQL warehouse of the dbt `postgres` target (same FINSAM_PG_* as profiles.yml)."""
     env = os.environ.get
-    return (f"host={env('FINSAM_PG_HOST', '127.0.0.1')} port={env('FINSAM_PG_PORT', '5432')} "
-            f"user={env('FINSAM_PG_USER', 'postgres')} password='{env('FINSAM_PG_PASSWORD', '')}' "
-            f"dbname={env('FINSAM_PG_DBNAME', 'finsam')}")
+    return (
+        f"host={env('FINSAM_PG_HOST', '127.0.0.1')} port={env('FINSAM_PG_PORT', '5432')} "
+        f"user={env('FINSAM_PG_USER', 'postgres')} password='{env('FINSAM_PG_PASSWORD', '')}' "
+        f"dbname={env('FINSAM_PG_DBNAME', 'finsam')}"
+    )
 
 
 def dbt(settings: Settings, *args: str, target: str | None = None) -> object:
@@ -59,8 +64,19 @@ def dbt(settings: Settings, *args: str, target: str | None = None) -> object:
         # Reconciliation with the real reports' figures (docs: reference-figures); sample county only.
         extra = ["--vars", '{"reference_checks": true}']
     with _dbt_env(settings):
-        result = dbtRunner().invoke([*args, *extra, "--project-dir", str(project), "--profiles-dir", str(project),
-                                     "--target", target, "--quiet"])
+        result = dbtRunner().invoke(
+            [
+                *args,
+                *extra,
+                "--project-dir",
+                str(project),
+                "--profiles-dir",
+                str(project),
+                "--target",
+                target,
+                "--quiet",
+            ]
+        )
     if not result.success:
         failures = []
         for item in getattr(result.result, "results", None) or []:
@@ -68,39 +84,6 @@ def dbt(settings: Settings, *args: str, target: str | None = None) -> object:
                 failures.append(f"{item.node.name}: {item.status} {(item.message or '')[:300]}")
         raise BuildError(f"dbt {' '.join(args)} misslyckades: " + ("; ".join(failures) or str(result.exception)))
     return result
-
-
-# Work still to do per association, by stage: 'build' (load → dbt), then 'facts' (→ validate_facts)
-# and 'publish' (→ publish_marts), both queued by a successful build.
-BUILD_QUEUE_DDL = """create table if not exists meta.build_queue (
-    association_code varchar, reason varchar, queued_at timestamp default current_timestamp,
-    stage varchar default 'build')"""
-BUILD_STATE_DDL = """create table if not exists meta.build_state (
-    built_at timestamp, project_fingerprint varchar, full_refresh boolean, associations varchar)"""
-EVERY_ASSOCIATION = "*"
-
-
-def queue_build(con, associations, reason: str, stage: str = "build") -> None:
-    """Queue associations for the next build, or (stage 'facts') the next facts validation. Call
-    inside the transaction that changed their rows. `EVERY_ASSOCIATION` means every association."""
-    con.execute(BUILD_QUEUE_DDL)
-    codes = sorted(set(associations))
-    if codes:
-        con.execute("insert into meta.build_queue (association_code, reason, stage) "
-                    "select unnest(?::varchar[]), ?, ?", [codes, reason, stage])
-
-
-def queued(con, stage: str) -> tuple[list[str] | None, object]:
-    """(queued association codes, or None for every association; the newest queued_at)."""
-    codes, until = con.execute("select list(distinct association_code order by association_code), max(queued_at) "
-                               "from meta.build_queue where stage = ?", [stage]).fetchone()
-    codes = codes or []
-    return (None if EVERY_ASSOCIATION in codes else codes), until
-
-
-def dequeue(con, stage: str, until) -> None:
-    if until is not None:
-        con.execute("delete from meta.build_queue where stage = ? and queued_at <= ?", [stage, until])
 
 
 def project_fingerprint(settings: Settings) -> str:
@@ -121,7 +104,7 @@ def project_fingerprint(settings: Settings) -> str:
 
 def _build_plan(settings: Settings) -> dict:
     """What the next build must do: the queued associations, and whether it must be a full refresh."""
-    from .load import connect
+    from ingestion.warehouse.schema import connect
 
     fingerprint = project_fingerprint(settings)
     if not settings.warehouse.exists():
@@ -132,16 +115,19 @@ def _build_plan(settings: Settings) -> dict:
         con.execute(BUILD_QUEUE_DDL)
         con.execute(BUILD_STATE_DDL)
         codes, until = queued(con, "build")
-        last = con.execute("select project_fingerprint from meta.build_state order by built_at desc limit 1"
-                           ).fetchone()
+        last = con.execute("select project_fingerprint from meta.build_state order by built_at desc limit 1").fetchone()
     finally:
         con.close()
-    return {"full": last is None or last[0] != fingerprint or codes is None, "associations": codes or [],
-            "queued_until": until, "fingerprint": fingerprint}
+    return {
+        "full": last is None or last[0] != fingerprint or codes is None,
+        "associations": codes or [],
+        "queued_until": until,
+        "fingerprint": fingerprint,
+    }
 
 
 def _record_build(settings: Settings, plan: dict) -> None:
-    from .load import connect  # load imports this module: imported here, not at the top
+    from ingestion.warehouse.schema import connect
 
     con = connect(settings)
     try:
@@ -151,8 +137,10 @@ def _record_build(settings: Settings, plan: dict) -> None:
         changed = [EVERY_ASSOCIATION] if plan["full"] else plan["associations"]
         queue_build(con, changed, "bygge", stage="facts")
         queue_build(con, changed, "bygge", stage="publish")
-        con.execute("insert into meta.build_state values (current_timestamp, ?, ?, ?)",
-                    [plan["fingerprint"], plan["full"], ",".join(plan["associations"])])
+        con.execute(
+            "insert into meta.build_state values (current_timestamp, ?, ?, ?)",
+            [plan["fingerprint"], plan["full"], ",".join(plan["associations"])],
+        )
         con.execute("commit")
     finally:
         con.close()
@@ -172,14 +160,17 @@ def build_marts(settings: Settings, *, docs: bool = True, full_refresh: bool = F
     plan = _build_plan(settings)
     plan["full"] = plan["full"] or full_refresh
     if dbt_target() == "postgres":
-        from .publish_postgres import copy_schemas_to_postgres
+        from ingestion.warehouse.postgres import copy_schemas_to_postgres
 
         copy_schemas_to_postgres(settings, warehouse_postgres_dsn())
     # Seeds and unit tests change only with the project (which makes a build full): an incremental
     # build skips them. Every data test runs on every build.
     # Nor does it rewrite manifest.json (publish reads the incremental models from the full build's).
-    options = ["--full-refresh"] if plan["full"] else ["--exclude-resource-type", "unit_test",
-                                                        "--exclude-resource-type", "seed", "--no-write-json"]
+    options = (
+        ["--full-refresh"]
+        if plan["full"]
+        else ["--exclude-resource-type", "unit_test", "--exclude-resource-type", "seed", "--no-write-json"]
+    )
     result = dbt(settings, "build", *options)
     _record_build(settings, plan)
     counts: dict[str, int] = {}
@@ -193,6 +184,9 @@ def build_marts(settings: Settings, *, docs: bool = True, full_refresh: bool = F
         for name in ("index.html", "manifest.json", "catalog.json"):
             if (target / name).exists():
                 shutil.copyfile(target / name, out / name)
-    log.info("dbt build: %s, associations %s", "full refresh" if plan["full"] else "incremental",
-             ",".join(plan["associations"]) or "-")
+    log.info(
+        "dbt build: %s, associations %s",
+        "full refresh" if plan["full"] else "incremental",
+        ",".join(plan["associations"]) or "-",
+    )
     return {**counts, "full_refresh": plan["full"], "associations": plan["associations"]}

@@ -1,13 +1,14 @@
 """Quarantine: a rejected delivery and a Swedish explanation beside it; nothing of it loads."""
+
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-from .config import Settings
-from .contract import load_contract
-from .findings import Finding, by_severity, group_findings, mapping_lines_sv
-from .land import Landed
+from ingestion.core.config import Settings
+from ingestion.core.contract import load_contract
+from ingestion.core.findings import Finding, by_severity, group_findings, mapping_lines_sv
+from ingestion.core.rawzone import Landed
 
 
 def explanation_sv(manifest: dict, findings: list[Finding]) -> str:
@@ -20,9 +21,13 @@ def explanation_sv(manifest: dict, findings: list[Finding]) -> str:
         "",
     ]
     if manifest.get("unreadable"):
-        lines += ["Filen gick inte att läsa:", f"  - {manifest['unreadable']}",
-                  "Originalfilen ligger kvar i förbundets mapp (den kunde inte kontrolleras och kopieras därför "
-                  "inte hit). Ersätt den med en läsbar fil.", ""]
+        lines += [
+            "Filen gick inte att läsa:",
+            f"  - {manifest['unreadable']}",
+            "Originalfilen ligger kvar i förbundets mapp (den kunde inte kontrolleras och kopieras därför "
+            "inte hit). Ersätt den med en läsbar fil.",
+            "",
+        ]
     findings = group_findings(findings)  # the same problem in many rows is one line
     blocking, warnings, information = by_severity(findings)
     if blocking:

@@ -21,6 +21,7 @@ association is not. Their results replace their previous final
 results in `meta.validation_results`: failing rows as delivery and row numbers only (never
 a person key), plus one passing row per expectation that fails nowhere in the county.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,18 +33,24 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from .config import Settings
-from .findings import Finding
-from .registry import Registry
-from .validate import Context, _findings_from_result, _run_suite, load_suite, refresh_data_docs
+from ingestion.core.config import Settings
+from ingestion.core.findings import Finding
+from ingestion.core.registry import Registry
+from ingestion.quality.suites import Context, findings_from_result, load_suite, refresh_data_docs, run_suite
 
 log = logging.getLogger(__name__)
 FACT_SUITES = ("fct_participation.final", "participant_counts.final")
 DEFAULT_JUMP_FACTOR = 3.0
 
 # Built by dbt; validated here. Source rows come from the episode model the fact is built on.
-REQUIRED_RELATIONS = ("marts.fct_participation", "marts.dim_intervention", "intermediate.int_participation_episodes",
-                      "intermediate.int_deliveries_current", "raw.deltagare", "raw.volym")
+REQUIRED_RELATIONS = (
+    "marts.fct_participation",
+    "marts.dim_intervention",
+    "intermediate.int_participation_episodes",
+    "intermediate.int_deliveries_current",
+    "raw.deltagare",
+    "raw.volym",
+)
 
 PARTICIPATION_SQL = """
     with fct_participation as (
@@ -195,13 +202,17 @@ def fact_frames(con: duckdb.DuckDBPyConnection, factor: float) -> dict[str, pd.D
     participation = con.execute(PARTICIPATION_SQL).df()
     counts = con.execute(COUNTS_SQL, [factor, factor]).df()
     counts["factor"] = counts["factor"].map(lambda v: f"{v:g}")
-    return {"fct_participation.final": _flags_as_objects(participation),
-            "participant_counts.final": _flags_as_objects(counts)}
+    return {
+        "fct_participation.final": _flags_as_objects(participation),
+        "participant_counts.final": _flags_as_objects(counts),
+    }
 
 
 def missing_relations(con: duckdb.DuckDBPyConnection) -> list[str]:
-    found = {f"{schema}.{name}" for schema, name in con.execute(
-        "select table_schema, table_name from information_schema.tables").fetchall()}
+    found = {
+        f"{schema}.{name}"
+        for schema, name in con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+    }
     return [name for name in REQUIRED_RELATIONS if name not in found]
 
 
@@ -247,8 +258,9 @@ def _failures_now(frames: dict[str, pd.DataFrame]) -> dict[str, set[tuple]]:
     return found
 
 
-def validation_scope(con: duckdb.DuckDBPyConnection, queued_codes: list[str] | None, registry: Registry,
-                     frames: dict[str, pd.DataFrame]) -> list[str]:
+def validation_scope(
+    con: duckdb.DuckDBPyConnection, queued_codes: list[str] | None, registry: Registry, frames: dict[str, pd.DataFrame]
+) -> list[str]:
     """The associations to run through GX: all (None queued); else the queued ones, and each linked
     one whose failures by the SQL flags differ from its stored failures (a parallel episode in a
     queued association appeared or went away). Any other association keeps its stored results:
@@ -262,21 +274,30 @@ def validation_scope(con: duckdb.DuckDBPyConnection, queued_codes: list[str] | N
     for association, delivery_id, expectation, observed in con.execute(STORED_FAILURES_SQL).fetchall():
         count = json.loads(observed).get("antal") if observed else None
         stored.setdefault(association, set()).add((delivery_id, expectation, count))
-    return [code for code in registry.codes
-            if code in queued_codes or (code in linked and now.get(code, set()) != stored.get(code, set()))]
+    return [
+        code
+        for code in registry.codes
+        if code in queued_codes or (code in linked and now.get(code, set()) != stored.get(code, set()))
+    ]
 
 
-def validate_frames(frames: dict[str, pd.DataFrame], registry: Registry, gx_root: Path, ctx: Context,
-                    docs: bool = True, scope: list[str] | None = None) -> dict[str, list[tuple[str, Finding]]]:
+def validate_frames(
+    frames: dict[str, pd.DataFrame],
+    registry: Registry,
+    gx_root: Path,
+    ctx: Context,
+    docs: bool = True,
+    scope: list[str] | None = None,
+) -> dict[str, list[tuple[str, Finding]]]:
     """Run each final suite per association (in its GX project); (delivery_id, finding) per suite."""
     found: dict[str, list[tuple[str, Finding]]] = {suite: [] for suite in frames}
     for suite, frame in frames.items():
-        for association in (registry.codes if scope is None else scope):
+        for association in registry.codes if scope is None else scope:
             rows = frame[frame["association_code"].eq(association)].reset_index(drop=True)
             if rows.empty:
                 continue
-            result = _run_suite(gx_root / association, suite, rows, ctx, docs)
-            found[suite] += _findings_from_result(suite, result, rows, ctx)
+            result = run_suite(gx_root / association, suite, rows, ctx, docs)
+            found[suite] += findings_from_result(suite, result, rows, ctx)
     return found
 
 
@@ -290,45 +311,64 @@ def failing_rows(found: dict[str, list[tuple[str, Finding]]]) -> list[tuple]:
         for (delivery_id, check), findings in sorted(grouped.items()):
             failing = sorted({r for f in findings for r in f.row_numbers})
             count = sum(len(f.row_numbers) or 1 for f in findings)  # failing rows (a grouped finding counts each)
-            rows.append((delivery_id, suite, check, findings[0].severity, False,
-                         json.dumps({"antal": count}), failing, findings[0].message_sv))
+            rows.append(
+                (
+                    delivery_id,
+                    suite,
+                    check,
+                    findings[0].severity,
+                    False,
+                    json.dumps({"antal": count}),
+                    failing,
+                    findings[0].message_sv,
+                )
+            )
     return rows
 
 
 def _store_results(con: duckdb.DuckDBPyConnection, scope: list[str], rows: list[tuple]) -> None:
     """Replace the scope's failures; then one passing row (no delivery) per final expectation that
     fails nowhere in the county, the associations outside the scope included."""
-    con.execute("delete from meta.validation_results where suite in (select unnest(?::varchar[])) and "
-                "(delivery_id is null or delivery_id in (select delivery_id from meta.load_ledger "
-                "where association_code in (select unnest($2::varchar[])) union all select delivery_id from "
-                "intermediate.int_deliveries_current where association_code in (select unnest($2::varchar[]))))",
-                [list(FACT_SUITES), scope])
+    con.execute(
+        "delete from meta.validation_results where suite in (select unnest(?::varchar[])) and "
+        "(delivery_id is null or delivery_id in (select delivery_id from meta.load_ledger "
+        "where association_code in (select unnest($2::varchar[])) union all select delivery_id from "
+        "intermediate.int_deliveries_current where association_code in (select unnest($2::varchar[]))))",
+        [list(FACT_SUITES), scope],
+    )
     if rows:
         con.executemany("insert into meta.validation_results values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    still_failing = {row[0] for row in con.execute(
-        "select distinct expectation from meta.validation_results where not passed and suite in "
-        "(select unnest(?::varchar[]))", [list(FACT_SUITES)]).fetchall()}
+    still_failing = {
+        row[0]
+        for row in con.execute(
+            "select distinct expectation from meta.validation_results where not passed and suite in "
+            "(select unnest(?::varchar[]))",
+            [list(FACT_SUITES)],
+        ).fetchall()
+    }
     passing = []
     for suite in FACT_SUITES:
         for item in load_suite(suite)["expectations"]:
             check = f"{suite}:{item['type']}:{item['kwargs'].get('column')}"
             if check not in still_failing:
-                passing.append((None, suite, check, item["meta"].get("severity"), True, json.dumps({"antal": 0}),
-                                [], None))
+                passing.append(
+                    (None, suite, check, item["meta"].get("severity"), True, json.dumps({"antal": 0}), [], None)
+                )
     if passing:
         con.executemany("insert into meta.validation_results values (?, ?, ?, ?, ?, ?, ?, ?)", passing)
 
 
-def run_facts_validation(settings: Settings, registry: Registry, *, as_of: date | None = None,
-                         docs: bool = True, everything: bool = False) -> dict:
+def run_facts_validation(
+    settings: Settings, registry: Registry, *, as_of: date | None = None, docs: bool = True, everything: bool = False
+) -> dict:
     """Validate the facts in the warehouse; store results; rebuild Data Docs. Returns counts.
 
     Only the associations the last builds changed (meta.build_queue, stage 'facts', written by
     `build_marts`) and those linked to them are run through GX; the other associations' results
     stay as they were. `everything` (or a full build) validates every association.
     """
-    from .build import dequeue, queued
-    from .load import connect, ensure_schema
+    from ingestion.warehouse.queue import dequeue, queued
+    from ingestion.warehouse.schema import connect, ensure_schema
 
     ctx = Context(as_of=as_of or date.today(), overspend_share=settings.overspend_share)
     con = connect(settings)
@@ -357,7 +397,9 @@ def run_facts_validation(settings: Settings, registry: Registry, *, as_of: date 
     if docs:
         for association in scope:
             refresh_data_docs(settings.gx_root / association)
-    summary = {suite: {"rows": len(frames.get(suite, ())), "failing": len(found.get(suite, ()))} for suite in FACT_SUITES}
+    summary = {
+        suite: {"rows": len(frames.get(suite, ())), "failing": len(found.get(suite, ()))} for suite in FACT_SUITES
+    }
     summary["warnings"] = sum(1 for items in found.values() for _, f in items if f.severity == "warning")
     summary["blocking"] = sum(1 for items in found.values() for _, f in items if f.severity == "blocking")
     summary["associations"] = scope

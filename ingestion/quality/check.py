@@ -3,6 +3,7 @@
 Reads the file exactly as the pipeline would (same reader, normaliser and GX suites) in a
 temporary zone, and prints in Swedish what is wrong. Nothing is written to the real zones.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -10,14 +11,14 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from .config import Settings
-from .contract import load_contract
-from .discover import NameError_, parse_file_name, sha256_file, FoundFile
-from .findings import by_severity, group_findings
-from .land import land_file
-from .process import current_register
-from .registry import load_registry
-from .validate import Batch, Context, run_validation, verdict
+from ingestion.core.config import Settings
+from ingestion.core.contract import load_contract
+from ingestion.core.findings import by_severity, group_findings
+from ingestion.core.rawzone import current_register
+from ingestion.core.registry import load_registry
+from ingestion.intake.discover import FoundFile, NameError_, parse_file_name, sha256_file
+from ingestion.intake.land import land_file
+from ingestion.quality.suites import Batch, Context, run_validation, verdict
 
 
 def validate_file(settings: Settings, path: Path, as_of: date | None = None) -> tuple[bool, str]:
@@ -43,11 +44,21 @@ def validate_file(settings: Settings, path: Path, as_of: date | None = None) -> 
             status = "quarantined"
             lines.append(f"Filen går inte att läsa: {landed.manifest['unreadable']}")
         else:
-            ctx = Context(as_of=as_of, area=association.municipalities if association else (),
-                          register=current_register(settings, name.association),
-                          overspend_share=settings.overspend_share)
-            batch = Batch(landed.delivery_id, name.kind, name.association, name.intervention, name.period.end,
-                          landed.frame(), landed.totals())
+            ctx = Context(
+                as_of=as_of,
+                area=association.municipalities if association else (),
+                register=current_register(settings, name.association),
+                overspend_share=settings.overspend_share,
+            )
+            batch = Batch(
+                landed.delivery_id,
+                name.kind,
+                name.association,
+                name.intervention,
+                name.period.end,
+                landed.frame(),
+                landed.totals(),
+            )
             findings += run_validation([batch], ctx, Path(tmp) / "gx", docs=False)[landed.delivery_id]
             status = verdict(findings)
     findings = group_findings(findings)  # the normaliser's notes too: the same problem in many rows is one line
@@ -55,8 +66,10 @@ def validate_file(settings: Settings, path: Path, as_of: date | None = None) -> 
     ok = status != "quarantined"
     # Nothing is loaded here: say what the pipeline would load (no row of a file it refuses).
     would_load = landed.manifest["rows_kept"] if ok else 0
-    lines.append(f"Rader lästa: {landed.manifest['rows_read']}, skulle läsas in: {would_load}, "
-                 f"hoppade över: {landed.manifest['rows_dropped']}")
+    lines.append(
+        f"Rader lästa: {landed.manifest['rows_read']}, skulle läsas in: {would_load}, "
+        f"hoppade över: {landed.manifest['rows_dropped']}"
+    )
     if blocking:
         lines.append(f"Fel som måste rättas ({len(blocking)}):")
         lines += [f"  - {f.line_sv()}" for f in blocking]
@@ -66,7 +79,11 @@ def validate_file(settings: Settings, path: Path, as_of: date | None = None) -> 
     if information:
         lines.append(f"Information, behöver inte rättas ({len(information)}):")
         lines += [f"  - {f.line_sv()}" for f in information]
-    lines.append("Resultat: GODKÄND – filen skulle läsas in." if ok and not warnings else
-                 "Resultat: GODKÄND MED VARNINGAR – filen skulle läsas in." if ok else
-                 "Resultat: UNDERKÄND – filen skulle hamna i karantän. Rätta felen ovan och kontrollera igen.")
+    lines.append(
+        "Resultat: GODKÄND – filen skulle läsas in."
+        if ok and not warnings
+        else "Resultat: GODKÄND MED VARNINGAR – filen skulle läsas in."
+        if ok
+        else "Resultat: UNDERKÄND – filen skulle hamna i karantän. Rätta felen ovan och kontrollera igen."
+    )
     return ok, "\n".join(lines)

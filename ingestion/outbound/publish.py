@@ -4,6 +4,7 @@ BI readers never open the warehouse itself, so a reader can never block a load a
 never fails because a BI tool has a file open: the snapshot is written under a new name
 and swapped in with an atomic rename (readers holding the old file keep reading it).
 """
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,8 @@ from pathlib import Path
 
 import duckdb
 
-from .build import BUILD_QUEUE_DDL
-from .config import Settings
-from .load import read_connection
+from ingestion.core.config import Settings
+from ingestion.warehouse.schema import BUILD_QUEUE_DDL, read_connection
 
 PUBLISHED_SCHEMAS = ("marts", "public")
 
@@ -24,7 +24,8 @@ PUBLISHED_SCHEMAS = ("marts", "public")
 def published_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     return con.execute(
         "select table_schema, table_name from information_schema.tables where table_catalog = current_database() "
-        f"and table_schema in ({', '.join(repr(s) for s in PUBLISHED_SCHEMAS)}) order by 1, 2").fetchall()
+        f"and table_schema in ({', '.join(repr(s) for s in PUBLISHED_SCHEMAS)}) order by 1, 2"
+    ).fetchall()
 
 
 def incremental_tables(settings: Settings) -> set[str]:
@@ -33,8 +34,11 @@ def incremental_tables(settings: Settings) -> set[str]:
     if not manifest.exists():
         return set()
     nodes = json.loads(manifest.read_text(encoding="utf-8")).get("nodes", {})
-    return {f"{n['schema']}.{n['alias'] or n['name']}" for n in nodes.values()
-            if n.get("resource_type") == "model" and n.get("config", {}).get("materialized") == "incremental"}
+    return {
+        f"{n['schema']}.{n['alias'] or n['name']}"
+        for n in nodes.values()
+        if n.get("resource_type") == "model" and n.get("config", {}).get("materialized") == "incremental"
+    }
 
 
 def publish_marts(settings: Settings) -> dict:
@@ -42,8 +46,9 @@ def publish_marts(settings: Settings) -> dict:
     stage 'publish') the previous snapshot is copied and only the changed associations' rows of the
     incremental models are replaced in it (the other tables are small and copied whole); their
     Parquet files are rewritten only when an association changed. Otherwise everything is written."""
-    from .build import dbt_target, dequeue, queued
-    from .load import connect
+    from ingestion.warehouse.build import dbt_target
+    from ingestion.warehouse.queue import dequeue, queued
+    from ingestion.warehouse.schema import connect
 
     out = settings.publish
     parquet_dir = out / "parquet"
@@ -68,15 +73,19 @@ def publish_marts(settings: Settings) -> dict:
     try:
         con.execute(f"attach '{tmp}' as snap (read_only false)")  # the warehouse itself may be open read-only
         kept = {f"{s}.{t}" for s, t in published_tables(con)}
-        for schema, table in con.execute("select table_schema, table_name from information_schema.tables "
-                                         "where table_catalog = 'snap'").fetchall():
+        for schema, table in con.execute(
+            "select table_schema, table_name from information_schema.tables where table_catalog = 'snap'"
+        ).fetchall():
             if f"{schema}.{table}" not in kept:
                 con.execute(f"drop table snap.{schema}.{table}")
         for schema, table in published_tables(con):
             name = f"{schema}.{table}"
             con.execute(f"create schema if not exists snap.{schema}")
-            in_snapshot = con.execute("select count(*) from information_schema.tables where table_catalog = 'snap' "
-                                      "and table_schema = ? and table_name = ?", [schema, table]).fetchone()[0]
+            in_snapshot = con.execute(
+                "select count(*) from information_schema.tables where table_catalog = 'snap' "
+                "and table_schema = ? and table_name = ?",
+                [schema, table],
+            ).fetchone()[0]
             target = parquet_dir / f"{name}.parquet"
             if name in incremental and in_snapshot:
                 if codes:
@@ -104,11 +113,15 @@ def publish_marts(settings: Settings) -> dict:
         finally:
             con.close()
     if settings.bi_postgres_dsn:
-        from .publish_postgres import publish_to_postgres
+        from ingestion.warehouse.postgres import publish_to_postgres
 
         publish_to_postgres(settings, parquet_dir)
-    return {"snapshot": str(snapshot), "parquet": str(parquet_dir), "tables": counts,
-            "associations": "alla" if codes is None or not incremental else codes}
+    return {
+        "snapshot": str(snapshot),
+        "parquet": str(parquet_dir),
+        "tables": counts,
+        "associations": "alla" if codes is None or not incremental else codes,
+    }
 
 
 def _marts_from_postgres() -> duckdb.DuckDBPyConnection:
@@ -117,14 +130,16 @@ def _marts_from_postgres() -> duckdb.DuckDBPyConnection:
     import pandas as pd
     import psycopg2
 
-    from .build import warehouse_postgres_dsn
+    from ingestion.warehouse.build import warehouse_postgres_dsn
 
     con = duckdb.connect()
     pg = psycopg2.connect(warehouse_postgres_dsn())
     try:
         with pg.cursor() as cur:
-            cur.execute("select table_schema, table_name from information_schema.tables where table_schema in %s "
-                        "order by 1, 2", (PUBLISHED_SCHEMAS,))
+            cur.execute(
+                "select table_schema, table_name from information_schema.tables where table_schema in %s order by 1, 2",
+                (PUBLISHED_SCHEMAS,),
+            )
             tables = cur.fetchall()
         for schema, table in tables:
             with pg.cursor() as cur:
@@ -142,7 +157,8 @@ def _marts_from_postgres() -> duckdb.DuckDBPyConnection:
 def mart_row_counts(path: Path) -> dict[str, int]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return {f"{s}.{t}": con.execute(f"select count(*) from {s}.{t}").fetchone()[0]
-                for s, t in published_tables(con)}
+        return {
+            f"{s}.{t}": con.execute(f"select count(*) from {s}.{t}").fetchone()[0] for s, t in published_tables(con)
+        }
     finally:
         con.close()

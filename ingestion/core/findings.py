@@ -3,29 +3,30 @@
 The same problem in many rows (the same unknown value "Landstinget" in 19 rows) is one
 finding naming all its rows (`group_findings`), so the owner reads one line, not 19.
 """
+
 from __future__ import annotations
 
 import shlex
 from dataclasses import asdict, dataclass, fields, replace
 
-BLOCKING = "blocking"   # the delivery is quarantined
-WARNING = "warning"     # the delivery loads; the owner should look
-INFO = "info"           # information for the owner and the data team; never affects the verdict
+BLOCKING = "blocking"  # the delivery is quarantined
+WARNING = "warning"  # the delivery loads; the owner should look
+INFO = "info"  # information for the owner and the data team; never affects the verdict
 SEVERITIES = (BLOCKING, WARNING, INFO)
-ROWS_LISTED = 10        # row numbers written out in one line; the rest are counted
+ROWS_LISTED = 10  # row numbers written out in one line; the rest are counted
 
 
 @dataclass
 class Finding:
-    severity: str            # blocking | warning | info
-    check: str               # expectation or check name
-    message_sv: str          # what is wrong, in Swedish (never personal data)
+    severity: str  # blocking | warning | info
+    check: str  # expectation or check name
+    message_sv: str  # what is wrong, in Swedish (never personal data)
     column: str | None = None
-    row: int | None = None   # row number in the delivered file (a finding about one row)
-    value: str | None = None # the offending value as delivered (never a personnummer)
+    row: int | None = None  # row number in the delivered file (a finding about one row)
+    value: str | None = None  # the offending value as delivered (never a personnummer)
     valid_sv: str | None = None  # what would be valid
     rows: list[int] | None = None  # every row, sorted (a finding about several rows; `row` is then None)
-    nearest: str | None = None     # the nearest valid code, for a value a code list does not know
+    nearest: str | None = None  # the nearest valid code, for a value a code list does not know
     unknown_value: str | None = None  # the delivered text the code list does not know: the value itself,
     #                                   or the unknown part of a cell of several codes ("AKS, Qwxyz" -> "Qwxyz")
     candidates: list[str] | None = None  # the codes an ambiguous value could mean (never guessed)
@@ -34,7 +35,7 @@ class Finding:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Finding":
+    def from_dict(cls, data: dict) -> Finding:
         """Also reads findings stored before a field existed (`rows`, `nearest`, …: None)."""
         return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
 
@@ -93,8 +94,10 @@ def map_command(column: str, value: str, code: str, association: str | None = No
 
 
 def _group_key(finding: Finding) -> tuple:
-    return tuple(tuple(value) if isinstance(value, list) else value
-                 for value in (getattr(finding, f.name) for f in fields(Finding) if f.name not in ("row", "rows")))
+    return tuple(
+        tuple(value) if isinstance(value, list) else value
+        for value in (getattr(finding, f.name) for f in fields(Finding) if f.name not in ("row", "rows"))
+    )
 
 
 def group_findings(findings: list[Finding]) -> list[Finding]:
@@ -111,8 +114,9 @@ def group_findings(findings: list[Finding]) -> list[Finding]:
             grouped.append(members[0])
             continue
         rows = sorted({r for m in members for r in m.row_numbers})
-        grouped.append(replace(members[0], row=rows[0] if len(rows) == 1 else None,
-                               rows=rows if len(rows) > 1 else None))
+        grouped.append(
+            replace(members[0], row=rows[0] if len(rows) == 1 else None, rows=rows if len(rows) > 1 else None)
+        )
     return grouped
 
 
@@ -131,8 +135,9 @@ def mappable(findings: list[Finding]) -> list[Finding]:
             merged[key] = f
             continue
         rows = sorted(set(merged[key].row_numbers) | set(f.row_numbers))
-        merged[key] = replace(merged[key], row=rows[0] if len(rows) == 1 else None,
-                              rows=rows if len(rows) > 1 else None)
+        merged[key] = replace(
+            merged[key], row=rows[0] if len(rows) == 1 else None, rows=rows if len(rows) > 1 else None
+        )
     return list(merged.values())
 
 
@@ -146,29 +151,40 @@ def mapping_lines_sv(findings: list[Finding], association: str | None) -> list[s
     found = mappable(findings)
     if not found:
         return []
-    lines = [MAPPING_HEADING_SV,
-             "  Stämmer koden: kör kommandot, så läses värdet som den koden i förbundets leveranser framöver "
-             "(leveranser i karantän prövas om vid nästa körning). Annars: byt koden i kommandot."]
+    lines = [
+        MAPPING_HEADING_SV,
+        "  Stämmer koden: kör kommandot, så läses värdet som den koden i förbundets leveranser framöver "
+        "(leveranser i karantän prövas om vid nästa körning). Annars: byt koden i kommandot.",
+    ]
     for f in found:
         count = rows_count_sv(len(f.row_numbers)) if f.row_numbers else "filen"
         if f.candidates:
-            lines.append(f"  - kolumn {f.column}, värde '{f.unknown_value}' ({count}) kan betyda "
-                         f"{' eller '.join(f.candidates)}; välj den som förbundet menar och ersätt KOD:")
+            lines.append(
+                f"  - kolumn {f.column}, värde '{f.unknown_value}' ({count}) kan betyda "
+                f"{' eller '.join(f.candidates)}; välj den som förbundet menar och ersätt KOD:"
+            )
             lines.append(f"      {map_command(f.column, f.unknown_value, 'KOD', association)}")
         elif f.nearest:
-            lines.append(f"  - kolumn {f.column}, värde '{f.unknown_value}' ({count}), närmaste giltiga kod {f.nearest}:")
+            lines.append(
+                f"  - kolumn {f.column}, värde '{f.unknown_value}' ({count}), närmaste giltiga kod {f.nearest}:"
+            )
             lines.append(f"      {f.map_command(association)}")
         else:
-            lines.append(f"  - kolumn {f.column}, värde '{f.unknown_value}' ({count}), ingen giltig kod liknar värdet; "
-                         "ersätt KOD med rätt kod:")
+            lines.append(
+                f"  - kolumn {f.column}, värde '{f.unknown_value}' ({count}), ingen giltig kod liknar värdet; "
+                "ersätt KOD med rätt kod:"
+            )
             lines.append(f"      {map_command(f.column, f.unknown_value, 'KOD', association)}")
     return lines
 
 
 def by_severity(findings: list[Finding]) -> tuple[list[Finding], list[Finding], list[Finding]]:
     """(blocking, warnings, information): the sections an owner reads."""
-    return ([f for f in findings if f.severity == BLOCKING], [f for f in findings if f.severity == WARNING],
-            [f for f in findings if f.severity == INFO])
+    return (
+        [f for f in findings if f.severity == BLOCKING],
+        [f for f in findings if f.severity == WARNING],
+        [f for f in findings if f.severity == INFO],
+    )
 
 
 def format_sek(value) -> str:

@@ -1,4 +1,5 @@
 """The county's registry of associations (config/registry.yml, or --registry FILE)."""
+
 from __future__ import annotations
 
 import re
@@ -49,15 +50,21 @@ def load_registry(path: Path) -> Registry:
         code = str(item.get("code", ""))
         if not CODE_RE.match(code):
             raise RegistryError(f"Ogiltig förbundskod i registret: {code!r} (tillåtet: A–Z, 0–9 och -)")
-        associations.append(Association(
-            code=code,
-            name=item.get("name", code),
-            county=str(item.get("county", county.get("code", ""))),
-            municipalities=tuple(str(m).zfill(4) for m in item.get("municipalities") or ()),
-            data_team_email=item.get("data_team_email", team_email),
-            source=item.get("source") or {"type": "folder"},
-        ))
+        associations.append(
+            Association(
+                code=code,
+                name=item.get("name", code),
+                county=str(item.get("county", county.get("code", ""))),
+                municipalities=tuple(str(m).zfill(4) for m in item.get("municipalities") or ()),
+                data_team_email=item.get("data_team_email", team_email),
+                source=item.get("source") or {"type": "folder"},
+            )
+        )
     if len({a.code for a in associations}) != len(associations):
         raise RegistryError("Registret innehåller samma förbundskod två gånger")
-    return Registry(county_code=str(county.get("code", "")), county_name=county.get("name", ""),
-                    data_team_email=team_email, associations=tuple(associations))
+    return Registry(
+        county_code=str(county.get("code", "")),
+        county_name=county.get("name", ""),
+        data_team_email=team_email,
+        associations=tuple(associations),
+    )

@@ -12,6 +12,7 @@ Tables are created from each Parquet file's schema (read with DuckDB) and filled
 PostgreSQL's COPY through psycopg2. Optional `FINSAM_BI_READER_ROLE`: a role granted read
 access to the new tables at every publish (a new table has no grants of its own).
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from .config import Settings
+from ingestion.core.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +33,30 @@ PUBLISHED_MARK = "finsam: publicerad av finsam_county (ersätts vid varje public
 _DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
 
 _SIMPLE_TYPES = {
-    "VARCHAR": "text", "BOOLEAN": "boolean",
-    "TINYINT": "smallint", "SMALLINT": "smallint", "INTEGER": "integer", "BIGINT": "bigint",
-    "UTINYINT": "smallint", "USMALLINT": "integer", "UINTEGER": "bigint", "UBIGINT": "numeric(20,0)",
-    "HUGEINT": "numeric(38,0)", "UHUGEINT": "numeric(39,0)",
-    "FLOAT": "real", "DOUBLE": "double precision",
-    "DATE": "date", "TIME": "time", "TIMESTAMP": "timestamp", "TIMESTAMP_NS": "timestamp",
-    "TIMESTAMP_MS": "timestamp", "TIMESTAMP_S": "timestamp", "TIMESTAMP WITH TIME ZONE": "timestamptz",
-    "INTERVAL": "interval", "UUID": "uuid", "BLOB": "bytea",
+    "VARCHAR": "text",
+    "BOOLEAN": "boolean",
+    "TINYINT": "smallint",
+    "SMALLINT": "smallint",
+    "INTEGER": "integer",
+    "BIGINT": "bigint",
+    "UTINYINT": "smallint",
+    "USMALLINT": "integer",
+    "UINTEGER": "bigint",
+    "UBIGINT": "numeric(20,0)",
+    "HUGEINT": "numeric(38,0)",
+    "UHUGEINT": "numeric(39,0)",
+    "FLOAT": "real",
+    "DOUBLE": "double precision",
+    "DATE": "date",
+    "TIME": "time",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP_NS": "timestamp",
+    "TIMESTAMP_MS": "timestamp",
+    "TIMESTAMP_S": "timestamp",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    "INTERVAL": "interval",
+    "UUID": "uuid",
+    "BLOB": "bytea",
 }
 
 
@@ -64,7 +81,9 @@ def pg_type(duckdb_type: str) -> tuple[str, str]:
     return "text", "{col}::varchar"
 
 
-def parquet_tables(parquet_dir: Path, schemas: tuple[str, ...] = PUBLISHED_SCHEMAS) -> dict[str, list[tuple[str, Path]]]:
+def parquet_tables(
+    parquet_dir: Path, schemas: tuple[str, ...] = PUBLISHED_SCHEMAS
+) -> dict[str, list[tuple[str, Path]]]:
     """`<schema>.<table>.parquet` files grouped by schema."""
     found: dict[str, list[tuple[str, Path]]] = {s: [] for s in schemas}
     for path in sorted(Path(parquet_dir).glob("*.parquet")):
@@ -87,22 +106,35 @@ def _copy_table(cur, con: duckdb.DuckDBPyConnection, schema: str, table: str, pa
         target, template = pg_type(dtype)
         definitions.append(sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(target)))
         expressions.append(template.format(col='"' + name.replace('"', '""') + '"') + f' as "c{len(expressions)}"')
-    cur.execute(sql.SQL("create table {}.{} ({})").format(
-        sql.Identifier(schema), sql.Identifier(table), sql.SQL(", ").join(definitions)))
+    cur.execute(
+        sql.SQL("create table {}.{} ({})").format(
+            sql.Identifier(schema), sql.Identifier(table), sql.SQL(", ").join(definitions)
+        )
+    )
     csv_path = workdir / f"{schema}.{table}.csv"
-    con.execute(f"copy (select {', '.join(expressions) or '1'} from read_parquet('{path}')) to '{csv_path}' "
-                "(format csv, header false, quote '\"', escape '\"', nullstr '')")
-    with open(csv_path, "r", encoding="utf-8", newline="") as handle:
-        cur.copy_expert(sql.SQL("copy {}.{} ({}) from stdin with (format csv)").format(
-            sql.Identifier(schema), sql.Identifier(table),
-            sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns)).as_string(cur), handle)
+    con.execute(
+        f"copy (select {', '.join(expressions) or '1'} from read_parquet('{path}')) to '{csv_path}' "
+        "(format csv, header false, quote '\"', escape '\"', nullstr '')"
+    )
+    with open(csv_path, encoding="utf-8", newline="") as handle:
+        cur.copy_expert(
+            sql.SQL("copy {}.{} ({}) from stdin with (format csv)")
+            .format(
+                sql.Identifier(schema),
+                sql.Identifier(table),
+                sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns),
+            )
+            .as_string(cur),
+            handle,
+        )
     csv_path.unlink()
     cur.execute(sql.SQL("select count(*) from {}.{}").format(sql.Identifier(schema), sql.Identifier(table)))
     return cur.fetchone()[0]
 
 
-def replace_schema(conn, schema: str, tables: list[tuple[str, Path]], *, reader_role: str | None = None,
-                   lock_timeout_s: int = 120) -> dict[str, int]:
+def replace_schema(
+    conn, schema: str, tables: list[tuple[str, Path]], *, reader_role: str | None = None, lock_timeout_s: int = 120
+) -> dict[str, int]:
     """Replace the published tables of `schema` with one table per Parquet file, in one transaction.
 
     The new tables are built in a staging schema; then, still in the same transaction, every
@@ -125,34 +157,50 @@ def replace_schema(conn, schema: str, tables: list[tuple[str, Path]], *, reader_
                 cur.execute(sql.SQL("create schema {}").format(sql.Identifier(staging)))
                 for table, path in tables:
                     counts[f"{schema}.{table}"] = _copy_table(cur, con, staging, table, path, Path(tmp))
-                    cur.execute(sql.SQL("comment on table {}.{} is %s").format(
-                        sql.Identifier(staging), sql.Identifier(table)), (PUBLISHED_MARK,))
+                    cur.execute(
+                        sql.SQL("comment on table {}.{} is %s").format(sql.Identifier(staging), sql.Identifier(table)),
+                        (PUBLISHED_MARK,),
+                    )
                 cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
                 cur.execute(
                     "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
                     "where n.nspname = %s and c.relkind in ('r', 'p') and obj_description(c.oid, 'pg_class') = %s",
-                    (schema, PUBLISHED_MARK))
+                    (schema, PUBLISHED_MARK),
+                )
                 for (old,) in cur.fetchall():
                     cur.execute(sql.SQL("drop table {}.{} cascade").format(sql.Identifier(schema), sql.Identifier(old)))
                 for table, _ in tables:
-                    cur.execute(sql.SQL("drop table if exists {}.{} cascade").format(
-                        sql.Identifier(schema), sql.Identifier(table)))
-                    cur.execute(sql.SQL("alter table {}.{} set schema {}").format(
-                        sql.Identifier(staging), sql.Identifier(table), sql.Identifier(schema)))
+                    cur.execute(
+                        sql.SQL("drop table if exists {}.{} cascade").format(
+                            sql.Identifier(schema), sql.Identifier(table)
+                        )
+                    )
+                    cur.execute(
+                        sql.SQL("alter table {}.{} set schema {}").format(
+                            sql.Identifier(staging), sql.Identifier(table), sql.Identifier(schema)
+                        )
+                    )
                 cur.execute(sql.SQL("drop schema {}").format(sql.Identifier(staging)))
                 if reader_role:
-                    cur.execute(sql.SQL("grant usage on schema {} to {}").format(
-                        sql.Identifier(schema), sql.Identifier(reader_role)))
+                    cur.execute(
+                        sql.SQL("grant usage on schema {} to {}").format(
+                            sql.Identifier(schema), sql.Identifier(reader_role)
+                        )
+                    )
                     for table, _ in tables:
-                        cur.execute(sql.SQL("grant select on {}.{} to {}").format(
-                            sql.Identifier(schema), sql.Identifier(table), sql.Identifier(reader_role)))
+                        cur.execute(
+                            sql.SQL("grant select on {}.{} to {}").format(
+                                sql.Identifier(schema), sql.Identifier(table), sql.Identifier(reader_role)
+                            )
+                        )
     finally:
         con.close()
     return counts
 
 
-def publish_to_postgres(settings: Settings, parquet_dir: Path, *, dsn: str | None = None,
-                        schemas: tuple[str, ...] = PUBLISHED_SCHEMAS) -> dict:
+def publish_to_postgres(
+    settings: Settings, parquet_dir: Path, *, dsn: str | None = None, schemas: tuple[str, ...] = PUBLISHED_SCHEMAS
+) -> dict:
     """Replace the published schemas in the BI database with the tables in `parquet_dir`."""
     import psycopg2
 
@@ -172,7 +220,9 @@ def publish_to_postgres(settings: Settings, parquet_dir: Path, *, dsn: str | Non
         for schema in schemas:
             counts.update(replace_schema(conn, schema, groups[schema], reader_role=reader_role))
     except psycopg2.Error as exc:
-        raise PublishError(f"Publiceringen till BI-databasen misslyckades (de gamla tabellerna finns kvar): {exc}") from exc
+        raise PublishError(
+            f"Publiceringen till BI-databasen misslyckades (de gamla tabellerna finns kvar): {exc}"
+        ) from exc
     finally:
         conn.close()
     log.info("Publicerade %s tabeller till PostgreSQL", len(counts))
@@ -191,10 +241,13 @@ def copy_schemas_to_postgres(settings: Settings, dsn: str, schemas: tuple[str, .
         try:
             tables = con.execute(
                 "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE' "
-                f"and table_schema in ({', '.join(repr(s) for s in schemas)}) order by 1, 2").fetchall()
+                f"and table_schema in ({', '.join(repr(s) for s in schemas)}) order by 1, 2"
+            ).fetchall()
             for schema, table in tables:
-                con.execute(f'copy (select * from "{schema}"."{table}") to \'{Path(tmp) / f"{schema}.{table}.parquet"}\' '
-                            "(format parquet)")
+                con.execute(
+                    f'copy (select * from "{schema}"."{table}") to \'{Path(tmp) / f"{schema}.{table}.parquet"}\' '
+                    "(format parquet)"
+                )
         finally:
             con.close()
         return publish_to_postgres(settings, Path(tmp), dsn=dsn, schemas=schemas)

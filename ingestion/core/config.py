@@ -3,13 +3,14 @@
 Every path is absolute once resolved, so Airflow task processes (with another
 working directory) see the same zones as the CLI that started them.
 """
+
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_SECRET = "demo-secret-not-for-production"
 
 
@@ -66,8 +67,8 @@ class Settings:
 
     @property
     def rules_fingerprint(self) -> str:
-        """The contract and the county mappings a verdict was given under (see ingestion.mappings)."""
-        from .mappings import rules_fingerprint
+        """The contract and the county mappings a verdict was given under (see ingestion.core.mappings)."""
+        from ingestion.core.mappings import rules_fingerprint
 
         return rules_fingerprint(self.mappings)
 
@@ -87,8 +88,7 @@ class Settings:
         )
 
     def ensure_dirs(self) -> None:
-        for path in (self.landing, self.raw, self.quarantine, self.publish, self.reports,
-                     self.warehouse.parent):
+        for path in (self.landing, self.raw, self.quarantine, self.publish, self.reports, self.warehouse.parent):
             path.mkdir(parents=True, exist_ok=True)
 
 

@@ -9,27 +9,28 @@ Columnar throughout: Arrow-backed string columns, and every parser runs once per
 value of a column (`per_unique`), never once per row. A delivery of a million episodes has
 a few thousand distinct dates and a few dozen distinct codes.
 """
+
 from __future__ import annotations
 
 import csv
 import logging
 import re
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import pseudonymize as pz
-from .config import REPO_ROOT
-from .contract import fold, load_contract
-from .findings import WARNING, Finding
-from .readers import UnreadableFile, locate_header
+from ingestion.core.config import REPO_ROOT
+from ingestion.core.contract import fold, load_contract
+from ingestion.core.findings import WARNING, Finding
+from ingestion.intake import pseudonymize as pz
+from ingestion.intake.readers import UnreadableFile, locate_header
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +62,16 @@ def municipality_names() -> dict[str, str]:
 
 @dataclass
 class Normalised:
-    frame: pd.DataFrame                   # contract columns + source_row (+ person_key for deltagare)
+    frame: pd.DataFrame  # contract columns + source_row (+ person_key for deltagare)
     rows_read: int
     rows_dropped: int
     notes: list[Finding] = field(default_factory=list)
-    totals: pd.DataFrame | None = None    # dropped Summa/Totalt rows, parsed (budget sum checks)
+    totals: pd.DataFrame | None = None  # dropped Summa/Totalt rows, parsed (budget sum checks)
     had_personnummer: bool = False
 
 
 # ---------------------------------------------------------------- value parsers (once per distinct value)
+
 
 def _factorize(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """(codes, distinct values); code -1 marks NA."""
@@ -95,12 +97,14 @@ def per_unique(series: pd.Series, parse: Callable[[pd.Series], pd.Series]) -> pd
 
 def _each(function: Callable[[str], str | None]) -> Callable[[pd.Series], pd.Series]:
     """A scalar parser as a Series parser (for `per_unique`): None keeps the delivered text."""
+
     def parse(uniques: pd.Series) -> pd.Series:
         out = []
         for value in uniques.tolist():
             result = function(value)
             out.append(value if result is None else result)
         return pd.Series(out, index=uniques.index, dtype="string")
+
     return parse
 
 
@@ -109,8 +113,11 @@ def _blank_to_none(series: pd.Series) -> pd.Series:
     array = pa.array(series.astype("string"))
     trimmed = pc.utf8_trim_whitespace(array)
     blank = pc.equal(pc.binary_length(trimmed), 0)
-    return pd.Series(pd.array(pc.if_else(blank, pa.scalar(None, trimmed.type), trimmed), dtype="string"),
-                     index=series.index, dtype="string")
+    return pd.Series(
+        pd.array(pc.if_else(blank, pa.scalar(None, trimmed.type), trimmed), dtype="string"),
+        index=series.index,
+        dtype="string",
+    )
 
 
 def number_text(value: str) -> str | None:
@@ -125,12 +132,12 @@ def number_text(value: str) -> str | None:
         sign, text = ("-" if text[0] == "-" else ""), text[1:]
     if re.fullmatch(r"\d+", text):
         whole, fraction = text, ""
-    elif re.fullmatch(r"\d+[.,]\d+", text):                     # one separator: the decimal sign
+    elif re.fullmatch(r"\d+[.,]\d+", text):  # one separator: the decimal sign
         whole, fraction = re.split(r"[.,]", text)
-    elif re.fullmatch(r"\d{1,3}(?:\.\d{3})+,\d+", text):         # 1.775.000,50
+    elif re.fullmatch(r"\d{1,3}(?:\.\d{3})+,\d+", text):  # 1.775.000,50
         whole, fraction = text.split(",")
         whole = whole.replace(".", "")
-    elif re.fullmatch(r"\d{1,3}(?:,\d{3})+\.\d+", text):         # 1,775,000.50
+    elif re.fullmatch(r"\d{1,3}(?:,\d{3})+\.\d+", text):  # 1,775,000.50
         whole, fraction = text.split(".")
         whole = whole.replace(",", "")
     elif re.fullmatch(r"\d{1,3}(?:\.\d{3}){2,}|\d{1,3}(?:,\d{3}){2,}", text):  # 1.775.000 / 1,775,000
@@ -203,13 +210,21 @@ class Reading:
     """How the distinct values of one column were read, beyond the contract's own words:
     what a county mapping translated, what was read through a typo, and what could mean
     several codes (left unread, for the owner or a mapping to decide)."""
+
     mapped: dict[str, str] = field(default_factory=dict)
     guessed: dict[str, str] = field(default_factory=dict)
     ambiguous: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-def code_parser(code_list: str, multi: bool, *, column: str | None = None, association: str | None = None,
-                mappings=None, reading: Reading | None = None) -> Callable[[str], str | None]:
+def code_parser(
+    code_list: str,
+    multi: bool,
+    *,
+    column: str | None = None,
+    association: str | None = None,
+    mappings=None,
+    reading: Reading | None = None,
+) -> Callable[[str], str | None]:
     """A function from a delivered label ('Försörjningsstöd', 'Landstinget Dalarna', 'AKS, FBS') to codes.
 
     The contract's codes, labels and aliases first; then the county's mappings for this column
@@ -262,8 +277,9 @@ def code_parser(code_list: str, multi: bool, *, column: str | None = None, assoc
                 return codes[0]
             reading.ambiguous[value] = tuple(sorted(set(codes), key=lambda c: (order.get(c, 99), c)))
             return None
-        unique = sorted(set(c for code in codes for c in code.split("+")),
-                        key=lambda c: (order.get(c.split(":")[0], 99), c))
+        unique = sorted(
+            set(c for code in codes for c in code.split("+")), key=lambda c: (order.get(c.split(":")[0], 99), c)
+        )
         return "+".join(unique)
 
     return convert
@@ -289,9 +305,9 @@ def kommun_code(value: str) -> str | None:
     by_code = digits[0].zfill(4) if len(digits) == 1 and len(digits[0]) in (3, 4) else None
     if by_code is not None and by_code not in municipalities():
         by_code = None
-    if by_code and (not name or by_name == by_code):   # '2084', 'Kommun 2084', 'Avesta (2084)'
+    if by_code and (not name or by_name == by_code):  # '2084', 'Kommun 2084', 'Avesta (2084)'
         return by_code
-    if by_name and not digits:                          # 'Avesta', 'Avesta kommun', 'Stockholms stad'
+    if by_name and not digits:  # 'Avesta', 'Avesta kommun', 'Stockholms stad'
         return by_name
     return None
 
@@ -304,8 +320,9 @@ def parse_percent(series: pd.Series) -> pd.Series:
     return per_unique(series, _each(percent_text))
 
 
-def column_parser(col, *, association: str | None = None, mappings=None,
-                  reading: Reading | None = None) -> Callable[[pd.Series], pd.Series] | None:
+def column_parser(
+    col, *, association: str | None = None, mappings=None, reading: Reading | None = None
+) -> Callable[[pd.Series], pd.Series] | None:
     """The parser of one contract column (Series -> Series, run on its distinct values), by type.
 
     `mappings`/`association`: the county's own words for the column; `reading` collects the
@@ -320,8 +337,16 @@ def column_parser(col, *, association: str | None = None, mappings=None,
         return _each(percent_text)
     if col.type in ("code", "codes", "yesno"):
         code_list = col.codes if col.type != "yesno" else "ja_nej"
-        return _each(code_parser(code_list, multi=col.type == "codes", column=col.name, association=association,
-                                 mappings=mappings, reading=reading))
+        return _each(
+            code_parser(
+                code_list,
+                multi=col.type == "codes",
+                column=col.name,
+                association=association,
+                mappings=mappings,
+                reading=reading,
+            )
+        )
     if col.type == "kommun":
         return _each(kommun_code)
     if col.type == "email":
@@ -331,27 +356,43 @@ def column_parser(col, *, association: str | None = None, mappings=None,
     return None
 
 
-def reading_notes(name: str, reading: Reading, rows_by_value: Callable[[str], dict[int, np.ndarray]]
-                  ) -> dict[int, list[Finding]]:
+def reading_notes(
+    name: str, reading: Reading, rows_by_value: Callable[[str], dict[int, np.ndarray]]
+) -> dict[int, list[Finding]]:
     """Findings per part for the values of one column read by a county mapping or through a typo."""
-    from .findings import INFO
+    from ingestion.core.findings import INFO
 
     notes: dict[int, list[Finding]] = {}
     for value, code in reading.mapped.items():
         for i, rows in rows_by_value(value).items():
-            notes.setdefault(i, []).append(Finding(
-                INFO, "lansmappning", f"värdet översattes till {code} enligt länets mappning "
-                "(config/mappings.yml); hör av dig till länets dataenhet om det är fel.",
-                column=name, value=value, rows=sorted(int(r) for r in rows)))
+            notes.setdefault(i, []).append(
+                Finding(
+                    INFO,
+                    "lansmappning",
+                    f"värdet översattes till {code} enligt länets mappning "
+                    "(config/mappings.yml); hör av dig till länets dataenhet om det är fel.",
+                    column=name,
+                    value=value,
+                    rows=sorted(int(r) for r in rows),
+                )
+            )
     for value, code in reading.guessed.items():
         for i, rows in rows_by_value(value).items():
-            notes.setdefault(i, []).append(Finding(
-                INFO, "tolkad_stavning", f"värdet lästes som {code} (stavningen liknar en giltig benämning); "
-                "skriv gärna koden nästa gång.", column=name, value=value, rows=sorted(int(r) for r in rows)))
+            notes.setdefault(i, []).append(
+                Finding(
+                    INFO,
+                    "tolkad_stavning",
+                    f"värdet lästes som {code} (stavningen liknar en giltig benämning); skriv gärna koden nästa gång.",
+                    column=name,
+                    value=value,
+                    rows=sorted(int(r) for r in rows),
+                )
+            )
     return notes
 
 
 # ---------------------------------------------------------------- the normaliser
+
 
 def _rows_text(rows: pd.Series) -> str:
     listed = [str(int(r)) for r in rows.head(NOTE_ROWS)]
@@ -378,8 +419,14 @@ def _first_filled(body: pd.DataFrame, columns: list[str]) -> pd.Series:
     return pd.Series(pd.array(first, dtype="string"), index=body.index, dtype="string")
 
 
-def normalise(cells: pd.DataFrame, kind: str, association: str, secret: bytes,
-              erased: set[str] | frozenset[str] = frozenset(), mappings=None) -> Normalised:
+def normalise(
+    cells: pd.DataFrame,
+    kind: str,
+    association: str,
+    secret: bytes,
+    erased: set[str] | frozenset[str] = frozenset(),
+    mappings=None,
+) -> Normalised:
     """The delivery's rows in the contract's columns. `erased`: keys of persons who withdrew consent."""
     result = normalise_many([cells], kind, association, secret, erased, mappings=mappings)[0]
     if isinstance(result, BaseException):
@@ -390,6 +437,7 @@ def normalise(cells: pd.DataFrame, kind: str, association: str, secret: bytes,
 @dataclass
 class _Part:
     """One delivery inside a batch: its own header, notes and counts."""
+
     value_cols: list[str]
     notes: list[Finding]
     had_pnr: bool = False
@@ -412,9 +460,14 @@ def _by_part(part: np.ndarray, mask: np.ndarray, values: np.ndarray) -> dict[int
     return {int(group[0]): values[rows] for group, rows in zip(np.split(keys, bounds), np.split(chosen, bounds))}
 
 
-def normalise_many(cells_list: list[pd.DataFrame], kind: str, association: str, secret: bytes,
-                   erased: set[str] | frozenset[str] = frozenset(), mappings=None
-                   ) -> list[Normalised | UnreadableFile]:
+def normalise_many(
+    cells_list: list[pd.DataFrame],
+    kind: str,
+    association: str,
+    secret: bytes,
+    erased: set[str] | frozenset[str] = frozenset(),
+    mappings=None,
+) -> list[Normalised | UnreadableFile]:
     """`normalise` for many deliveries of one kind and association at once.
 
     Each delivery keeps its own header, notes, counts and row numbers, exactly as `normalise`
@@ -438,21 +491,29 @@ def normalise_many(cells_list: list[pd.DataFrame], kind: str, association: str, 
             continue
         notes: list[Finding] = []
         header_cells = cells[header_index].tolist()
-        unknown = [pz.scrub_text(str(v).strip())[0] for j, v in enumerate(header_cells) if v and str(v).strip()
-                   and j not in mapping]
+        unknown = [
+            pz.scrub_text(str(v).strip())[0]
+            for j, v in enumerate(header_cells)
+            if v and str(v).strip() and j not in mapping
+        ]
         if unknown:
-            notes.append(Finding(WARNING, "okanda_kolumner",
-                                 f"kolumnerna {', '.join(unknown[:8])} finns inte i exportkontraktet och lästes inte in."))
+            notes.append(
+                Finding(
+                    WARNING,
+                    "okanda_kolumner",
+                    f"kolumnerna {', '.join(unknown[:8])} finns inte i exportkontraktet och lästes inte in.",
+                )
+            )
         # Cells the delivery is not read from (title rows, unknown columns) still decide whether the
         # file held personnummer: then only its pseudonymised copy may ever be kept.
         unmapped = [c for c in range(cells.shape[1]) if c not in mapping]
-        outside = [cells[:header_index + 1].ravel()]
+        outside = [cells[: header_index + 1].ravel()]
         if unmapped:
-            outside.append(cells[header_index + 1:, unmapped].ravel())
+            outside.append(cells[header_index + 1 :, unmapped].ravel())
         for values in outside:
             outside_values.append(values)
             outside_parts.append(np.full(len(values), i, dtype=np.int64))
-        rows = cells[header_index + 1:]
+        rows = cells[header_index + 1 :]
         bodies.append((i, header_index, len(rows), {mapping[c]: rows[:, c] for c in mapping}))
         parts[i] = _Part(value_cols=[mapping[c] for c in mapping], notes=notes)
     if not parts:
@@ -469,8 +530,9 @@ def normalise_many(cells_list: list[pd.DataFrame], kind: str, association: str, 
     value_union = list(dict.fromkeys(name for *_, cols in bodies for name in cols))
     data = {"source_row": np.concatenate([np.arange(h + 2, h + 2 + n, dtype=np.int64) for _, h, n, _ in bodies])}
     for name in value_union:
-        data[name] = np.concatenate([cols[name] if name in cols else np.full(n, None, dtype=object)
-                                     for _, _, n, cols in bodies])
+        data[name] = np.concatenate(
+            [cols[name] if name in cols else np.full(n, None, dtype=object) for _, _, n, cols in bodies]
+        )
     data["_part"] = np.concatenate([np.full(n, i, dtype=np.int64) for i, _, n, _ in bodies])
     body = pd.DataFrame(data)
     for name in value_union:
@@ -512,14 +574,22 @@ def normalise_many(cells_list: list[pd.DataFrame], kind: str, association: str, 
     for i, p in parts.items():
         if i in blank_rows:
             rows = pd.Series(blank_rows[i])
-            p.notes.append(Finding(WARNING, "tomma_rader",
-                                   f"{len(rows)} tomma rader hoppades över (rad {_rows_text(rows)})."))
+            p.notes.append(
+                Finding(WARNING, "tomma_rader", f"{len(rows)} tomma rader hoppades över (rad {_rows_text(rows)}).")
+            )
         picked = total_rows.get(i, np.array([], dtype=np.int64))
         totals = body.iloc[picked][["source_row", *p.value_cols]].copy()
         totals.index = pd.RangeIndex(len(body))[picked] - first_row.get(i, 0)
         for row in totals["source_row"]:
-            p.notes.append(Finding(WARNING, "summeringsrad", "summeringsraden (Summa/Totalt) lästes inte in som data; "
-                                   "den används bara för att kontrollera summan.", row=int(row)))
+            p.notes.append(
+                Finding(
+                    WARNING,
+                    "summeringsrad",
+                    "summeringsraden (Summa/Totalt) lästes inte in som data; "
+                    "den används bara för att kontrollera summan.",
+                    row=int(row),
+                )
+            )
         p.totals = totals
         p.rows_dropped = len(blank_rows.get(i, ())) + len(picked)
     kept = ~blank & ~total
@@ -546,8 +616,11 @@ def normalise_many(cells_list: list[pd.DataFrame], kind: str, association: str, 
         if name == "personnummer":
             continue
         reading = Reading()
-        parser = column_parser(columns[name], association=association, mappings=mappings,
-                               reading=reading) if name != "deltagar_id" else None
+        parser = (
+            column_parser(columns[name], association=association, mappings=mappings, reading=reading)
+            if name != "deltagar_id"
+            else None
+        )
         if parser is None:  # nothing to type (ids, names): no need to find the distinct values
             hits = pz.holds_pnr(body[name])
             codes, uniques = None, None
@@ -566,16 +639,21 @@ def normalise_many(cells_list: list[pd.DataFrame], kind: str, association: str, 
                 message = "ett personnummer stod i en kolumn där det inte hör hemma och togs bort."
             for i, rows in _by_part(part, hits.to_numpy(dtype=bool), source_row).items():
                 parts[i].had_pnr = True
-                parts[i].column_notes[name] = [Finding(WARNING, "personnummer_i_fel_kolumn", message, column=name,
-                                                       row=int(row)) for row in rows[:NOTE_ROWS]]
+                parts[i].column_notes[name] = [
+                    Finding(WARNING, "personnummer_i_fel_kolumn", message, column=name, row=int(row))
+                    for row in rows[:NOTE_ROWS]
+                ]
             if parser is not None:
                 codes, uniques = _factorize(body[name])
         if parser is not None:
             body[name] = _spread(codes, parser(uniques) if len(uniques) else [], body.index)
             if reading.mapped or reading.guessed:
                 position = {value: j for j, value in enumerate(uniques.tolist())}
-                for i, found in reading_notes(name, reading, lambda value: _by_part(
-                        part, codes == position[value], source_row)).items():
+                for i, found in reading_notes(
+                    name,
+                    reading,
+                    lambda value, codes=codes, position=position: _by_part(part, codes == position[value], source_row),
+                ).items():
                     parts[i].column_notes.setdefault(name, []).extend(found)
 
     if kind == "deltagare":
@@ -597,16 +675,31 @@ def normalise_many(cells_list: list[pd.DataFrame], kind: str, association: str, 
         start, end = spans.get(i, (0, 0))
         frame = body.iloc[start:end].reset_index(drop=True)
         base = p.value_cols + [c for c in columns if c not in p.value_cols]
-        ordered = ["source_row", *[c for c in base if c in frame.columns],
-                   *[c for c in frame.columns if c != "source_row" and c not in base]]
+        ordered = [
+            "source_row",
+            *[c for c in base if c in frame.columns],
+            *[c for c in frame.columns if c != "source_row" and c not in base],
+        ]
         notes = p.notes + [n for name in p.value_cols for n in p.column_notes.get(name, [])] + p.late_notes
-        results[i] = Normalised(frame=frame[ordered], rows_read=p.rows_read, rows_dropped=p.rows_dropped,
-                                notes=notes, totals=p.totals if len(p.totals) else None, had_personnummer=p.had_pnr)
+        results[i] = Normalised(
+            frame=frame[ordered],
+            rows_read=p.rows_read,
+            rows_dropped=p.rows_dropped,
+            notes=notes,
+            totals=p.totals if len(p.totals) else None,
+            had_personnummer=p.had_pnr,
+        )
     return results
 
 
-def _identities(body: pd.DataFrame, part: np.ndarray, parts: dict[int, _Part], association: str, secret: bytes,
-                erased: set[str] | frozenset[str] = frozenset()) -> tuple[pd.DataFrame, np.ndarray]:
+def _identities(
+    body: pd.DataFrame,
+    part: np.ndarray,
+    parts: dict[int, _Part],
+    association: str,
+    secret: bytes,
+    erased: set[str] | frozenset[str] = frozenset(),
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Replace personnummer by person_key; anonymous rows carry no identity at all.
 
     Returns the rows (without personnummer and deltagar_id) and their parts; each part's
@@ -622,11 +715,15 @@ def _identities(body: pd.DataFrame, part: np.ndarray, parts: dict[int, _Part], a
     mistaken = anonymous & has_identity
     if mistaken.any():
         for i, rows in _by_part(part, mistaken.to_numpy(dtype=bool), body["source_row"].to_numpy()).items():
-            parts[i].late_notes.append(Finding(
-                WARNING, "anonym_med_identitet",
-                "raden är markerad som anonym men hade personnummer eller deltagar-id ifyllt; "
-                f"identiteten togs bort och raden räknas som anonym (rad {_rows_text(pd.Series(rows))}).",
-                column="anonym"))
+            parts[i].late_notes.append(
+                Finding(
+                    WARNING,
+                    "anonym_med_identitet",
+                    "raden är markerad som anonym men hade personnummer eller deltagar-id ifyllt; "
+                    f"identiteten togs bort och raden räknas som anonym (rad {_rows_text(pd.Series(rows))}).",
+                    column="anonym",
+                )
+            )
     pnr = pnr.where(~anonymous)
     canonical = pz.canonical_pnrs(pnr)
     given = pnr.notna().to_numpy(dtype=bool)
@@ -647,8 +744,9 @@ def _identities(body: pd.DataFrame, part: np.ndarray, parts: dict[int, _Part], a
     body["fodelsear"] = body["fodelsear"].fillna(canonical.str.slice(0, 4))
     missing = body["fodelsear"].isna() & body["alder"].notna() if "alder" in body.columns else None
     if missing is not None and missing.any():
-        body.loc[missing, "fodelsear"] = _birth_year_from_age(body.loc[missing, "startdatum"],
-                                                              body.loc[missing, "alder"])
+        body.loc[missing, "fodelsear"] = _birth_year_from_age(
+            body.loc[missing, "startdatum"], body.loc[missing, "alder"]
+        )
     body = body.drop(columns=["personnummer", "deltagar_id"])
 
     if erased:
@@ -657,10 +755,14 @@ def _identities(body: pd.DataFrame, part: np.ndarray, parts: dict[int, _Part], a
             for i, rows in _by_part(part, withdrawn, body["source_row"].to_numpy()).items():
                 removed = len(rows)
                 parts[i].rows_dropped += removed
-                parts[i].late_notes.append(Finding(
-                    WARNING, "samtycke_aterkallat",
-                    f"en person som har återkallat sitt samtycke togs bort ({removed} rader); "
-                    "skicka inte längre uppgifter om personen."))
+                parts[i].late_notes.append(
+                    Finding(
+                        WARNING,
+                        "samtycke_aterkallat",
+                        f"en person som har återkallat sitt samtycke togs bort ({removed} rader); "
+                        "skicka inte längre uppgifter om personen.",
+                    )
+                )
             body, part = body[~withdrawn].reset_index(drop=True), part[~withdrawn]
     return body, part
 
@@ -679,13 +781,24 @@ def _budget_defaults(body: pd.DataFrame) -> pd.DataFrame:
     aliases = contract.alias_map("kostnadsslag")
     radtyp = body["radtyp"].copy()
     text = body["rad_text"].fillna(body["kostnadsslag"].where(~body["kostnadsslag"].isin(kinds)))
-    inferred = text.fillna("").map(fold).map(
-        lambda t: "FINANSIERING" if re.search(r"intakt|bidrag|finansiering", t) else
-        ("BEVILJAT" if "beviljat" in t else "KOSTNAD")).astype("string")
+    inferred = (
+        text.fillna("")
+        .map(fold)
+        .map(
+            lambda t: (
+                "FINANSIERING"
+                if re.search(r"intakt|bidrag|finansiering", t)
+                else ("BEVILJAT" if "beviljat" in t else "KOSTNAD")
+            )
+        )
+        .astype("string")
+    )
     body["radtyp"] = radtyp.fillna(inferred.where(text.notna()))
     is_cost = body["radtyp"].eq("KOSTNAD")
     unknown_kind = is_cost & body["kostnadsslag"].notna() & ~body["kostnadsslag"].isin(kinds)
-    body.loc[unknown_kind, "rad_text"] = body.loc[unknown_kind, "rad_text"].fillna(body.loc[unknown_kind, "kostnadsslag"])
+    body.loc[unknown_kind, "rad_text"] = body.loc[unknown_kind, "rad_text"].fillna(
+        body.loc[unknown_kind, "kostnadsslag"]
+    )
     mapped = body["rad_text"].fillna("").map(lambda t: aliases.get(fold(t))).astype("string")
     body.loc[unknown_kind, "kostnadsslag"] = mapped[unknown_kind].fillna("OVRIGT")
     missing_kind = is_cost & body["kostnadsslag"].isna() & body["rad_text"].notna()
@@ -694,22 +807,46 @@ def _budget_defaults(body: pd.DataFrame) -> pd.DataFrame:
     is_funding = body["radtyp"].eq("FINANSIERING")
     funders = contract.alias_map("finansiar")
     missing_funder = is_funding & body["finansiar"].isna() & body["rad_text"].notna()
-    body.loc[missing_funder, "finansiar"] = body.loc[missing_funder, "rad_text"].map(
-        lambda t: funders.get(fold(t)) or ("FORBUNDET" if re.search(r"samordningsforbund|forbundet", fold(t)) else None)
-    ).astype("string")
+    body.loc[missing_funder, "finansiar"] = (
+        body.loc[missing_funder, "rad_text"]
+        .map(
+            lambda t: (
+                funders.get(fold(t)) or ("FORBUNDET" if re.search(r"samordningsforbund|forbundet", fold(t)) else None)
+            )
+        )
+        .astype("string")
+    )
     # Revenue written as a negative number on a funding line counts as a positive amount.
     negative = body["budget"].fillna("").str.startswith("-")
     body.loc[is_funding & negative, "budget"] = body.loc[is_funding & negative, "budget"].str[1:]
     return body
 
 
-def read_delivery(path: Path, kind: str, association: str, secret: bytes, *, max_bytes: int,
-                  max_unzipped: int, erased: set[str] | frozenset[str] = frozenset(), mappings=None) -> Normalised:
+def read_delivery(
+    path: Path,
+    kind: str,
+    association: str,
+    secret: bytes,
+    *,
+    max_bytes: int,
+    max_unzipped: int,
+    erased: set[str] | frozenset[str] = frozenset(),
+    mappings=None,
+) -> Normalised:
     """Read and normalise one delivery. Whatever goes wrong fails this delivery, never the run."""
-    from .readers import read_cells
+    from ingestion.intake.readers import read_cells
 
-    return _guarded(path, lambda: normalise(read_cells(path, kind, max_bytes=max_bytes, max_unzipped=max_unzipped),
-                                            kind, association, secret, erased, mappings=mappings))
+    return _guarded(
+        path,
+        lambda: normalise(
+            read_cells(path, kind, max_bytes=max_bytes, max_unzipped=max_unzipped),
+            kind,
+            association,
+            secret,
+            erased,
+            mappings=mappings,
+        ),
+    )
 
 
 def _guarded(path: Path, work: Callable[[], object]):
@@ -723,26 +860,42 @@ def _guarded(path: Path, work: Callable[[], object]):
     except Exception as exc:  # a reader bug must not stop the other deliveries
         frames = traceback.extract_tb(exc.__traceback__)
         where = next((f for f in reversed(frames) if f"{Path(__file__).parent.name}/" in f.filename), frames[-1])
-        log.error("Oväntat fel när %s lästes: %s i %s:%s", path.name, type(exc).__name__,
-                  Path(where.filename).name, where.lineno)
-        raise UnreadableFile(f"filen kunde inte tolkas (internt fel {type(exc).__name__}; länets dataenhet "
-                             "har fått en logg)") from None
+        log.error(
+            "Oväntat fel när %s lästes: %s i %s:%s",
+            path.name,
+            type(exc).__name__,
+            Path(where.filename).name,
+            where.lineno,
+        )
+        raise UnreadableFile(
+            f"filen kunde inte tolkas (internt fel {type(exc).__name__}; länets dataenhet har fått en logg)"
+        ) from None
 
 
-def read_deliveries(paths: list[Path], kind: str, association: str, secret: bytes, *, max_bytes: int,
-                    max_unzipped: int, erased: set[str] | frozenset[str] = frozenset(), mappings=None
-                    ) -> list[Normalised | UnreadableFile]:
+def read_deliveries(
+    paths: list[Path],
+    kind: str,
+    association: str,
+    secret: bytes,
+    *,
+    max_bytes: int,
+    max_unzipped: int,
+    erased: set[str] | frozenset[str] = frozenset(),
+    mappings=None,
+) -> list[Normalised | UnreadableFile]:
     """`read_delivery` for many files of one kind and association: each file is read on its own,
     then all are normalised as one batch (`normalise_many`). A file that cannot be read is
     returned as its UnreadableFile; should the batch itself fail, each file is normalised alone,
     so one odd file never fails the others."""
-    from .readers import read_cells
+    from ingestion.intake.readers import read_cells
 
     results: list = [None] * len(paths)
     cells: dict[int, pd.DataFrame] = {}
     for i, path in enumerate(paths):
         try:
-            cells[i] = _guarded(path, lambda: read_cells(path, kind, max_bytes=max_bytes, max_unzipped=max_unzipped))
+            cells[i] = _guarded(
+                path, lambda path=path: read_cells(path, kind, max_bytes=max_bytes, max_unzipped=max_unzipped)
+            )
         except UnreadableFile as exc:
             results[i] = exc
     if not cells:
@@ -751,13 +904,15 @@ def read_deliveries(paths: list[Path], kind: str, association: str, secret: byte
     try:
         batch = normalise_many([cells[i] for i in order], kind, association, secret, erased, mappings=mappings)
     except Exception:
-        log.warning("Satsvis normalisering misslyckades för %s (%s); filerna normaliseras en och en",
-                    association, kind)
+        log.warning("Satsvis normalisering misslyckades för %s (%s); filerna normaliseras en och en", association, kind)
         batch = []
         for i in order:
             try:
-                batch.append(_guarded(paths[i], lambda: normalise(cells[i], kind, association, secret, erased,
-                                                                  mappings=mappings)))
+                batch.append(
+                    _guarded(
+                        paths[i], lambda i=i: normalise(cells[i], kind, association, secret, erased, mappings=mappings)
+                    )
+                )
             except UnreadableFile as exc:
                 batch.append(exc)
     for i, result in zip(order, batch):
@@ -789,8 +944,11 @@ def retype(frame: pd.DataFrame, kind: str, association: str, mappings=None) -> t
         body[name] = _spread(codes, parser(uniques) if len(uniques) else [], body.index)
         if reading.mapped or reading.guessed:
             position = {value: j for j, value in enumerate(uniques.tolist())}
-            for found in reading_notes(name, reading, lambda value: _by_part(
-                    single, codes == position[value], rows)).values():
+            for found in reading_notes(
+                name,
+                reading,
+                lambda value, codes=codes, position=position: _by_part(single, codes == position[value], rows),
+            ).values():
                 notes.extend(found)
     if kind == "budget":
         body = _budget_defaults(body)

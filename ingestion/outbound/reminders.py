@@ -24,39 +24,42 @@ goes to the data team), one e-mail per recipient per run. Reminders are recorded
 `meta.reminders`; a failed send is tried again next run and never fails the run. The dbt
 view `marts.delivery_status` shows it all to the data team.
 """
+
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from .config import Settings
-from .contract import fold
-from .discover import NameError_, Period, parse_period
-from .registry import Registry
+from ingestion.core.config import Settings
+from ingestion.core.contract import fold
+from ingestion.core.registry import Registry
+from ingestion.intake.discover import NameError_, Period, parse_period
+from ingestion.warehouse.schema import EXPECTED_DDL, REMINDERS_DDL
 
 log = logging.getLogger(__name__)
 
 CADENCES = {"T": "tertial", "H": "halvår", "M": "månad", "A": "år"}
-CADENCE_ALIASES = {"t": "T", "tertial": "T", "h": "H", "halvar": "H", "m": "M", "manad": "M",
-                   "a": "A", "ar": "A", "helar": "A"}
+CADENCE_ALIASES = {
+    "t": "T",
+    "tertial": "T",
+    "h": "H",
+    "halvar": "H",
+    "m": "M",
+    "manad": "M",
+    "a": "A",
+    "ar": "A",
+    "helar": "A",
+}
 DEFAULT_CADENCE = "T"
 CUMULATIVE_KINDS = ("deltagare", "insatser")
 ACCEPTED = ("accepted", "accepted_with_warnings")
 STATUSES = ("received", "received_late", "awaiting", "quarantined", "overdue")
 
-EXPECTED_DDL = """create table if not exists meta.expected_deliveries (
-    association_code varchar, intervention_code varchar, kind varchar, period varchar, period_start date,
-    period_end date, cadence varchar, due_date date, owner_email varchar, as_of date, status varchar,
-    days_overdue integer, deliveries integer, accepted_delivery_id varchar, accepted_at timestamp,
-    latest_delivery_id varchar, latest_status varchar)"""
-REMINDERS_DDL = """create table if not exists meta.reminders (
-    association_code varchar, intervention_code varchar, kind varchar, period varchar, recipient varchar,
-    status varchar, attempts integer, first_tried_at timestamp, sent_at timestamp, as_of date)"""
 KEY = ["association_code", "intervention_code", "kind", "period"]
 
 
@@ -84,6 +87,7 @@ def periods(cadence: str, start: date, end: date) -> list[Period]:
 
 
 # ---------------------------------------------------------------- what is due
+
 
 def _current_registers(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Each association's latest accepted register (the latest period, then the latest received)."""
@@ -120,15 +124,25 @@ def _ledger(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return ledger
 
 
-def _spine(registers: pd.DataFrame, ledger: pd.DataFrame, registry: Registry, as_of: date,
-           overdue_days: int) -> pd.DataFrame:
+def _spine(
+    registers: pd.DataFrame, ledger: pd.DataFrame, registry: Registry, as_of: date, overdue_days: int
+) -> pd.DataFrame:
     rows = []
 
     def add(association, intervention, kind, period, cadence, owner):
-        rows.append({"association_code": association, "intervention_code": intervention, "kind": kind,
-                     "period": period.label, "period_start": period.start, "period_end": period.end,
-                     "cadence": cadence, "due_date": period.end + timedelta(days=overdue_days),
-                     "owner_email": owner})
+        rows.append(
+            {
+                "association_code": association,
+                "intervention_code": intervention,
+                "kind": kind,
+                "period": period.label,
+                "period_start": period.start,
+                "period_end": period.end,
+                "cadence": cadence,
+                "due_date": period.end + timedelta(days=overdue_days),
+                "owner_email": owner,
+            }
+        )
 
     for association in registry.associations:
         register = registers[registers["association_code"].eq(association.code)]
@@ -136,8 +150,11 @@ def _spine(registers: pd.DataFrame, ledger: pd.DataFrame, registry: Registry, as
             cadence = cadence_code(item.rapportering)
             start = pd.Timestamp(item.startdatum).date()
             end = min(pd.Timestamp(item.slutdatum).date(), as_of) if pd.notna(item.slutdatum) else as_of
-            kinds = ["deltagare" if item.matmetod == "PERSON" else "volym", "budget"] \
-                if item.matmetod in ("PERSON", "VOLYM") else ["budget"]
+            kinds = (
+                ["deltagare" if item.matmetod == "PERSON" else "volym", "budget"]
+                if item.matmetod in ("PERSON", "VOLYM")
+                else ["budget"]
+            )
             for period in periods(cadence, start, end):
                 if period.end < as_of:
                     for kind in kinds:
@@ -148,7 +165,7 @@ def _spine(registers: pd.DataFrame, ledger: pd.DataFrame, registry: Registry, as
         first = own["period_start"].min().date() if len(own) and pd.notna(own["period_start"].min()) else None
         candidates = periods(DEFAULT_CADENCE, first or date(as_of.year - 1, 1, 1), as_of)
         ended = [p for p in candidates if p.end < as_of]
-        for period in (ended if first else ended[-1:]):
+        for period in ended if first else ended[-1:]:
             add(association.code, "ALL", "insatser", period, DEFAULT_CADENCE, association.data_team_email)
     return pd.DataFrame(rows, columns=[*KEY, "period_start", "period_end", "cadence", "due_date", "owner_email"])
 
@@ -161,16 +178,26 @@ def _covers(delivered: pd.DataFrame, kind: str, start: pd.Timestamp, end: pd.Tim
     return (delivered["period_start"] <= start) & (delivered["period_end"] >= end)
 
 
-def expected_deliveries(con: duckdb.DuckDBPyConnection, registry: Registry, as_of: date,
-                        overdue_days: int) -> pd.DataFrame:
+def expected_deliveries(
+    con: duckdb.DuckDBPyConnection, registry: Registry, as_of: date, overdue_days: int
+) -> pd.DataFrame:
     """Every delivery due by `as_of`, with its status on that date.
 
     Columnar: the due deliveries are joined with the ledger once (not filtered once per due
     delivery; at national scale that is ~100 000 due deliveries)."""
     ledger = _ledger(con)
     spine = _spine(_current_registers(con), ledger, registry, as_of, overdue_days).reset_index(drop=True)
-    columns = [*spine.columns, "as_of", "status", "days_overdue", "deliveries", "accepted_delivery_id",
-               "accepted_at", "latest_delivery_id", "latest_status"]
+    columns = [
+        *spine.columns,
+        "as_of",
+        "status",
+        "days_overdue",
+        "deliveries",
+        "accepted_delivery_id",
+        "accepted_at",
+        "latest_delivery_id",
+        "latest_status",
+    ]
     if spine.empty:
         return pd.DataFrame([], columns=columns)
     group = ["association_code", "intervention_code", "kind"]
@@ -183,15 +210,24 @@ def expected_deliveries(con: duckdb.DuckDBPyConnection, registry: Registry, as_o
     pairs = due.merge(delivered, on=group, how="inner")
     cumulative = pairs["kind"].isin(CUMULATIVE_KINDS)
     budget = pairs["kind"].eq("budget")
-    covers = np.where(cumulative, pairs["period_end"] >= pairs["_end"],
-                      np.where(budget, (pairs["period_end"] >= pairs["_end"])
-                               & (pairs["period_start"].dt.year == pairs["_start"].dt.year),
-                               (pairs["period_start"] <= pairs["_start"]) & (pairs["period_end"] >= pairs["_end"])))
+    covers = np.where(
+        cumulative,
+        pairs["period_end"] >= pairs["_end"],
+        np.where(
+            budget,
+            (pairs["period_end"] >= pairs["_end"]) & (pairs["period_start"].dt.year == pairs["_start"].dt.year),
+            (pairs["period_start"] <= pairs["_start"]) & (pairs["period_end"] >= pairs["_end"]),
+        ),
+    )
     covering = pairs[covers.astype(bool)].sort_values(["_row", "received_at", "_pos"], kind="mergesort")
     count = covering.groupby("_row").size().reindex(range(len(spine)), fill_value=0)
     latest = covering.groupby("_row")[["delivery_id", "status"]].last().reindex(range(len(spine)))
-    accepted = covering[covering["status"].isin(ACCEPTED)].groupby("_row")[["delivery_id", "received_at"]].first() \
+    accepted = (
+        covering[covering["status"].isin(ACCEPTED)]
+        .groupby("_row")[["delivery_id", "received_at"]]
+        .first()
         .reindex(range(len(spine)))
+    )
     # The statuses, column by column (a Python loop with .iat per due delivery took ~5 s at national scale).
     n = len(spine)
     accepted_id = accepted["delivery_id"].to_numpy(dtype=object)
@@ -199,8 +235,11 @@ def expected_deliveries(con: duckdb.DuckDBPyConnection, registry: Registry, as_o
     accepted_day = pd.to_datetime(accepted["received_at"]).dt.normalize().to_numpy()
     due = pd.to_datetime(pd.Series(spine["due_date"], dtype=object)).to_numpy()
     overdue = pd.Timestamp(as_of).to_datetime64() > due
-    status = np.select([has_accepted & (accepted_day <= due), has_accepted, overdue, count.to_numpy() > 0],
-                       ["received", "received_late", "overdue", "quarantined"], "awaiting")
+    status = np.select(
+        [has_accepted & (accepted_day <= due), has_accepted, overdue, count.to_numpy() > 0],
+        ["received", "received_late", "overdue", "quarantined"],
+        "awaiting",
+    )
     days_late = (pd.Timestamp(as_of).to_datetime64() - due).astype("timedelta64[D]").astype(int)
     accepted_at = accepted["received_at"].tolist()
     latest_id = latest["delivery_id"].to_numpy(dtype=object)
@@ -218,8 +257,9 @@ def expected_deliveries(con: duckdb.DuckDBPyConnection, registry: Registry, as_o
     return out[columns]
 
 
-def _expected_deliveries_reference(con: duckdb.DuckDBPyConnection, registry: Registry, as_of: date,
-                                   overdue_days: int) -> pd.DataFrame:
+def _expected_deliveries_reference(
+    con: duckdb.DuckDBPyConnection, registry: Registry, as_of: date, overdue_days: int
+) -> pd.DataFrame:
     """The row-by-row form (one filter per due delivery); the tests hold the two equal."""
     ledger = _ledger(con)
     spine = _spine(_current_registers(con), ledger, registry, as_of, overdue_days)
@@ -242,15 +282,27 @@ def _expected_deliveries_reference(con: duckdb.DuckDBPyConnection, registry: Reg
             status = "awaiting"
         latest = covering.iloc[-1] if len(covering) else None
         row.update(
-            as_of=as_of, status=status, days_overdue=(as_of - row["due_date"]).days if status == "overdue" else None,
+            as_of=as_of,
+            status=status,
+            days_overdue=(as_of - row["due_date"]).days if status == "overdue" else None,
             deliveries=len(covering),
             accepted_delivery_id=accepted.iloc[0]["delivery_id"] if len(accepted) else None,
             accepted_at=accepted.iloc[0]["received_at"] if len(accepted) else None,
             latest_delivery_id=latest["delivery_id"] if latest is not None else None,
-            latest_status=latest["status"] if latest is not None else None)
+            latest_status=latest["status"] if latest is not None else None,
+        )
         out.append(row)
-    columns = [*spine.columns, "as_of", "status", "days_overdue", "deliveries", "accepted_delivery_id",
-               "accepted_at", "latest_delivery_id", "latest_status"]
+    columns = [
+        *spine.columns,
+        "as_of",
+        "status",
+        "days_overdue",
+        "deliveries",
+        "accepted_delivery_id",
+        "accepted_at",
+        "latest_delivery_id",
+        "latest_status",
+    ]
     return pd.DataFrame(out, columns=columns)
 
 
@@ -270,6 +322,7 @@ def write_expected(con: duckdb.DuckDBPyConnection, expected: pd.DataFrame) -> No
 
 # ---------------------------------------------------------------- reminders
 
+
 @dataclass
 class Due:
     association_code: str
@@ -287,35 +340,44 @@ class Due:
         return f"{self.association_code}_{self.intervention_code}_{self.kind}_{self.period}"
 
     def line_sv(self) -> str:
-        text = (f"{self.file_stem}.xlsx (eller .csv): {self.kind}, period {self.period} "
-                f"({self.period_start:%Y-%m-%d}–{self.period_end:%Y-%m-%d}), skulle ha kommit senast "
-                f"{self.due_date:%Y-%m-%d} och är {self.days_overdue} dagar sen.")
+        text = (
+            f"{self.file_stem}.xlsx (eller .csv): {self.kind}, period {self.period} "
+            f"({self.period_start:%Y-%m-%d}–{self.period_end:%Y-%m-%d}), skulle ha kommit senast "
+            f"{self.due_date:%Y-%m-%d} och är {self.days_overdue} dagar sen."
+        )
         if self.latest_status == "quarantined":
             text += " En fil kom in men hamnade i karantän; se beskedet om vad som behöver rättas."
         return text
 
 
 def reminder_sv(association: str, items: list[Due], overdue_days: int) -> tuple[str, str]:
-    subject = (f"[Finsam] Påminnelse: {len(items)} leverans{'er' if len(items) != 1 else ''} saknas "
-               f"({association})")
-    lines = ["Hej!", "",
-             f"Enligt förbundets insatsregister skulle följande leveranser ha kommit in senast {overdue_days} dagar "
-             "efter periodens slut. Vi har ännu inte fått någon godkänd fil för dem:", ""]
+    subject = f"[Finsam] Påminnelse: {len(items)} leverans{'er' if len(items) != 1 else ''} saknas ({association})"
+    lines = [
+        "Hej!",
+        "",
+        f"Enligt förbundets insatsregister skulle följande leveranser ha kommit in senast {overdue_days} dagar "
+        "efter periodens slut. Vi har ännu inte fått någon godkänd fil för dem:",
+        "",
+    ]
     lines += [f"  - {item.line_sv()}" for item in items[:100]]
     if len(items) > 100:
         lines.append(f"  … och {len(items) - 100} till (dataenheten kan ta fram hela listan).")
-    lines += ["",
-              "Så lämnar du en leverans:",
-              "  1. Spara exporten med filnamnet ovan (.xlsx, .xls, .ods eller .csv, enligt länets exportkontrakt).",
-              "  2. Kontrollera gärna filen först: finsam validate <fil>",
-              "  3. Lägg filen i förbundets mapp. Du får ett besked om något behöver rättas.",
-              "",
-              "Har insatsen avslutats eller ändrat rapporteringsintervall? Uppdatera insatsregistret (kolumnerna "
-              "slutdatum och rapportering: T tertial, H halvår, M månad, A år) så stämmer påminnelserna.",
-              "Varje försenad leverans påminns det om en gång.",
-              "",
-              "Meddelandet innehåller inga personuppgifter. Frågor: svara på detta mejl så når du länets dataenhet.",
-              "", "Vänliga hälsningar", "Länets uppföljning av finansiell samordning (Finsam)"]
+    lines += [
+        "",
+        "Så lämnar du en leverans:",
+        "  1. Spara exporten med filnamnet ovan (.xlsx, .xls, .ods eller .csv, enligt länets exportkontrakt).",
+        "  2. Kontrollera gärna filen först: finsam validate <fil>",
+        "  3. Lägg filen i förbundets mapp. Du får ett besked om något behöver rättas.",
+        "",
+        "Har insatsen avslutats eller ändrat rapporteringsintervall? Uppdatera insatsregistret (kolumnerna "
+        "slutdatum och rapportering: T tertial, H halvår, M månad, A år) så stämmer påminnelserna.",
+        "Varje försenad leverans påminns det om en gång.",
+        "",
+        "Meddelandet innehåller inga personuppgifter. Frågor: svara på detta mejl så når du länets dataenhet.",
+        "",
+        "Vänliga hälsningar",
+        "Länets uppföljning av finansiell samordning (Finsam)",
+    ]
     return subject, "\n".join(lines) + "\n"
 
 
@@ -329,9 +391,16 @@ def _pending_reminders(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         order by association_code, intervention_code, kind, period_end""").df()
 
 
-def send_reminders(settings: Settings, registry: Registry, con: duckdb.DuckDBPyConnection, as_of: date, *,
-                   attempts: int = 3, backoff: float = 1.0) -> dict:
-    from .alert import _message, send_mail
+def send_reminders(
+    settings: Settings,
+    registry: Registry,
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    *,
+    attempts: int = 3,
+    backoff: float = 1.0,
+) -> dict:
+    from ingestion.outbound.alerts import build_message, send_mail
 
     con.execute(REMINDERS_DDL)
     pending = _pending_reminders(con)
@@ -340,17 +409,28 @@ def send_reminders(settings: Settings, registry: Registry, con: duckdb.DuckDBPyC
         return summary
     outbox = settings.reports / "outbox"
     outbox.mkdir(parents=True, exist_ok=True)
-    now = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
+    now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
     for (association, recipient), group in pending.groupby(["association_code", "owner_email"], dropna=False):
         entry = registry.get(association)
         team = entry.data_team_email if entry else registry.data_team_email
         to = recipient if isinstance(recipient, str) and recipient else team
-        items = [Due(r.association_code, r.intervention_code, r.kind, r.period, pd.Timestamp(r.period_start).date(),
-                     pd.Timestamp(r.period_end).date(), pd.Timestamp(r.due_date).date(), int(r.days_overdue),
-                     r.latest_status if isinstance(r.latest_status, str) else None) for r in group.itertuples()]
+        items = [
+            Due(
+                r.association_code,
+                r.intervention_code,
+                r.kind,
+                r.period,
+                pd.Timestamp(r.period_start).date(),
+                pd.Timestamp(r.period_end).date(),
+                pd.Timestamp(r.due_date).date(),
+                int(r.days_overdue),
+                r.latest_status if isinstance(r.latest_status, str) else None,
+            )
+            for r in group.itertuples()
+        ]
         try:
             subject, body = reminder_sv(association, items, settings.overdue_days)
-            message = _message(settings, to, team, subject, body)
+            message = build_message(settings, to, team, subject, body)
             message["X-Finsam-Reminder"] = f"{association}:{as_of.isoformat()}"
             name = f"paminnelse-{association}-{as_of.isoformat()}-{summary['messages']:03d}.eml"
             (outbox / name).write_bytes(bytes(message))
@@ -365,19 +445,26 @@ def send_reminders(settings: Settings, registry: Registry, con: duckdb.DuckDBPyC
             key = [r.association_code, r.intervention_code, r.kind, r.period]
             previous = 0 if pd.isna(r.previous_attempts) else int(r.previous_attempts)
             first_tried = now if pd.isna(r.first_tried_at) else pd.Timestamp(r.first_tried_at).to_pydatetime()
-            con.execute("delete from meta.reminders where association_code = ? and intervention_code = ? "
-                        "and kind = ? and period = ?", key)
-            con.execute("insert into meta.reminders values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [*key, to, status, previous + tries, first_tried, now if sent else None, as_of])
+            con.execute(
+                "delete from meta.reminders where association_code = ? and intervention_code = ? "
+                "and kind = ? and period = ?",
+                key,
+            )
+            con.execute(
+                "insert into meta.reminders values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [*key, to, status, previous + tries, first_tried, now if sent else None, as_of],
+            )
     return summary
 
 
 # ---------------------------------------------------------------- the step
 
-def track_deliveries(settings: Settings, registry: Registry, *, as_of: date | None = None, attempts: int = 3,
-                     backoff: float = 1.0) -> dict:
+
+def track_deliveries(
+    settings: Settings, registry: Registry, *, as_of: date | None = None, attempts: int = 3, backoff: float = 1.0
+) -> dict:
     """Write what is due (`meta.expected_deliveries`) and remind owners of what is overdue."""
-    from .load import connect, ensure_schema
+    from ingestion.warehouse.schema import connect, ensure_schema
 
     as_of = as_of or date.today()
     con = connect(settings)
@@ -389,8 +476,11 @@ def track_deliveries(settings: Settings, registry: Registry, *, as_of: date | No
         write_expected(con, expected)
         con.execute("commit")
         counts = expected["status"].value_counts().to_dict() if len(expected) else {}
-        summary = {"as_of": as_of.isoformat(), "expected": len(expected),
-                   **{status: int(counts.get(status, 0)) for status in STATUSES}}
+        summary = {
+            "as_of": as_of.isoformat(),
+            "expected": len(expected),
+            **{status: int(counts.get(status, 0)) for status in STATUSES},
+        }
         summary["reminders"] = send_reminders(settings, registry, con, as_of, attempts=attempts, backoff=backoff)
     finally:
         con.close()

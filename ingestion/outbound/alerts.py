@@ -9,23 +9,23 @@ owner's address from the intervention register, with a copy to the county data t
 Every message is also written to the outbox (`var/reports/outbox/`). A failed send is
 retried with back-off and recorded; it never fails the load. A delivery is alerted once.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import smtplib
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from .config import Settings
-from .contract import load_contract
-from .findings import BLOCKING, WARNING, Finding, by_severity, group_findings, mapping_lines_sv
-from .land import existing, landed_directories, write_json_atomic
-from .process import current_register, owner_emails
-from .pseudonymize import scrub_text
-from .registry import Registry
+from ingestion.core.config import Settings
+from ingestion.core.contract import load_contract
+from ingestion.core.findings import BLOCKING, WARNING, Finding, by_severity, group_findings, mapping_lines_sv
+from ingestion.core.rawzone import current_register, existing, landed_directories, owner_emails, write_json_atomic
+from ingestion.core.registry import Registry
+from ingestion.intake.pseudonymize import scrub_text
 
 log = logging.getLogger(__name__)
 REPLAYED_MARKER = "replayed"  # beside a delivery accepted on replay (ingestion/replay.py): its owner is told
@@ -38,21 +38,29 @@ def compose(manifest: dict, status: str, findings: list[Finding]) -> tuple[str, 
     blocking, warnings, information = by_severity(findings)
     if status == "quarantined":
         subject = f"[Finsam] Leveransen {manifest['file_name']} behöver rättas – den har inte lästs in"
-        intro = ("Er leverans har tagits emot men kunde inte läsas in, eftersom den innehåller fel som måste "
-                 "rättas. Ingenting ur filen har lästs in; tidigare leveranser påverkas inte.")
+        intro = (
+            "Er leverans har tagits emot men kunde inte läsas in, eftersom den innehåller fel som måste "
+            "rättas. Ingenting ur filen har lästs in; tidigare leveranser påverkas inte."
+        )
     elif manifest.get("replay_of"):
         subject = f"[Finsam] Leveransen {manifest['file_name']} är inläst efter omprövning"
-        intro = (f"Er leverans {manifest['file_name']}, som hamnade i karantän "
-                 f"{str(manifest.get('original_received_at', ''))[:10]}, har prövats om och är nu inläst "
-                 f"({manifest.get('replay_reason', 'omprövning')}). Ni behöver inte skicka filen igen.")
+        intro = (
+            f"Er leverans {manifest['file_name']}, som hamnade i karantän "
+            f"{str(manifest.get('original_received_at', ''))[:10]}, har prövats om och är nu inläst "
+            f"({manifest.get('replay_reason', 'omprövning')}). Ni behöver inte skicka filen igen."
+        )
     else:
         subject = f"[Finsam] Leveransen {manifest['file_name']} är inläst – med {len(warnings)} varning(ar)"
         intro = "Er leverans har lästs in. Vi har hittat några saker som ni bör titta på och rätta till nästa gång."
     lines = [
-        "Hej!", "", intro, "",
+        "Hej!",
+        "",
+        intro,
+        "",
         f"Fil: {manifest['file_name']}",
         f"Förbund: {manifest['association']}   Insats: {manifest['intervention']}   Typ: {kind}   Period: {manifest['period']}",
-        f"Mottagen: {manifest['received_at']}", "",
+        f"Mottagen: {manifest['received_at']}",
+        "",
     ]
     if manifest.get("unreadable"):
         lines += ["FILEN GICK INTE ATT LÄSA", f"  - {manifest['unreadable']}", ""]
@@ -83,20 +91,30 @@ def compose(manifest: dict, status: str, findings: list[Finding]) -> tuple[str, 
             first = "Spara filen på nytt så att den går att läsa (orsaken står ovan)."
         else:
             first = "Rätta filen."
-        lines += ["Så lämnar du en ny leverans:",
-                  f"  1. {first}",
-                  "  2. Kontrollera gärna filen först: finsam validate <fil>",
-                  f"  3. Lägg filen i förbundets mapp med samma namn, {manifest['file_name']}. Den ersätter den underkända.", ""]
+        lines += [
+            "Så lämnar du en ny leverans:",
+            f"  1. {first}",
+            "  2. Kontrollera gärna filen först: finsam validate <fil>",
+            f"  3. Lägg filen i förbundets mapp med samma namn, {manifest['file_name']}. Den ersätter den underkända.",
+            "",
+        ]
     else:
-        lines += ["Så rättar du:",
-                  "  Filen behöver inte skickas igen. Rätta uppgifterna i ert eget underlag så att nästa leverans blir rätt.",
-                  f"  Vill ni ersätta filen redan nu: lägg en rättad fil med samma namn, {manifest['file_name']}, i "
-                  "förbundets mapp. Den senaste filen för samma insats, typ och period gäller.", ""]
+        lines += [
+            "Så rättar du:",
+            "  Filen behöver inte skickas igen. Rätta uppgifterna i ert eget underlag så att nästa leverans blir rätt.",
+            f"  Vill ni ersätta filen redan nu: lägg en rättad fil med samma namn, {manifest['file_name']}, i "
+            "förbundets mapp. Den senaste filen för samma insats, typ och period gäller.",
+            "",
+        ]
     mapping = mapping_lines_sv(findings, manifest.get("association"))
     if mapping:
         lines += [*mapping, ""]
-    lines += ["Meddelandet innehåller inga personuppgifter. Frågor: svara på detta mejl så når du länets dataenhet.",
-              "", "Vänliga hälsningar", "Länets uppföljning av finansiell samordning (Finsam)"]
+    lines += [
+        "Meddelandet innehåller inga personuppgifter. Frågor: svara på detta mejl så når du länets dataenhet.",
+        "",
+        "Vänliga hälsningar",
+        "Länets uppföljning av finansiell samordning (Finsam)",
+    ]
     return subject, "\n".join(lines) + "\n"
 
 
@@ -120,7 +138,7 @@ def send_mail(settings: Settings, message: EmailMessage, attempts: int = 3, back
     return False, attempts
 
 
-def _message(settings: Settings, to: str, cc: str | None, subject: str, body: str) -> EmailMessage:
+def build_message(settings: Settings, to: str, cc: str | None, subject: str, body: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = to
@@ -134,7 +152,7 @@ def _message(settings: Settings, to: str, cc: str | None, subject: str, body: st
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def record_alerts(settings: Settings, records: list[dict]) -> None:
@@ -142,15 +160,17 @@ def record_alerts(settings: Settings, records: list[dict]) -> None:
     if not records:
         return
     try:
-        from .load import connect, ensure_schema
+        from ingestion.warehouse.schema import connect, ensure_schema
 
         con = connect(settings)
         try:
             ensure_schema(con)
             for r in records:
                 con.execute("delete from meta.alerts where delivery_id = ?", [r["delivery_id"]])
-                con.execute("insert into meta.alerts values (?, ?, cast(? as timestamp), ?, ?)",
-                            [r["delivery_id"], r["recipient"], r["sent_at"], r["status"], r["attempts"]])
+                con.execute(
+                    "insert into meta.alerts values (?, ?, cast(? as timestamp), ?, ?)",
+                    [r["delivery_id"], r["recipient"], r["sent_at"], r["status"], r["attempts"]],
+                )
         finally:
             con.close()
     except Exception:  # a locked or missing warehouse must not fail the alert step
@@ -182,8 +202,11 @@ def send_alerts(settings: Settings, registry: Registry, *, attempts: int = 3, ba
         validation = json.loads(verdict.read_text(encoding="utf-8"))
         findings = [Finding.from_dict(f) for f in validation.get("findings", [])]
         status = validation["status"]
-        if status != "quarantined" and not any(f.severity in (BLOCKING, WARNING) for f in findings) \
-                and not (directory / REPLAYED_MARKER).exists():
+        if (
+            status != "quarantined"
+            and not any(f.severity in (BLOCKING, WARNING) for f in findings)
+            and not (directory / REPLAYED_MARKER).exists()
+        ):
             continue  # nothing to fix: no message for information only (a replay is always announced)
         landed = existing(settings, directory.parent.name, directory.name)
         if landed is None:
@@ -193,11 +216,15 @@ def send_alerts(settings: Settings, registry: Registry, *, attempts: int = 3, ba
             association = registry.get(m["association"])
             team = association.data_team_email if association else registry.data_team_email
             if m["association"] not in registers:
-                registers[m["association"]] = {code.upper(): address for code, address in  # file names are upper case
-                                               owner_emails(current_register(settings, m["association"])).items()}
+                registers[m["association"]] = {
+                    code.upper(): address
+                    for code, address in owner_emails(  # file names are upper case
+                        current_register(settings, m["association"])
+                    ).items()
+                }
             owner = registers[m["association"]].get(m["intervention"]) or team
             subject, body = compose(m, status, findings)
-            message = _message(settings, owner, team, subject, body)
+            message = build_message(settings, owner, team, subject, body)
             message["X-Finsam-Delivery"] = landed.delivery_id
             (outbox / f"{landed.delivery_id[:16]}.eml").write_bytes(bytes(message))
             summary["outbox"] += 1
@@ -211,8 +238,16 @@ def send_alerts(settings: Settings, registry: Registry, *, attempts: int = 3, ba
         if outcome != "outbox":
             summary[outcome] += 1
         total = (previous or {}).get("attempts", 0) + tries
-        record = {"delivery_id": landed.delivery_id, "recipient": owner, "cc": team, "status": outcome,
-                  "sent": sent, "attempts": total, "at": _now(), "sent_at": _now() if sent else None}
+        record = {
+            "delivery_id": landed.delivery_id,
+            "recipient": owner,
+            "cc": team,
+            "status": outcome,
+            "sent": sent,
+            "attempts": total,
+            "at": _now(),
+            "sent_at": _now() if sent else None,
+        }
         write_json_atomic(marker, record)
         records.append(record)
     record_alerts(settings, records)

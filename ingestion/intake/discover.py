@@ -1,4 +1,5 @@
 """Step 1: find new deliveries in each association's drop folder."""
+
 from __future__ import annotations
 
 import calendar
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from .contract import load_contract
+from ingestion.core.contract import load_contract
 
 PERIOD_RE = re.compile(r"^(?P<year>\d{4})(?:(?P<h>[Hh][12])|(?P<t>[Tt][1-3])|-(?P<m>0[1-9]|1[0-2]))?$")
 
@@ -28,7 +29,8 @@ def parse_period(text: str) -> Period:
     match = PERIOD_RE.match(text)
     if not match:
         raise NameError_(
-            f"perioden '{text}' följer inte regeln: år (2016), halvår (2016H1), tertial (2016T1–T3) eller månad (2016-05)")
+            f"perioden '{text}' följer inte regeln: år (2016), halvår (2016H1), tertial (2016T1–T3) eller månad (2016-05)"
+        )
     year = int(match["year"])
     if match["h"]:
         half = int(match["h"][1])
@@ -38,12 +40,14 @@ def parse_period(text: str) -> Period:
         t = int(match["t"][1])
         first_month = 1 + 4 * (t - 1)
         last_month = first_month + 3
-        return Period(f"{year}T{t}", date(year, first_month, 1),
-                      date(year, last_month, calendar.monthrange(year, last_month)[1]))
+        return Period(
+            f"{year}T{t}", date(year, first_month, 1), date(year, last_month, calendar.monthrange(year, last_month)[1])
+        )
     if match["m"]:
         month = int(match["m"])
-        return Period(f"{year}-{month:02d}", date(year, month, 1),
-                      date(year, month, calendar.monthrange(year, month)[1]))
+        return Period(
+            f"{year}-{month:02d}", date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+        )
     return Period(str(year), date(year, 1, 1), date(year, 12, 31))
 
 
@@ -74,8 +78,10 @@ def _diagnose(name: str) -> str:
         return f"filtypen .{ext} i '{name}' stöds inte; {advice}"
     parts = stem.split("_")
     if len(parts) != 4:
-        return (f"filnamnet '{name}' ska ha fyra delar åtskilda av understreck: "
-                f"<förbund>_<insats>_<typ>_<period>, {example} (här {len(parts)} delar)")
+        return (
+            f"filnamnet '{name}' ska ha fyra delar åtskilda av understreck: "
+            f"<förbund>_<insats>_<typ>_<period>, {example} (här {len(parts)} delar)"
+        )
     association, intervention, kind, period = parts
     kinds = ", ".join(contract.data["kinds"])
     if kind not in contract.data["kinds"]:
@@ -86,8 +92,7 @@ def _diagnose(name: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9-]+", part):
             return f"{label} '{part}' i filnamnet '{name}' får bara innehålla A–Z, 0–9 och bindestreck"
     parse_period(period)  # raises with its own reason
-    return (f"filnamnet '{name}' följer inte regeln <förbund>_<insats>_<typ>_<period>.{'|'.join(extensions)}, "
-            f"{example}")
+    return f"filnamnet '{name}' följer inte regeln <förbund>_<insats>_<typ>_<period>.{'|'.join(extensions)}, {example}"
 
 
 def parse_file_name(name: str) -> DeliveryName:
@@ -100,8 +105,9 @@ def parse_file_name(name: str) -> DeliveryName:
     period = parse_period(match["period"])
     if not FIRST_YEAR <= period.start.year <= 2100:
         raise NameError_(f"året {period.start.year} i filnamnet '{name}' är inte rimligt")
-    return DeliveryName(match["association"].upper(), match["intervention"].upper(), match["kind"],
-                        period, match["ext"].lower())
+    return DeliveryName(
+        match["association"].upper(), match["intervention"].upper(), match["kind"], period, match["ext"].lower()
+    )
 
 
 def sha256_file(path: Path) -> str:
@@ -126,8 +132,11 @@ def candidate_paths(landing: Path, association: str) -> list[Path]:
     if not folder.is_dir():
         return []
     # Hidden files, Office lock files (~$) and files still being copied in are not deliveries (yet).
-    return [p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$"))
-            and not p.name.lower().endswith(IN_TRANSFER)]
+    return [
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith((".", "~$")) and not p.name.lower().endswith(IN_TRANSFER)
+    ]
 
 
 def find_files(landing: Path, association: str) -> list[FoundFile]:

@@ -11,6 +11,7 @@ file size, unpacked size and packing ratio of the zip (.xlsx, .ods: zip bombs), 
 calamine would build (.xls and .ods, where it builds every sheet at once, repeats expanded),
 cell count of the sheet.
 """
+
 from __future__ import annotations
 
 import csv
@@ -29,12 +30,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from .contract import fold, load_contract
+from ingestion.core.contract import fold, load_contract
 
 MAX_HEADER_SCAN = 30
-HEAD_BYTES = 256 * 1024          # the part of a CSV used to sniff separator, width and title rows
-MAX_CELLS = 10_000_000           # a sheet larger than this is not an export of one period
-MAX_PACKING_RATIO = 200          # unpacked/packed; real sheets stay far below, zip bombs far above
+HEAD_BYTES = 256 * 1024  # the part of a CSV used to sniff separator, width and title rows
+MAX_CELLS = 10_000_000  # a sheet larger than this is not an export of one period
+MAX_PACKING_RATIO = 200  # unpacked/packed; real sheets stay far below, zip bombs far above
 RATIO_CHECK_FROM = 64 * 1024 * 1024
 SEPARATORS = (";", ",", "\t")
 STRING = pd.StringDtype("pyarrow")
@@ -45,6 +46,7 @@ class UnreadableFile(Exception):
 
 
 # ---------------------------------------------------------------- CSV
+
 
 def _without_bom(data: bytes) -> bytes:
     """UTF-8 without BOM; UTF-16 (which has a BOM) transcoded to UTF-8."""
@@ -121,11 +123,20 @@ def _arrow_table(data: bytes, start: int, sep: str, width: int) -> pd.DataFrame:
         table = pacsv.read_csv(
             pa.py_buffer(memoryview(data)[start:]),
             read_options=pacsv.ReadOptions(column_names=names, block_size=4 << 20),
-            parse_options=pacsv.ParseOptions(delimiter=sep, quote_char='"', double_quote=True,
-                                             newlines_in_values=data.find(b'"', start) >= 0, ignore_empty_lines=False,
-                                             invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+            parse_options=pacsv.ParseOptions(
+                delimiter=sep,
+                quote_char='"',
+                double_quote=True,
+                newlines_in_values=data.find(b'"', start) >= 0,
+                ignore_empty_lines=False,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
     except pa.ArrowInvalid as exc:
         if "UTF8" in str(exc) or "UTF-8" in str(exc):
             raise _NotUtf8() from None
@@ -140,9 +151,20 @@ def _arrow_table(data: bytes, start: int, sep: str, width: int) -> pd.DataFrame:
 def _general_table(data: bytes, sep: str, width: int) -> pd.DataFrame:
     """Any shape: pandas' C parser padded to `width`, else the csv module."""
     try:
-        frame = pd.read_csv(io.BytesIO(data), sep=sep, header=None, names=range(width), dtype=str,
-                            keep_default_na=False, na_filter=False, skip_blank_lines=False,
-                            quoting=csv.QUOTE_MINIMAL, engine="c", on_bad_lines="error", encoding="utf-8")
+        frame = pd.read_csv(
+            io.BytesIO(data),
+            sep=sep,
+            header=None,
+            names=range(width),
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            quoting=csv.QUOTE_MINIMAL,
+            engine="c",
+            on_bad_lines="error",
+            encoding="utf-8",
+        )
         return frame.fillna("").astype(STRING)
     except UnicodeDecodeError:
         raise _NotUtf8() from None
@@ -213,14 +235,19 @@ def read_csv_text(data: bytes) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- workbooks: .xlsx, .xls, .ods
 
-WORKBOOKS = {".xlsx": "ett Excel-kalkylblad (.xlsx)", ".xls": "ett Excel-kalkylblad (.xls)",
-             ".ods": "ett OpenDocument-kalkylblad (.ods)"}
+WORKBOOKS = {
+    ".xlsx": "ett Excel-kalkylblad (.xlsx)",
+    ".xls": "ett Excel-kalkylblad (.xls)",
+    ".ods": "ett OpenDocument-kalkylblad (.ods)",
+}
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"
 ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
-MAX_SHEET_CANDIDATES = 20        # visible sheets whose first rows are scanned for the header
+MAX_SHEET_CANDIDATES = 20  # visible sheets whose first rows are scanned for the header
 PASSWORD = "filen är lösenordsskyddad; spara den utan lösenord och lämna den igen"
-TOO_MANY_CELLS = (f"arbetsboken innehåller för många celler (fler än {MAX_CELLS:,} räknat med upprepade rader "
-                  "och kolumner); dela upp leveransen per period").replace(",", " ")
+TOO_MANY_CELLS = (
+    f"arbetsboken innehåller för många celler (fler än {MAX_CELLS:,} räknat med upprepade rader "
+    "och kolumner); dela upp leveransen per period"
+).replace(",", " ")
 
 
 def _cell_text(value) -> str:
@@ -376,7 +403,7 @@ ODS_CHUNK = 1 << 20
 def _repeats(value: str | None) -> int:
     if not value or not value.isdigit():
         return 1
-    return int(value) if len(value) <= 9 else 10 ** 9
+    return int(value) if len(value) <= 9 else 10**9
 
 
 class _OdsCount:
@@ -498,13 +525,17 @@ def check_workbook_container(path: Path, max_unzipped: int) -> None:
         if _ole_is_encrypted(path):
             raise UnreadableFile(PASSWORD)
         if suffix != ".xls":
-            raise UnreadableFile(f"filen är sparad i det gamla Excel-formatet (.xls) men har filändelsen {suffix}; "
-                                 "byt filändelsen till .xls, eller spara den som .xlsx")
+            raise UnreadableFile(
+                f"filen är sparad i det gamla Excel-formatet (.xls) men har filändelsen {suffix}; "
+                "byt filändelsen till .xls, eller spara den som .xlsx"
+            )
         _check_xls(path)
         return
     if not head.startswith(b"PK"):
-        raise UnreadableFile(f"filen är inte {label} trots filändelsen, utan {_not_a_workbook(path)}; "
-                             "öppna den i Excel och spara den som .xlsx")
+        raise UnreadableFile(
+            f"filen är inte {label} trots filändelsen, utan {_not_a_workbook(path)}; "
+            "öppna den i Excel och spara den som .xlsx"
+        )
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
@@ -514,7 +545,8 @@ def check_workbook_container(path: Path, max_unzipped: int) -> None:
             if total > max_unzipped or (total > RATIO_CHECK_FROM and total / packed > MAX_PACKING_RATIO):
                 raise UnreadableFile(
                     f"filen packas upp till orimligt mycket data ({total // (1024 * 1024)} MB ur "
-                    f"{max(packed // 1024, 1)} kB; en s.k. zip-bomb eller en felaktig fil) och lästes inte")
+                    f"{max(packed // 1024, 1)} kB; en s.k. zip-bomb eller en felaktig fil) och lästes inte"
+                )
             if "EncryptedPackage" in names:
                 raise UnreadableFile(PASSWORD)
             content = _zip_content(archive, names)
@@ -525,8 +557,9 @@ def check_workbook_container(path: Path, max_unzipped: int) -> None:
             if content is None:
                 raise UnreadableFile(f"filen är ett zip-arkiv men inte {label}")
             if f".{content}" != suffix:
-                raise UnreadableFile(f"filen är {WORKBOOKS['.' + content]} men har filändelsen {suffix}; "
-                                     f"byt filändelsen till .{content}")
+                raise UnreadableFile(
+                    f"filen är {WORKBOOKS['.' + content]} men har filändelsen {suffix}; byt filändelsen till .{content}"
+                )
             # Unpacks every part up to its declared size and checks its CRC: a part that
             # unpacks to more than it declares (a lying zip bomb) or is damaged fails here.
             bad = archive.testzip()
@@ -542,8 +575,11 @@ def check_workbook_container(path: Path, max_unzipped: int) -> None:
 
 def _visible_sheets(workbook) -> list[str]:
     try:
-        return [m.name for m in workbook.sheets_metadata
-                if str(m.visible).endswith(".Visible") and str(m.typ).endswith(".WorkSheet")]
+        return [
+            m.name
+            for m in workbook.sheets_metadata
+            if str(m.visible).endswith(".Visible") and str(m.typ).endswith(".WorkSheet")
+        ]
     except AttributeError:  # older calamine without sheet metadata: the first sheet
         return []
 
@@ -592,7 +628,8 @@ def read_workbook(path: Path, kind: str, max_unzipped: int) -> pd.DataFrame:
             if sheet.total_height * max(sheet.total_width, 1) > MAX_CELLS:
                 raise UnreadableFile(
                     f"bladet '{wanted}' är för stort ({sheet.total_height} rader × {sheet.total_width} kolumner); "
-                    "dela upp leveransen per period")
+                    "dela upp leveransen per period"
+                )
             rows = sheet.to_python(skip_empty_area=False)
     except UnreadableFile:
         raise
@@ -615,6 +652,7 @@ def read_workbook(path: Path, kind: str, max_unzipped: int) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- all formats
 
+
 def read_cells(path: Path, kind: str, *, max_bytes: int, max_unzipped: int) -> pd.DataFrame:
     """All cells of the delivery as text, columns numbered 0..n."""
     size = path.stat().st_size
@@ -623,7 +661,8 @@ def read_cells(path: Path, kind: str, *, max_bytes: int, max_unzipped: int) -> p
     if size > max_bytes:
         raise UnreadableFile(
             f"filen är för stor ({size // (1024 * 1024)} MB, gränsen är {max_bytes // (1024 * 1024)} MB); "
-            "dela upp leveransen per period")
+            "dela upp leveransen per period"
+        )
     suffix = path.suffix.lower()
     if suffix in WORKBOOKS:
         return read_workbook(path, kind, max_unzipped)
@@ -753,11 +792,15 @@ def locate_header(cells: pd.DataFrame | np.ndarray, kind: str) -> tuple[int, dic
     Returns (row index, {cell column -> canonical column name}).
     """
     header_map = load_contract().header_map(kind)
-    head = cells[:MAX_HEADER_SCAN] if isinstance(cells, np.ndarray) else \
-        cells.iloc[:MAX_HEADER_SCAN].to_numpy(dtype=object)
+    head = (
+        cells[:MAX_HEADER_SCAN]
+        if isinstance(cells, np.ndarray)
+        else cells.iloc[:MAX_HEADER_SCAN].to_numpy(dtype=object)
+    )
     best = _best_header(head.tolist(), kind, header_map)
     if len(best[1]) < 2:
         raise UnreadableFile(
             "ingen rubrikrad hittades bland de första raderna: kolumnrubrikerna ska följa länets "
-            "exportkontrakt (t.ex. " + ", ".join(list(load_contract().columns(kind))[:5]) + ")")
+            "exportkontrakt (t.ex. " + ", ".join(list(load_contract().columns(kind))[:5]) + ")"
+        )
     return best

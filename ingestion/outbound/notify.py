@@ -1,4 +1,5 @@
 """Failure callback: tell the county data team that a task failed (never personal data)."""
+
 from __future__ import annotations
 
 import logging
@@ -8,9 +9,9 @@ log = logging.getLogger(__name__)
 
 
 def task_failed(context) -> None:
-    from .alert import send_mail
-    from .config import load_settings
-    from .registry import load_registry
+    from ingestion.core.config import load_settings
+    from ingestion.core.registry import load_registry
+    from ingestion.outbound.alerts import send_mail
 
     try:
         settings = load_settings()
@@ -23,9 +24,12 @@ def task_failed(context) -> None:
         message.set_content(
             f"Uppgiften {getattr(ti, 'task_id', '?')} i flödet {getattr(ti, 'dag_id', '?')} misslyckades "
             f"(körning {context.get('run_id')}, försök {getattr(ti, 'try_number', '?')}).\n"
-            "Se loggen i Airflow. Inga leveranser har gått förlorade: filer som inte lästs in ligger kvar i inkorgen.\n")
+            "Se loggen i Airflow. Inga leveranser har gått förlorade: filer som inte lästs in ligger kvar i inkorgen.\n"
+        )
         (settings.reports / "outbox").mkdir(parents=True, exist_ok=True)
-        (settings.reports / "outbox" / f"task-failed-{context.get('run_id', 'x')}.eml".replace(":", "_")).write_bytes(bytes(message))
+        (settings.reports / "outbox" / f"task-failed-{context.get('run_id', 'x')}.eml".replace(":", "_")).write_bytes(
+            bytes(message)
+        )
         send_mail(settings, message, attempts=2)
     except Exception:  # a callback must never raise
         log.exception("Kunde inte meddela dataenheten om felet")

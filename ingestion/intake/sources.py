@@ -21,6 +21,7 @@ true`, and then only after the file is safely in the landing zone and in the led
 A source that cannot be reached raises `SourceUnavailable` with a Swedish explanation; the
 caller (`process_association`) lets it fail that association only.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,12 +30,12 @@ import os
 import shutil
 import stat
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from .config import Settings
-from .discover import sha256_file
-from .land import existing
+from ingestion.core.config import Settings
+from ingestion.core.rawzone import existing, record_event
+from ingestion.intake.discover import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +213,8 @@ def _open_source(settings: Settings, code: str, source: dict):
         if forbidden:
             raise SourceError(
                 f"Förbundet {code}: registret får inte innehålla inloggningsuppgifter ({', '.join(sorted(forbidden))}); "
-                f"lägg dem i Airflow-anslutningen {conn_id}.")
+                f"lägg dem i Airflow-anslutningen {conn_id}."
+            )
         return _Sftp(conn_id, str(source.get("path") or "/"))
     raise SourceError(f"Förbundet {code}: okänd källtyp '{kind}' i registret (tillåtet: folder, sftp).")
 
@@ -226,8 +228,17 @@ def pull(settings: Settings, association) -> dict:
         return {"type": "none", "fetched": 0}
     code = association.code
     source = source_of(association)
-    summary = {"type": str(source["type"]).lower(), "source": None, "listed": 0, "fetched": 0,
-               "already_received": 0, "unchanged": 0, "deleted": 0, "files": [], "notes": []}
+    summary = {
+        "type": str(source["type"]).lower(),
+        "source": None,
+        "listed": 0,
+        "fetched": 0,
+        "already_received": 0,
+        "unchanged": 0,
+        "deleted": 0,
+        "files": [],
+        "notes": [],
+    }
     remote = _open_source(settings, code, source)
     if remote is None:
         summary["source"] = str(settings.landing / code)
@@ -259,18 +270,29 @@ def pull(settings: Settings, association) -> dict:
                 outcome = _fetch_one(settings, code, remote, item, target_dir, known)
                 if outcome is None:
                     summary["notes"].append(
-                        f"{item.name}: filen ändrades medan den hämtades; den hämtas vid nästa körning.")
+                        f"{item.name}: filen ändrades medan den hämtades; den hämtas vid nästa körning."
+                    )
                     continue
                 status, sha = outcome
                 if status == "name_busy":
                     summary["notes"].append(
                         f"{item.name}: en annan fil med samma namn väntar redan i inkorgen; "
-                        "den nya hämtas när den första är inläst.")
+                        "den nya hämtas när den första är inläst."
+                    )
                     continue
                 deleted = False
-                record = {"key": item.key, "name": item.name, "size": item.size, "mtime": item.mtime,
-                          "sha256": sha, "delivery": delivery_identity(item.name, sha), "status": status,
-                          "source": remote.label, "event_at": _now(), "deleted": False}
+                record = {
+                    "key": item.key,
+                    "name": item.name,
+                    "size": item.size,
+                    "mtime": item.mtime,
+                    "sha256": sha,
+                    "delivery": delivery_identity(item.name, sha),
+                    "status": status,
+                    "source": remote.label,
+                    "event_at": _now(),
+                    "deleted": False,
+                }
                 _append_ledger(settings, code, record)
                 known_keys[item.key] = record
                 known.add(record["delivery"])
@@ -295,27 +317,35 @@ def pull(settings: Settings, association) -> dict:
             f"Förbundet {code}: kunde inte hämta leveranser från källan {remote.label}{where}: "
             f"{type(exc).__name__}: {exc}. Inga filer togs bort hos källan; det som redan hämtats ligger kvar i "
             "inkorgen. Övriga förbund körs som vanligt. Kontrollera servern och anslutningen, "
-            "och kör sedan om uppgiften för förbundet.") from exc
-    log.info("Förbund %s: %s filer i %s, %s nya hämtade, %s redan mottagna", code, summary["listed"],
-             remote.label, summary["fetched"], summary["already_received"])
+            "och kör sedan om uppgiften för förbundet."
+        ) from exc
+    log.info(
+        "Förbund %s: %s filer i %s, %s nya hämtade, %s redan mottagna",
+        code,
+        summary["listed"],
+        remote.label,
+        summary["fetched"],
+        summary["already_received"],
+    )
     return summary
 
 
 def _duplicate_event(settings: Settings, code: str, name: str, sha: str, label: str) -> None:
     """Tell the owner, as for a file re-delivered to the drop folder, that these bytes came already."""
-    from .process import _event  # the association's event log (meta.delivery_events)
 
     landed = existing(settings, code, delivery_identity(name, sha))
     if landed is not None:
-        message = (f"{name}: exakt samma fil har redan tagits emot ({landed.manifest.get('received_at', '?')}, "
-                   f"status {landed.status or 'under kontroll'}); den hämtades inte igen från {label}.")
+        message = (
+            f"{name}: exakt samma fil har redan tagits emot ({landed.manifest.get('received_at', '?')}, "
+            f"status {landed.status or 'under kontroll'}); den hämtades inte igen från {label}."
+        )
     else:
         message = f"{name}: exakt samma innehåll som en fil som redan hämtats från {label}; den hämtades inte igen."
-    _event(settings, code, name, sha, "duplicate", message)
+    record_event(settings, code, name, sha, "duplicate", message)
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def delivery_identity(name: str, sha: str) -> str:
@@ -325,8 +355,8 @@ def delivery_identity(name: str, sha: str) -> str:
     new delivery and are fetched; a name outside the naming rule has no slot, so its name
     and bytes identify it (it is fetched once, and the pipeline tells the owner to rename it).
     """
-    from .discover import NameError_, parse_file_name
-    from .land import delivery_id_for
+    from ingestion.intake.discover import NameError_, parse_file_name
+    from ingestion.intake.land import delivery_id_for
 
     try:
         return delivery_id_for(parse_file_name(name), sha)
@@ -334,8 +364,9 @@ def delivery_identity(name: str, sha: str) -> str:
         return f"name:{name}:{sha}"
 
 
-def _fetch_one(settings: Settings, code: str, remote, item: RemoteFile, target_dir: Path,
-               known: set[str]) -> tuple[str, str] | None:
+def _fetch_one(
+    settings: Settings, code: str, remote, item: RemoteFile, target_dir: Path, known: set[str]
+) -> tuple[str, str] | None:
     """Download one file; returns (status, sha256), or None when it changed during the download."""
     part = target_dir / f".{item.name}.fetching"
     try:

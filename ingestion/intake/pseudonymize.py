@@ -8,20 +8,22 @@ association. No function here ever returns or logs the number itself.
 Each function has a scalar form (the reference) and a vectorised form over a pandas Series
 (used on whole deliveries); the tests hold them equal.
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import re
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-PNR_SHAPE = re.compile(r"^(?P<century>\d{2})?(?P<yy>\d{2})(?P<mm>\d{2})(?P<dd>\d{2})(?P<sep>[-+]?)(?P<serial>\d{3})(?P<check>\d)$")
+PNR_SHAPE = re.compile(
+    r"^(?P<century>\d{2})?(?P<yy>\d{2})(?P<mm>\d{2})(?P<dd>\d{2})(?P<sep>[-+]?)(?P<serial>\d{3})(?P<check>\d)$"
+)
 # Anything shaped like a personnummer inside free text (used to scrub other columns).
 PNR_IN_TEXT = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+ ]?\d{4}(?!\d)")
 # The same shape in RE2 syntax (no look-behind), for Arrow's vectorised regex functions.
@@ -84,7 +86,7 @@ def canonical_pnrs(series: pd.Series, today: date | None = None) -> pd.Series:
     """`canonical_pnr` over a Series, vectorised (Arrow regex, numpy Luhn and date check)."""
     today = today or date.today()
     text = pc.replace_substring_regex(_arrow(series), SPACES, "")
-    parts = pc.extract_regex(text, PNR_SHAPE.pattern)   # null where the shape does not match
+    parts = pc.extract_regex(text, PNR_SHAPE.pattern)  # null where the shape does not match
     shaped = pc.fill_null(pc.is_valid(parts), False).to_numpy(zero_copy_only=False)
     if not shaped.any():
         return pd.Series(pd.NA, index=series.index, dtype="string")
@@ -93,7 +95,7 @@ def canonical_pnrs(series: pd.Series, today: date | None = None) -> pd.Series:
     ten = pc.binary_join_element_wise(field["yy"], field["mm"], field["dd"], field["serial"], field["check"], "")
     ten = ten.combine_chunks() if isinstance(ten, pa.ChunkedArray) else ten
     first = np.frombuffer(ten.buffers()[1], dtype=np.int32)[ten.offset]
-    digits = np.frombuffer(ten.buffers()[2], dtype=np.uint8)[first:first + 10 * len(ten)]
+    digits = np.frombuffer(ten.buffers()[2], dtype=np.uint8)[first : first + 10 * len(ten)]
     digits = digits.reshape(-1, 10).astype(np.int64) - 48
     products = digits * LUHN_WEIGHTS
     luhn = ((products - 9 * (products > 9)).sum(axis=1) % 10) == 0
@@ -111,8 +113,9 @@ def canonical_pnrs(series: pd.Series, today: date | None = None) -> pd.Series:
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     month_days = DAYS_IN_MONTH[np.clip(month, 0, 12)] + ((month == 2) & leap)
     ok = luhn & (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
-    canonical = pc.binary_join_element_wise(pc.utf8_lpad(pc.cast(pa.array(year), pa.string()), 4, "0"),
-                                            pc.utf8_slice_codeunits(ten, 2), "")
+    canonical = pc.binary_join_element_wise(
+        pc.utf8_lpad(pc.cast(pa.array(year), pa.string()), 4, "0"), pc.utf8_slice_codeunits(ten, 2), ""
+    )
     full = np.zeros(len(shaped), dtype=bool)
     full[np.flatnonzero(shaped)[ok]] = True
     result = pc.replace_with_mask(pa.nulls(len(full), pa.string()), pa.array(full), canonical.filter(pa.array(ok)))
@@ -136,8 +139,7 @@ def pseudonym_message(association: str, deltagar_id):
 
 def pseudonym_key(secret: bytes, association: str, deltagar_id: str) -> str:
     """A project's own pseudonym, scoped to its association."""
-    return hmac.digest(secret, pseudonym_message(association, deltagar_id).encode("utf-8"),
-                       "sha256").hex()[:KEY_LENGTH]
+    return hmac.digest(secret, pseudonym_message(association, deltagar_id).encode("utf-8"), "sha256").hex()[:KEY_LENGTH]
 
 
 def hmac_keys(secret: bytes, messages: pd.Series) -> pd.Series:
@@ -150,8 +152,10 @@ def hmac_keys(secret: bytes, messages: pd.Series) -> pd.Series:
         # A delivery's worth of rows: Python's hmac (C) per value beats starting a DuckDB
         # connection (~30 ms); the same function, so the same keys.
         values = messages.astype("string").tolist()
-        keys = [None if v is None or v is pd.NA else
-                hmac.digest(secret, v.encode("utf-8"), "sha256").hex()[:KEY_LENGTH] for v in values]
+        keys = [
+            None if v is None or v is pd.NA else hmac.digest(secret, v.encode("utf-8"), "sha256").hex()[:KEY_LENGTH]
+            for v in values
+        ]
         return pd.Series(pd.array(keys, dtype="string"), index=messages.index, dtype="string")
     import duckdb
 
@@ -162,10 +166,15 @@ def hmac_keys(secret: bytes, messages: pd.Series) -> pd.Series:
     con = duckdb.connect()
     try:
         con.register("messages", values)
-        keys = con.sql(
-            f"select case when m is not null then left(sha256($outer || unhex(sha256($inner || encode(m)))), "
-            f"{KEY_LENGTH}) end as k from messages",
-            params={"outer": outer, "inner": inner}).to_arrow_table().column("k")
+        keys = (
+            con.sql(
+                f"select case when m is not null then left(sha256($outer || unhex(sha256($inner || encode(m)))), "
+                f"{KEY_LENGTH}) end as k from messages",
+                params={"outer": outer, "inner": inner},
+            )
+            .to_arrow_table()
+            .column("k")
+        )
     finally:
         con.close()
     return pd.Series(pd.array(keys, dtype="string"), index=messages.index, dtype="string")
@@ -184,7 +193,7 @@ def pseudonym_keys(secret: bytes, association: str, ids: pd.Series) -> pd.Series
 def key_for_input(secret: bytes, given: str) -> str | None:
     """`finsam forget` accepts a personnummer or an existing key."""
     given = given.strip()
-    if re.fullmatch(r"[0-9a-f]{%d}" % KEY_LENGTH, given):
+    if re.fullmatch(rf"[0-9a-f]{{{KEY_LENGTH}}}", given):
         return given
     canonical = canonical_pnr(given)
     return person_key(secret, canonical) if canonical else None
@@ -202,20 +211,3 @@ def holds_pnr(series: pd.Series) -> pd.Series:
         return pd.Series(False, index=series.index, dtype=bool)
     hits = pc.fill_null(pc.match_substring_regex(_arrow(series), PNR_IN_TEXT_RE2), False)
     return pd.Series(hits.to_numpy(zero_copy_only=False), index=series.index, dtype=bool)
-
-
-# ---------------------------------------------------------------- erased persons
-
-def read_erased_keys(path: Path) -> set[str]:
-    """Keys of persons who withdrew consent (`raw/_erased_keys.txt`, one key a line)."""
-    if not path.exists():
-        return set()
-    return {line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
-
-
-def append_erased_key(path: Path, key: str) -> None:
-    if key in read_erased_keys(path):
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(key + "\n")

@@ -7,6 +7,7 @@ file (`config/mappings.yml`, `FINSAM_MAPPINGS`), with `finsam map`. A mapping is
 the same place as the contract's labels, and every value it translated is listed to the
 owner and the data team in the delivery's report, so a wrong mapping shows and can be undone.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from .contract import CONTRACT_PATH, fold, load_contract
+from ingestion.core.contract import CONTRACT_PATH, fold, load_contract
 
 HEADER = """\
 # Länets mappningar: ord som förbundens ägare skriver, översatta till exportkontraktets koder.
@@ -71,9 +72,15 @@ EMPTY = Mappings([])
 def _entries(data) -> list[Mapping]:
     entries = []
     for item in (data or {}).get("mappings") or []:
-        entries.append(Mapping(column=str(item["column"]), value=str(item["value"]), code=str(item["code"]),
-                               association=str(item["association"]) if item.get("association") else None,
-                               added=str(item["added"]) if item.get("added") else None))
+        entries.append(
+            Mapping(
+                column=str(item["column"]),
+                value=str(item["value"]),
+                code=str(item["code"]),
+                association=str(item["association"]) if item.get("association") else None,
+                added=str(item["added"]) if item.get("added") else None,
+            )
+        )
     return entries
 
 
@@ -107,13 +114,28 @@ def column_code_list(column: str) -> tuple[str, bool]:
         col = contract.columns(kind).get(column)
         if col is not None and col.type in ("code", "codes", "yesno"):
             return (col.codes or "ja_nej"), col.type == "codes"
-    coded = sorted({name for kind in contract.data["kinds"] for name, c in contract.columns(kind).items()
-                    if c.type in ("code", "codes", "yesno")})
-    raise MappingError(f"kolumnen {column} har ingen kodlista i exportkontraktet; kolumner med koder: {', '.join(coded)}")
+    coded = sorted(
+        {
+            name
+            for kind in contract.data["kinds"]
+            for name, c in contract.columns(kind).items()
+            if c.type in ("code", "codes", "yesno")
+        }
+    )
+    raise MappingError(
+        f"kolumnen {column} har ingen kodlista i exportkontraktet; kolumner med koder: {', '.join(coded)}"
+    )
 
 
-def add_mapping(path: Path, column: str, value: str, code: str, association: str | None = None,
-                known_associations: list[str] | None = None, today: date | None = None) -> Mapping:
+def add_mapping(
+    path: Path,
+    column: str,
+    value: str,
+    code: str,
+    association: str | None = None,
+    known_associations: list[str] | None = None,
+    today: date | None = None,
+) -> Mapping:
     """Add one mapping to the file after checking it; returns it. Raises MappingError (Swedish)."""
     contract = load_contract()
     code_list, multi = column_code_list(column)
@@ -125,17 +147,23 @@ def add_mapping(path: Path, column: str, value: str, code: str, association: str
     prefix = contract.prefixed(code_list)
     parts = code.split("+") if multi else [code]
     for part in parts:
-        if part not in valid and not (prefix and part.startswith(f"{prefix}:") and part[len(prefix) + 1:].isdigit()
-                                      and len(part) == len(prefix) + 5):
-            raise MappingError(f"koden {part} finns inte i kodlistan {code_list}; giltiga koder: "
-                               f"{contract.valid_text(code_list)}")
+        if part not in valid and not (
+            prefix
+            and part.startswith(f"{prefix}:")
+            and part[len(prefix) + 1 :].isdigit()
+            and len(part) == len(prefix) + 5
+        ):
+            raise MappingError(
+                f"koden {part} finns inte i kodlistan {code_list}; giltiga koder: {contract.valid_text(code_list)}"
+            )
     if association and known_associations is not None and association not in known_associations:
-        raise MappingError(f"förbundet {association} finns inte i länets register "
-                           f"({', '.join(known_associations)})")
+        raise MappingError(f"förbundet {association} finns inte i länets register ({', '.join(known_associations)})")
     existing = contract.alias_map(code_list).get(fold(value))
     if existing is not None and existing != code:
-        raise MappingError(f"'{value}' är redan en benämning av koden {existing} i exportkontraktet; "
-                           f"en mappning till {code} skulle ändra dess betydelse")
+        raise MappingError(
+            f"'{value}' är redan en benämning av koden {existing} i exportkontraktet; "
+            f"en mappning till {code} skulle ändra dess betydelse"
+        )
     if existing == code:
         raise MappingError(f"'{value}' betyder redan {code} enligt exportkontraktet; ingen mappning behövs")
     data = {}
@@ -146,10 +174,13 @@ def add_mapping(path: Path, column: str, value: str, code: str, association: str
         if entry.column == column and fold(entry.value) == fold(value) and entry.association == association:
             if entry.code == code:
                 raise MappingError(f"mappningen finns redan: {column} '{entry.value}' -> {code}")
-            raise MappingError(f"'{entry.value}' är redan mappat till {entry.code} i kolumnen {column}"
-                               f"{' för ' + association if association else ''}; ta bort den raden i {path.name} först")
-    entry = Mapping(column=column, value=value, code=code, association=association,
-                    added=(today or date.today()).isoformat())
+            raise MappingError(
+                f"'{entry.value}' är redan mappat till {entry.code} i kolumnen {column}"
+                f"{' för ' + association if association else ''}; ta bort den raden i {path.name} först"
+            )
+    entry = Mapping(
+        column=column, value=value, code=code, association=association, added=(today or date.today()).isoformat()
+    )
     entries.append(entry)
     write_mappings(path, entries)
     return entry

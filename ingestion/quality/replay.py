@@ -13,6 +13,7 @@ marks the chosen deliveries and runs the pipeline. A delivery is never replayed 
 delivery for the same slot (association, intervention, kind, period) exists: the owner's
 newer file is what counts.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,25 +21,25 @@ import json
 import logging
 import shutil
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from .config import Settings
-from .land import Landed, all_landed, existing, raw_dir, write_json_atomic
-from .mappings import load_mappings
-from .normalize import retype
+from ingestion.core.config import Settings
+from ingestion.core.mappings import load_mappings
+from ingestion.core.rawzone import Landed, all_landed, existing, raw_dir, write_json_atomic
+from ingestion.intake.normalize import retype
 
 log = logging.getLogger(__name__)
-CHECKED_MARKER = "_rules_checked"      # raw/<ASSOC>/_rules_checked: the fingerprint last scanned under
-REQUEST = "replay_requested"           # raw/<ASSOC>/<delivery>/replay_requested: `finsam replay` asked for it
-OUTCOME = "replay.json"                # raw/<ASSOC>/<delivery>/replay.json: what the last replay gave
+CHECKED_MARKER = "_rules_checked"  # raw/<ASSOC>/_rules_checked: the fingerprint last scanned under
+REQUEST = "replay_requested"  # raw/<ASSOC>/<delivery>/replay_requested: `finsam replay` asked for it
+OUTCOME = "replay.json"  # raw/<ASSOC>/<delivery>/replay.json: what the last replay gave
 
 REASON_RULES = "kontraktet eller länets mappningar har ändrats sedan leveransen underkändes"
 REASON_REQUEST = "omprövning begärd av länets dataenhet (finsam replay)"
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def needs_scan(settings: Settings, association: str, fingerprint: str) -> bool:
@@ -114,7 +115,7 @@ def _outcome(item: Landed) -> dict:
 
 
 def replay_id(original: Landed, fingerprint: str) -> str:
-    return hashlib.sha256(f"{original.delivery_id}:replay:{fingerprint}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{original.delivery_id}:replay:{fingerprint}".encode()).hexdigest()
 
 
 def prepare(settings: Settings, original: Landed, fingerprint: str, reason: str) -> Landed:
@@ -123,14 +124,23 @@ def prepare(settings: Settings, original: Landed, fingerprint: str, reason: str)
     found = existing(settings, original.manifest["association"], delivery_id)
     if found is not None:
         return found  # prepared by an interrupted run: it is validated with the others
-    frame, notes = retype(original.frame(), original.manifest["kind"], original.manifest["association"],
-                          load_mappings(settings.mappings))
-    previous = [n for n in original.manifest.get("notes", []) if n.get("check") not in ("lansmappning", "tolkad_stavning")]
+    frame, notes = retype(
+        original.frame(), original.manifest["kind"], original.manifest["association"], load_mappings(settings.mappings)
+    )
+    previous = [
+        n for n in original.manifest.get("notes", []) if n.get("check") not in ("lansmappning", "tolkad_stavning")
+    ]
     manifest = dict(original.manifest)
-    manifest.update(delivery_id=delivery_id, received_at=_now(), replay_of=original.delivery_id,
-                    replay_reason=reason, original_received_at=original.manifest["received_at"],
-                    rules_fingerprint=fingerprint, notes=previous + [n.to_dict() for n in notes],
-                    text_columns=[c for c in frame.columns if c not in ("source_row", "is_anonymous")])
+    manifest.update(
+        delivery_id=delivery_id,
+        received_at=_now(),
+        replay_of=original.delivery_id,
+        replay_reason=reason,
+        original_received_at=original.manifest["received_at"],
+        rules_fingerprint=fingerprint,
+        notes=previous + [n.to_dict() for n in notes],
+        text_columns=[c for c in frame.columns if c not in ("source_row", "is_anonymous")],
+    )
     final = raw_dir(settings, manifest["association"], delivery_id)
     tmp = Path(tempfile.mkdtemp(prefix=f".{delivery_id[:12]}-", dir=final.parent))
     try:
@@ -156,9 +166,15 @@ def settle(settings: Settings, replay: Landed, status: str) -> str:
     fingerprint = replay.manifest.get("rules_fingerprint")
     accepted = status in ("accepted", "accepted_with_warnings")
     if original is not None:
-        write_json_atomic(original.directory / OUTCOME, {
-            "checked_fingerprint": fingerprint, "checked_at": _now(),
-            "replaced_by": replay.delivery_id if accepted else None, "status": status})
+        write_json_atomic(
+            original.directory / OUTCOME,
+            {
+                "checked_fingerprint": fingerprint,
+                "checked_at": _now(),
+                "replaced_by": replay.delivery_id if accepted else None,
+                "status": status,
+            },
+        )
         (original.directory / REQUEST).unlink(missing_ok=True)
     if accepted:
         (replay.directory / "replayed").write_text(_now() + "\n", encoding="utf-8")  # alert.REPLAYED_MARKER

@@ -1,4 +1,5 @@
 """The county export contract (contract.yml), loaded once and shared by every layer."""
+
 from __future__ import annotations
 
 import re
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-CONTRACT_PATH = Path(__file__).with_name("contract.yml")
+CONTRACT_PATH = Path(__file__).resolve().parents[1] / "contract.yml"  # ingestion/contract.yml
 KINDS = ("deltagare", "insatser", "budget", "volym")
 
 
@@ -54,8 +55,13 @@ class Contract:
     def _columns(self, kind: str) -> dict[str, Column]:
         cols = self.data["kinds"][kind]["columns"]
         return {
-            name: Column(name=name, type=spec["type"], required=bool(spec.get("required")),
-                         synonyms=tuple(spec.get("synonyms") or ()), codes=spec.get("codes"))
+            name: Column(
+                name=name,
+                type=spec["type"],
+                required=bool(spec.get("required")),
+                synonyms=tuple(spec.get("synonyms") or ()),
+                codes=spec.get("codes"),
+            )
             for name, spec in cols.items()
         }
 
@@ -99,7 +105,7 @@ class Contract:
                 mapping.setdefault(fold(alias), code)
         return mapping
 
-    def vocabulary(self, code_list: str) -> "Vocabulary":
+    def vocabulary(self, code_list: str) -> Vocabulary:
         """The words owners write for one code list (aliases, inflections, declared ambiguities)."""
         memo = self.__dict__.setdefault("_vocabularies", {})
         if code_list not in memo:
@@ -130,21 +136,108 @@ def load_contract(path: str | None = None) -> Contract:
 
 # Swedish endings a word takes in running text: definite (-en, -et, -n, -na), plural
 # (-er, -ar, -or, -erna, -arna, -orna), genitive (-s), participles (-ad, -at, -ade, -t, -d).
-INFLECTIONS = frozenset({"", "s", "n", "t", "d", "a", "e", "r", "en", "et", "na", "er", "ar", "or", "es", "ns", "ts",
-                         "ens", "ets", "ad", "at", "de", "te", "ade", "erna", "arna", "orna", "ernas", "arnas",
-                         "ornas", "ande", "ende"})
-COMPOUND_HEAD = 5      # an alias word at least this long may start a compound ("lönebidrags|anställning")
-FUZZY_MIN_LENGTH = 7   # only words this long are read through a typo ("Försörjningstöd")
+INFLECTIONS = frozenset(
+    {
+        "",
+        "s",
+        "n",
+        "t",
+        "d",
+        "a",
+        "e",
+        "r",
+        "en",
+        "et",
+        "na",
+        "er",
+        "ar",
+        "or",
+        "es",
+        "ns",
+        "ts",
+        "ens",
+        "ets",
+        "ad",
+        "at",
+        "de",
+        "te",
+        "ade",
+        "erna",
+        "arna",
+        "orna",
+        "ernas",
+        "arnas",
+        "ornas",
+        "ande",
+        "ende",
+    }
+)
+COMPOUND_HEAD = 5  # an alias word at least this long may start a compound ("lönebidrags|anställning")
+FUZZY_MIN_LENGTH = 7  # only words this long are read through a typo ("Försörjningstöd")
 FUZZY_CUTOFF = 0.88
 # Words that carry no meaning for a code ("remitterad från socialtjänsten", "till arbete").
-STOPWORDS = frozenset({"i", "pa", "av", "till", "fran", "hos", "via", "med", "for", "den", "det", "de", "ett",
-                       "som", "har", "vid", "genom", "inom", "under", "efter", "infor", "direkt", "remitterad",
-                       "remitterade", "remiss", "remitterande", "aktor", "huvudsakligen", "mest", "framst"})
+STOPWORDS = frozenset(
+    {
+        "i",
+        "pa",
+        "av",
+        "till",
+        "fran",
+        "hos",
+        "via",
+        "med",
+        "for",
+        "den",
+        "det",
+        "de",
+        "ett",
+        "som",
+        "har",
+        "vid",
+        "genom",
+        "inom",
+        "under",
+        "efter",
+        "infor",
+        "direkt",
+        "remitterad",
+        "remitterade",
+        "remiss",
+        "remitterande",
+        "aktor",
+        "huvudsakligen",
+        "mest",
+        "framst",
+    }
+)
 # A word that turns the meaning around: a value holding one is never read by its other words
 # ("ej fullföljt gymnasium" is not GYMNASIAL), only by an alias that itself holds the word.
-NEGATIONS = frozenset({"ej", "inte", "ingen", "inget", "inga", "utan", "saknar", "ofullstandig", "ofullstandigt",
-                       "ofullstandiga", "avbruten", "avbrutet", "avbrutna", "paborjad", "paborjat", "icke", "aldrig",
-                       "ofullfoljd", "ofullfoljt", "fullfoljd", "fullfoljt", "delvis"})
+NEGATIONS = frozenset(
+    {
+        "ej",
+        "inte",
+        "ingen",
+        "inget",
+        "inga",
+        "utan",
+        "saknar",
+        "ofullstandig",
+        "ofullstandigt",
+        "ofullstandiga",
+        "avbruten",
+        "avbrutet",
+        "avbrutna",
+        "paborjad",
+        "paborjat",
+        "icke",
+        "aldrig",
+        "ofullfoljd",
+        "ofullfoljt",
+        "fullfoljd",
+        "fullfoljt",
+        "delvis",
+    }
+)
 
 
 SEPARATOR_CHARS = re.compile(r"[+,/;&]")
@@ -161,7 +254,7 @@ def _same_word(alias: str, word: str) -> bool:
     if alias.isdigit() or word.isdigit():
         return False
     short, long_ = (alias, word) if len(alias) <= len(word) else (word, alias)
-    if len(short) >= 3 and long_.startswith(short) and long_[len(short):] in INFLECTIONS:
+    if len(short) >= 3 and long_.startswith(short) and long_[len(short) :] in INFLECTIONS:
         return True
     # "subventionerad" ~ "subventionerat", "anställd" ~ "anställt"
     if len(alias) == len(word) and len(alias) >= 6 and alias[:-1] == word[:-1] and {alias[-1], word[-1]} <= {"d", "t"}:
@@ -173,8 +266,9 @@ def _same_word(alias: str, word: str) -> bool:
 @dataclass(frozen=True)
 class CodeMatch:
     """How one delivered value reads against a code list."""
-    code: str | None                 # the code, when the value means exactly one
-    how: str | None = None           # exact | words | fuzzy (None: not understood)
+
+    code: str | None  # the code, when the value means exactly one
+    how: str | None = None  # exact | words | fuzzy (None: not understood)
     candidates: tuple[str, ...] = ()  # the codes an ambiguous value could mean
 
 
@@ -201,8 +295,9 @@ class Vocabulary:
             if words and folded not in self.ambiguous:
                 phrases.setdefault(words, code)
         self.phrases = sorted(phrases.items(), key=lambda item: -len(item[0]))
-        self.ambiguous_phrases = [(tuple(_words(word)), tuple(codes)) for word, codes in self.ambiguous.items()
-                                  if _words(word)]
+        self.ambiguous_phrases = [
+            (tuple(_words(word)), tuple(codes)) for word, codes in self.ambiguous.items() if _words(word)
+        ]
         self.single_words = {words[0]: code for words, code in phrases.items() if len(words) == 1}
         self.refines = {str(k): str(v) for k, v in ((contract.data.get("refines") or {}).get(code_list) or {}).items()}
 
@@ -226,11 +321,14 @@ class Vocabulary:
         for phrase, target in [*self.phrases, *self.ambiguous_phrases]:
             n = len(phrase)
             for start in range(len(words) - n + 1):
-                if all(_same_word(a, w) for a, w in zip(phrase, words[start:start + n])):
+                if all(_same_word(a, w) for a, w in zip(phrase, words[start : start + n])):
                     spans.append((start, start + n, target))
         # An alias inside a longer matching alias says nothing of its own.
-        kept = [s for s in spans if not any(o is not s and o[0] <= s[0] and s[1] <= o[1] and (o[1] - o[0]) > (s[1] - s[0])
-                                            for o in spans)]
+        kept = [
+            s
+            for s in spans
+            if not any(o is not s and o[0] <= s[0] and s[1] <= o[1] and (o[1] - o[0]) > (s[1] - s[0]) for o in spans)
+        ]
         codes: set[str] = set()
         ambiguous = False
         covered: set[int] = set()
@@ -247,8 +345,7 @@ class Vocabulary:
         if codes:
             if len(codes) == 1 and not ambiguous and not negated:
                 return CodeMatch(next(iter(codes)), "words")
-            return CodeMatch(None, None, self._sorted(codes) if len(codes) > 1 or ambiguous else
-                             self._sorted(codes))
+            return CodeMatch(None, None, self._sorted(codes) if len(codes) > 1 or ambiguous else self._sorted(codes))
         if negated:
             return CodeMatch(None)
         # A typo in a long word: "Försörjningstöd", "Arbetsförmedligen".
@@ -258,8 +355,9 @@ class Vocabulary:
         for word in words:
             if len(word) < FUZZY_MIN_LENGTH:
                 continue
-            close = difflib.get_close_matches(word, [w for w in self.single_words if len(w) >= FUZZY_MIN_LENGTH],
-                                              n=3, cutoff=FUZZY_CUTOFF)
+            close = difflib.get_close_matches(
+                word, [w for w in self.single_words if len(w) >= FUZZY_MIN_LENGTH], n=3, cutoff=FUZZY_CUTOFF
+            )
             fuzzy.update(self.single_words[c] for c in close)
         if len(fuzzy) == 1:
             return CodeMatch(next(iter(fuzzy)), "fuzzy")

@@ -1,0 +1,1 @@
+"""Stage 4, outbound: what leaves the platform: published marts, alerts, reminders (and the reports to come)."""

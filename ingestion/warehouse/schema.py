@@ -1,0 +1,115 @@
+"""The warehouse's schema: every table the pipeline itself writes (raw, meta), in one place.
+
+dbt owns staging, intermediate, marts and public; everything dbt reads from (`raw.*`, `meta.*`)
+is created here, by `ensure_schema`, before any step writes or dbt runs. Raw tables follow the
+contract (`kind_columns`); see docs/architecture.md for every column.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from ingestion.core.config import Settings
+from ingestion.core.contract import KINDS, load_contract
+
+DELIVERY_COLUMNS = [
+    ("delivery_id", "varchar"),
+    ("association_code", "varchar"),
+    ("intervention_code", "varchar"),
+    ("period", "varchar"),
+    ("period_start", "date"),
+    ("period_end", "date"),
+    ("received_at", "timestamp"),
+    ("source_row", "integer"),
+]
+TYPE_SQL = {"date": "date", "int": "integer", "amount": "decimal(18,2)", "percent": "integer", "yesno": "boolean"}
+DELTAGARE_IDENTITY = [("person_key", "varchar"), ("person_key_source", "varchar"), ("is_anonymous", "boolean")]
+SKIP = {"deltagare": {"personnummer", "deltagar_id", "anonym", "alder"}}  # alder: only fills fodelsear
+
+META_DDL = [
+    """create table if not exists meta.load_ledger (
+        delivery_id varchar primary key, association_code varchar, intervention_code varchar, kind varchar,
+        period varchar, file_name varchar, sha256 varchar, size_bytes bigint, rows_read integer,
+        rows_kept integer, rows_dropped integer, received_at timestamp, status varchar, reason varchar,
+        loaded_at timestamp)""",
+    """create table if not exists meta.validation_results (
+        delivery_id varchar, suite varchar, expectation varchar, severity varchar, passed boolean,
+        observed varchar, failing_rows integer[], message_sv varchar)""",
+    """create table if not exists meta.delivery_events (
+        event_at timestamp, association_code varchar, file_name varchar, sha256 varchar, event varchar,
+        message_sv varchar)""",
+    """create table if not exists meta.erasures (
+        erased_at timestamp, person_key_prefix varchar, rows_removed_raw integer, rows_removed_warehouse integer)""",
+    """create table if not exists meta.alerts (
+        delivery_id varchar, recipient varchar, sent_at timestamp, status varchar, attempts integer)""",
+    """create table if not exists meta.registry_associations (
+        association_code varchar primary key, name varchar, county_code varchar, municipalities varchar,
+        data_team_email varchar)""",
+]
+
+
+# A replayed delivery (ingestion/replay.py) names the refused delivery it replaces and why.
+LEDGER_ADDED_COLUMNS = [
+    "alter table meta.load_ledger add column if not exists replay_of varchar",
+    "alter table meta.load_ledger add column if not exists replay_reason varchar",
+]
+
+
+# Due deliveries and reminders (ingestion/outbound/reminders.py).
+EXPECTED_DDL = """create table if not exists meta.expected_deliveries (
+    association_code varchar, intervention_code varchar, kind varchar, period varchar, period_start date,
+    period_end date, cadence varchar, due_date date, owner_email varchar, as_of date, status varchar,
+    days_overdue integer, deliveries integer, accepted_delivery_id varchar, accepted_at timestamp,
+    latest_delivery_id varchar, latest_status varchar)"""
+REMINDERS_DDL = """create table if not exists meta.reminders (
+    association_code varchar, intervention_code varchar, kind varchar, period varchar, recipient varchar,
+    status varchar, attempts integer, first_tried_at timestamp, sent_at timestamp, as_of date)"""
+
+# Work still to do per association, by stage: 'build' (load → dbt), then 'facts' (→ validate_facts)
+# and 'publish' (→ publish_marts), both queued by a successful build.
+BUILD_QUEUE_DDL = """create table if not exists meta.build_queue (
+    association_code varchar, reason varchar, queued_at timestamp default current_timestamp,
+    stage varchar default 'build')"""
+BUILD_STATE_DDL = """create table if not exists meta.build_state (
+    built_at timestamp, project_fingerprint varchar, full_refresh boolean, associations varchar)"""
+
+
+def kind_columns(kind: str) -> list[tuple[str, str]]:
+    columns = []
+    for name, col in load_contract().columns(kind).items():
+        if name in SKIP.get(kind, set()):
+            continue
+        columns.append((name, "varchar" if col.type == "kommun" else TYPE_SQL.get(col.type, "varchar")))
+    if kind == "deltagare":
+        columns = DELTAGARE_IDENTITY + columns
+    return columns
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    for schema in ("raw", "meta"):
+        con.execute(f"create schema if not exists {schema}")
+    for kind in KINDS:
+        cols = ", ".join(f"{n} {t}" for n, t in DELIVERY_COLUMNS + kind_columns(kind))
+        con.execute(f"create table if not exists raw.{kind} ({cols})")
+    for ddl in META_DDL + [EXPECTED_DDL, REMINDERS_DDL, BUILD_QUEUE_DDL, BUILD_STATE_DDL]:
+        con.execute(ddl)
+    for ddl in LEDGER_ADDED_COLUMNS:  # warehouses created before these columns existed
+        con.execute(ddl)
+
+
+def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(settings.warehouse))
+
+
+def read_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """A connection for reading the warehouse.
+
+    Read-only where possible; in a process where dbt-duckdb still holds the file open with
+    the default configuration (`finsam run` after `dbt build`), DuckDB refuses a second
+    configuration, so that process reuses the default one. Callers only read.
+    """
+    try:
+        return duckdb.connect(str(settings.warehouse), read_only=True)
+    except duckdb.ConnectionException:
+        return duckdb.connect(str(settings.warehouse))
