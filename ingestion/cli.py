@@ -40,7 +40,17 @@ def cmd_run(args) -> int:
             )
         )
     )
-    return 3 if result["unreachable"] else 0  # a scheduler sees that a source was down
+    return _run_exit_code(result)
+
+
+def _run_exit_code(result: dict) -> int:
+    """0 all well; 3 a source could not be reached; 4 an association failed on the file system
+    (permission, full disk). The other associations ran in both cases; nothing was lost."""
+    for message in result.get("failed", {}).values():
+        print(f"Fel: {message}", file=sys.stderr)
+    if result.get("failed"):
+        return 4
+    return 3 if result["unreachable"] else 0
 
 
 def cmd_validate(args) -> int:
@@ -135,7 +145,7 @@ def cmd_replay(args) -> int:
             )
         )
     )
-    return 3 if result["unreachable"] else 0
+    return _run_exit_code(result)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,6 +229,16 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"Fel: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk or a missing permission outside one association's work
+        import errno
+
+        cause = "disken är full" if exc.errno == errno.ENOSPC else f"ett fel i filsystemet ({exc.strerror or exc})"
+        print(
+            f"Fel: körningen avbröts: {cause}. Inget som redan lästs in har gått förlorat; filer som inte "
+            "hann behandlas ligger kvar i inkorgen. Åtgärda felet och kör igen.",
+            file=sys.stderr,
+        )
+        return 4
 
 
 if __name__ == "__main__":

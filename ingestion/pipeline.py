@@ -16,7 +16,13 @@ from ingestion.intake.sources import SourceUnavailable
 from ingestion.outbound.alerts import send_alerts
 from ingestion.outbound.publish import publish_marts
 from ingestion.outbound.reminders import track_deliveries
-from ingestion.process import process_association, process_associations, source_down_summary
+from ingestion.process import (
+    AssociationError,
+    failed_summary,
+    process_association,
+    process_associations,
+    source_down_summary,
+)
 from ingestion.quality.facts import run_facts_validation
 from ingestion.warehouse.build import build_marts
 from ingestion.warehouse.load import load_warehouse
@@ -61,6 +67,9 @@ def _one(settings: Settings, registry: Registry, code: str, as_of: date | None, 
     except SourceUnavailable as exc:
         log.error("%s", exc)
         return source_down_summary(code, exc)
+    except AssociationError as exc:
+        log.error("%s", exc)
+        return failed_summary(code, str(exc))
 
 
 def run_pipeline(
@@ -87,6 +96,7 @@ def run_pipeline(
         "tracking": tracking,
         "unknown_folders": unknown_drop_folders(settings, registry),
         "unreachable": {s["association"]: s["source_error"] for s in associations if s.get("source_error")},
+        "failed": {s["association"]: s["error"] for s in associations if s.get("error")},
     }
 
 

@@ -14,7 +14,17 @@ from datetime import date
 
 from ingestion.core.config import Settings
 from ingestion.core.findings import Finding, group_findings
-from ingestion.core.rawzone import Landed, current_register, existing, record_event, unvalidated, write_validation
+from ingestion.core.privacy import safe_name
+from ingestion.core.rawzone import (
+    Landed,
+    current_register,
+    existing,
+    handed_over,
+    mark_handed_over,
+    record_event,
+    unvalidated,
+    write_validation,
+)
 from ingestion.core.registry import Registry
 from ingestion.intake.discover import NameError_, find_files, parse_file_name
 from ingestion.intake.land import delivery_id_for, land_files
@@ -130,10 +140,44 @@ def associations_with_work(settings: Settings, registry: Registry) -> list[str]:
     ]
 
 
+class AssociationError(RuntimeError):
+    """One association could not be processed (a folder without permission, a full disk); the
+    message is Swedish and says what to fix. Nothing is lost: files stay in the landing folder."""
+
+
+def os_error_sv(association: str, exc: OSError) -> str:
+    import errno
+
+    where = safe_name(str(exc.filename)) if exc.filename else "en fil eller mapp"
+    if exc.errno == errno.ENOSPC:
+        cause = "disken är full"
+        fix = "frigör utrymme på disken"
+    elif isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        cause = f"behörighet saknas till {where}"
+        fix = "ge körningen läs- och skrivrätt till mappen"
+    else:
+        cause = f"ett fel i filsystemet vid {where} ({exc.strerror or type(exc).__name__})"
+        fix = "kontrollera mappen"
+    return (
+        f"Förbundet {association} kunde inte behandlas: {cause}. Inget har gått förlorat: filerna ligger kvar "
+        f"i inkorgen och behandlas vid nästa körning. Övriga förbund körs som vanligt. Åtgärd: {fix} och kör igen."
+    )
+
+
 def process_association(
     settings: Settings, registry: Registry, association: str, *, as_of: date | None = None, docs: bool = True
 ) -> dict:
-    """Discover, land, validate and quarantine one association's new deliveries."""
+    """Discover, land, validate and quarantine one association's new deliveries. A file-system
+    error (permission, full disk) fails this association only, with a Swedish `AssociationError`."""
+    try:
+        return _process_association(settings, registry, association, as_of=as_of, docs=docs)
+    except OSError as exc:
+        raise AssociationError(os_error_sv(association, exc)) from exc
+
+
+def _process_association(
+    settings: Settings, registry: Registry, association: str, *, as_of: date | None, docs: bool
+) -> dict:
     as_of = as_of or date.today()
     summary, ordered, started = _discover_and_land(settings, registry, association, as_of)
     landed_at = time.perf_counter()
@@ -161,6 +205,10 @@ def process_associations(
         except SourceUnavailable as exc:  # that association only: the others go on (as the DAG's tasks do)
             log.error("%s", exc)
             unreachable.append(source_down_summary(association, exc))
+        except OSError as exc:
+            message = os_error_sv(association, exc)
+            log.error("%s", message)
+            unreachable.append(failed_summary(association, message))
     landed_at = time.perf_counter()
     results = _validate_many(
         settings,
@@ -178,11 +226,21 @@ def process_associations(
             "land_s": round(summary.pop("_land_s"), 3),
             "validate_s": round(validate_s * len(ordered) / rows, 3),
         }  # its share
-        summaries.append(_finish(settings, association, summary, ordered, results))
+        try:
+            summaries.append(_finish(settings, association, summary, ordered, results))
+        except OSError as exc:  # e.g. a read-only quarantine folder: this association only
+            message = os_error_sv(association, exc)
+            log.error("%s", message)
+            summaries.append(failed_summary(association, message))
     return summaries + unreachable
 
 
-def source_down_summary(association: str, exc: Exception) -> dict:
+def failed_summary(association: str, message: str) -> dict:
+    """The summary of an association that failed on the file system (nothing was lost)."""
+    return {**source_down_summary(association, message), "source_error": None, "error": message}
+
+
+def source_down_summary(association: str, exc: Exception | str) -> dict:
     """The summary of an association whose source could not be reached (nothing was read)."""
     return {
         "association": association,
@@ -230,15 +288,35 @@ def _discover_and_land(settings: Settings, registry: Registry, association: str,
             if name.period.start > as_of:
                 raise NameError_(f"perioden {name.period.label} har inte börjat än")
         except NameError_ as exc:
-            message = f"{found.path.name}: {exc}. Filen ligger kvar och lästes inte in; byt namn och lämna den igen."
+            shown = safe_name(found.path.name)
+            message = f"{shown}: {exc}. Filen ligger kvar och lästes inte in; byt namn och lämna den igen."
             summary["bad_names"].append(message)
-            record_event(settings, association, found.path.name, found.sha256, "rejected_name", message)
+            record_event(settings, association, shown, found.sha256, "rejected_name", message)
             continue
-        landed = existing(settings, association, delivery_id_for(name, found.sha256))
+        delivery_id = delivery_id_for(name, found.sha256)
+        if delivery_id in pending:  # the same bytes for the same slot twice in this run (two names)
+            summary["duplicates"] += 1
+            record_event(
+                settings,
+                association,
+                found.path.name,
+                found.sha256,
+                "duplicate",
+                f"{found.path.name}: exakt samma fil för samma insats, typ och period finns redan i "
+                "inkorgen i den här körningen; den lästes bara in en gång.",
+            )
+            found.path.unlink(missing_ok=True)
+            continue
+        landed = existing(settings, association, delivery_id)
         if landed is not None and landed.status is not None and landed.manifest.get("unreadable"):
             # An unreadable file stays with its owner (it could not be checked for personnummer,
             # so no copy of it is kept anywhere); it was reported once and waits to be replaced.
             summary["unreadable_waiting"] = summary.get("unreadable_waiting", 0) + 1
+            continue
+        if landed is not None and landed.status is not None and not handed_over(landed):
+            # Judged, but the run stopped before the hand-over (quarantine, removing the original):
+            # finish it now instead of calling the original a duplicate.
+            pending[landed.delivery_id] = (landed, found.path)
             continue
         if landed is not None and landed.status is not None:
             summary["duplicates"] += 1
@@ -255,7 +333,7 @@ def _discover_and_land(settings: Settings, registry: Registry, association: str,
             continue
         if landed is None:
             to_land.append((found, name))
-            pending[delivery_id_for(name, found.sha256)] = (None, found.path)  # keeps the discovery order
+            pending[delivery_id] = (None, found.path)  # keeps the discovery order
             continue
         pending[landed.delivery_id] = (landed, found.path)
     # All new files of one kind are read and normalised as one batch; each is stored as its own delivery.
@@ -329,6 +407,7 @@ def _finish(settings: Settings, association: str, summary: dict, ordered: list, 
             summary["accepted"] += 1
         if original is not None and not landed.manifest.get("unreadable"):
             original.unlink(missing_ok=True)  # only now: the raw copy and its verdict exist
+        mark_handed_over(landed)  # the delivery's hand-over is complete: a later copy is a duplicate
     if "rules_fingerprint" in summary:
         replay.mark_checked(settings, association, summary.pop("rules_fingerprint"))
     log.info(

@@ -9,11 +9,16 @@ from __future__ import annotations
 import shlex
 from dataclasses import asdict, dataclass, fields, replace
 
+from ingestion.core.privacy import bounded
+
 BLOCKING = "blocking"  # the delivery is quarantined
 WARNING = "warning"  # the delivery loads; the owner should look
 INFO = "info"  # information for the owner and the data team; never affects the verdict
 SEVERITIES = (BLOCKING, WARNING, INFO)
 ROWS_LISTED = 10  # row numbers written out in one line; the rest are counted
+
+
+MAX_MESSAGE = 4000  # characters of one finding's message or valid-values text
 
 
 @dataclass
@@ -30,6 +35,14 @@ class Finding:
     unknown_value: str | None = None  # the delivered text the code list does not know: the value itself,
     #                                   or the unknown part of a cell of several codes ("AKS, Qwxyz" -> "Qwxyz")
     candidates: list[str] | None = None  # the codes an ambiguous value could mean (never guessed)
+
+    def __post_init__(self) -> None:
+        # Every text that quotes a delivery is bounded and scrubbed here, once: a 50 MB cell is
+        # quoted by its start and length in the mail, the quarantine note, the tables and GX docs.
+        self.value = bounded(self.value)
+        self.unknown_value = bounded(self.unknown_value)
+        self.message_sv = bounded(self.message_sv, MAX_MESSAGE) or ""
+        self.valid_sv = bounded(self.valid_sv, MAX_MESSAGE)
 
     def to_dict(self) -> dict:
         return asdict(self)

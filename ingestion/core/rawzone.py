@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 
 from ingestion.core.config import Settings
 from ingestion.core.findings import Finding
+from ingestion.core.privacy import bounded, safe_name
 
 
 @dataclass
@@ -127,6 +128,39 @@ def write_validation(
     )
 
 
+_LAST_ARRIVAL: list[datetime] = []
+
+
+def next_arrival() -> datetime:
+    """When a delivery arrived (UTC, to the microsecond), strictly later than the one before it in
+    this process: two versions of one slot landed in one run keep the order they were found in
+    (oldest file first), so the newer always supersedes, never the hash of the older."""
+    now = datetime.now(UTC)
+    if _LAST_ARRIVAL and now <= _LAST_ARRIVAL[0]:
+        now = _LAST_ARRIVAL[0] + timedelta(microseconds=1)
+    _LAST_ARRIVAL[:] = [now]
+    return now
+
+
+def utc_timestamp(iso: str) -> str:
+    """A manifest's ISO time (with offset) as the naive UTC timestamp the warehouse stores."""
+    moment = datetime.fromisoformat(iso)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(sep=" ")
+
+
+HANDED_OVER = "handed_over"  # beside a delivery whose verdict was acted on (quarantined or original removed)
+
+
+def handed_over(landed: Landed) -> bool:
+    return (landed.directory / HANDED_OVER).exists()
+
+
+def mark_handed_over(landed: Landed) -> None:
+    (landed.directory / HANDED_OVER).touch()
+
+
 def record_event(
     settings: Settings, association: str, file_name: str, sha256: str | None, event: str, message: str
 ) -> dict:
@@ -134,10 +168,10 @@ def record_event(
     entry = {
         "event_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "association": association,
-        "file_name": file_name,
+        "file_name": safe_name(file_name),  # names come from outside: never a personnummer, never unbounded
         "sha256": sha256,
         "event": event,
-        "message_sv": message,
+        "message_sv": bounded(message, 2000),
     }
     folder = settings.raw / association
     folder.mkdir(parents=True, exist_ok=True)

@@ -10,8 +10,10 @@ from datetime import date
 from pathlib import Path
 
 from ingestion.core.contract import load_contract
+from ingestion.core.privacy import holds_pnr_text, safe_name
 
-PERIOD_RE = re.compile(r"^(?P<year>\d{4})(?:(?P<h>[Hh][12])|(?P<t>[Tt][1-3])|-(?P<m>0[1-9]|1[0-2]))?$")
+# ASCII digits only, and the whole text: a full-width "２０１６" or a trailing newline is no period.
+PERIOD_RE = re.compile(r"(?P<year>[0-9]{4})(?:(?P<h>[Hh][12])|(?P<t>[Tt][1-3])|-(?P<m>0[1-9]|1[0-2]))?")
 
 
 class NameError_(ValueError):
@@ -26,7 +28,7 @@ class Period:
 
 
 def parse_period(text: str) -> Period:
-    match = PERIOD_RE.match(text)
+    match = PERIOD_RE.fullmatch(text)
     if not match:
         raise NameError_(
             f"perioden '{text}' följer inte regeln: år (2016), halvår (2016H1), tertial (2016T1–T3) eller månad (2016-05)"
@@ -96,12 +98,20 @@ def _diagnose(name: str) -> str:
 
 
 def parse_file_name(name: str) -> DeliveryName:
-    """Parse `<association>_<intervention>_<kind>_<period>.<ext>` or raise with a Swedish reason."""
+    """Parse `<association>_<intervention>_<kind>_<period>.<ext>` or raise with a Swedish reason.
+
+    A name that holds something shaped like a personnummer is refused without being quoted
+    (a reason names it by its shape only), so the number reaches no event, log, mail or table."""
     contract = load_contract()
+    if holds_pnr_text(name):
+        raise NameError_(
+            "filnamnet innehåller något som liknar ett personnummer (namnet visas därför inte); "
+            "ge filen ett namn enligt regeln <förbund>_<insats>_<typ>_<period>, t.ex. SODRA_AVESTA_deltagare_2016T2.xlsx"
+        )
     stem, dot, ext = name.rpartition(".")
-    match = contract.file_name_pattern.match(f"{stem}.{ext.lower()}" if dot else name)
+    match = contract.file_name_pattern.fullmatch(f"{stem}.{ext.lower()}" if dot else name)
     if not match:
-        raise NameError_(_diagnose(name))
+        raise NameError_(_diagnose(safe_name(name)))
     period = parse_period(match["period"])
     if not FIRST_YEAR <= period.start.year <= 2100:
         raise NameError_(f"året {period.start.year} i filnamnet '{name}' är inte rimligt")
@@ -127,16 +137,21 @@ class FoundFile:
 
 
 def candidate_paths(landing: Path, association: str) -> list[Path]:
-    """The files in `<landing>/<association>/` that may be deliveries (not hashed, not sorted)."""
+    """The files in `<landing>/<association>/` that may be deliveries (not hashed, not sorted).
+
+    The walk never leaves landing: a symbolic link (to a file anywhere) is not a delivery and
+    is never read; hidden files, Office lock files (~$) and files still being copied in wait."""
     folder = landing / association
     if not folder.is_dir():
         return []
-    # Hidden files, Office lock files (~$) and files still being copied in are not deliveries (yet).
-    return [
-        p
-        for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith((".", "~$")) and not p.name.lower().endswith(IN_TRANSFER)
-    ]
+    root = folder.resolve()
+    found = []
+    for p in folder.iterdir():
+        if p.is_symlink() or p.name.startswith((".", "~$")) or p.name.lower().endswith(IN_TRANSFER):
+            continue
+        if p.is_file() and p.resolve().parent == root:
+            found.append(p)
+    return found
 
 
 def find_files(landing: Path, association: str) -> list[FoundFile]:

@@ -13,14 +13,13 @@ import hashlib
 import os
 import shutil
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from ingestion.core.config import Settings
 from ingestion.core.mappings import load_mappings
-from ingestion.core.rawzone import Landed, erased_keys, existing, raw_dir, write_json_atomic
+from ingestion.core.rawzone import Landed, erased_keys, existing, next_arrival, raw_dir, write_json_atomic
 from ingestion.intake.discover import DeliveryName, FoundFile
 from ingestion.intake.normalize import Normalised, read_deliveries
 from ingestion.intake.readers import UnreadableFile
@@ -73,7 +72,7 @@ def land_files(settings: Settings, files: list[tuple[FoundFile, DeliveryName]], 
 
 def _store(settings: Settings, found: FoundFile, name: DeliveryName, result: Normalised | UnreadableFile) -> Landed:
     """One delivery into the raw zone: written under a temporary name, then renamed into place."""
-    received = datetime.now(UTC).replace(microsecond=0)
+    received = next_arrival()
     delivery_id = delivery_id_for(name, found.sha256)
     manifest = {
         "delivery_id": delivery_id,

@@ -21,11 +21,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingestion.core.privacy import PNR_IN_TEXT, scrub_text  # noqa: F401  (the shape is defined once)
+
 PNR_SHAPE = re.compile(
     r"^(?P<century>\d{2})?(?P<yy>\d{2})(?P<mm>\d{2})(?P<dd>\d{2})(?P<sep>[-+]?)(?P<serial>\d{3})(?P<check>\d)$"
 )
-# Anything shaped like a personnummer inside free text (used to scrub other columns).
-PNR_IN_TEXT = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+ ]?\d{4}(?!\d)")
 # The same shape in RE2 syntax (no look-behind), for Arrow's vectorised regex functions.
 PNR_IN_TEXT_RE2 = r"(?:^|[^0-9])(?:[0-9]{2})?[0-9]{6}[-+ ]?[0-9]{4}(?:[^0-9]|$)"
 KEY_LENGTH = 32
@@ -197,12 +197,6 @@ def key_for_input(secret: bytes, given: str) -> str | None:
         return given
     canonical = canonical_pnr(given)
     return person_key(secret, canonical) if canonical else None
-
-
-def scrub_text(text: str) -> tuple[str, bool]:
-    """Remove anything shaped like a personnummer from free text."""
-    cleaned, count = PNR_IN_TEXT.subn("[borttaget]", text)
-    return cleaned, count > 0
 
 
 def holds_pnr(series: pd.Series) -> pd.Series:

@@ -23,9 +23,9 @@ from email.utils import formatdate, make_msgid
 from ingestion.core.config import Settings
 from ingestion.core.contract import load_contract
 from ingestion.core.findings import BLOCKING, WARNING, Finding, by_severity, group_findings, mapping_lines_sv
+from ingestion.core.privacy import scrub_text
 from ingestion.core.rawzone import current_register, existing, landed_directories, owner_emails, write_json_atomic
 from ingestion.core.registry import Registry
-from ingestion.intake.pseudonymize import scrub_text
 
 log = logging.getLogger(__name__)
 REPLAYED_MARKER = "replayed"  # beside a delivery accepted on replay (ingestion/replay.py): its owner is told

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ingestion.core.config import Settings
 from ingestion.core.mappings import load_mappings
-from ingestion.core.rawzone import Landed, all_landed, existing, raw_dir, write_json_atomic
+from ingestion.core.rawzone import Landed, all_landed, existing, next_arrival, raw_dir, write_json_atomic
 from ingestion.intake.normalize import retype
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def prepare(settings: Settings, original: Landed, fingerprint: str, reason: str)
     manifest = dict(original.manifest)
     manifest.update(
         delivery_id=delivery_id,
-        received_at=_now(),
+        received_at=next_arrival().isoformat(),
         replay_of=original.delivery_id,
         replay_reason=reason,
         original_received_at=original.manifest["received_at"],

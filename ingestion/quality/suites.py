@@ -102,6 +102,11 @@ def _resolve(value, ctx: Context):
         return contract.funding_rule["tolerance"]
     if key == "neg_tolerance":
         return -contract.funding_rule["tolerance"]
+    if key == "registered":
+        codes = (
+            [] if ctx.register is None else sorted(ctx.register["insats_kod"].dropna().astype(str).str.upper().unique())
+        )
+        return ", ".join(codes) or "(inga)"
     if key == "area":
         names = municipalities()
         return ", ".join(f"{code} {names.get(code, '')}".strip() for code in ctx.area)
@@ -155,6 +160,7 @@ def derive_deltagare(frame: pd.DataFrame, batches: list[Batch], ctx: Context) ->
     dup = f["person_key"].notna() & f.duplicated(["delivery_id", "person_key", "startdatum"], keep=False)
     f["_duplicate_episode"] = dup & identity.ne("")
     intervention = f["delivery_id"].map({b.delivery_id: b.intervention for b in batches})
+    f["_intervention_code"] = intervention
     f["_intervention_known"] = True
     f["_intervention_person_level"] = True
     f["_start_after_intervention"] = True

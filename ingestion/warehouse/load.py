@@ -13,7 +13,7 @@ import json
 import duckdb
 
 from ingestion.core.config import Settings
-from ingestion.core.rawzone import Landed, all_landed, erased_keys
+from ingestion.core.rawzone import Landed, all_landed, erased_keys, utc_timestamp
 from ingestion.core.registry import Registry
 from ingestion.warehouse.queue import queue_build
 from ingestion.warehouse.schema import connect, ensure_schema, kind_columns
@@ -57,7 +57,7 @@ def _insert_deliveries(con: duckdb.DuckDBPyConnection, kind: str, batch: list[La
             "period": [x["period"] for x in m],
             "period_start": [x["period_start"] for x in m],
             "period_end": [x["period_end"] for x in m],
-            "received_at": [x["received_at"][:19].replace("T", " ") for x in m],
+            "received_at": [utc_timestamp(x["received_at"]) for x in m],
         }
     )
     con.register("_deliveries", deliveries)
@@ -191,7 +191,7 @@ def load_warehouse(settings: Settings, registry: Registry, *, crash_after: int |
                     m["rows_read"],
                     m["rows_kept"],
                     m["rows_dropped"],
-                    m["received_at"][:19].replace("T", " "),
+                    utc_timestamp(m["received_at"]),
                     status,
                     reason,
                     m.get("replay_of"),

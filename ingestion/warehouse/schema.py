@@ -7,6 +7,8 @@ contract (`kind_columns`); see docs/architecture.md for every column.
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 
 from ingestion.core.config import Settings
@@ -97,9 +99,39 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(ddl)
 
 
-def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
+LOCK_WAIT_S = 120  # how long a step waits for another program to let go of the warehouse file
+
+
+class WarehouseBusy(RuntimeError):
+    """Another program holds the warehouse file; the message is Swedish and says what to do."""
+
+
+def connect(settings: Settings, *, wait_s: float = LOCK_WAIT_S) -> duckdb.DuckDBPyConnection:
+    """The warehouse for writing. If another program has it open (an analyst's DuckDB session: BI
+    should read the published snapshot), wait up to `wait_s` seconds, then fail with a Swedish
+    `WarehouseBusy` that names the snapshot to use instead. Nothing is written until it is free."""
+    import time
+
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(settings.warehouse))
+    deadline = time.monotonic() + wait_s
+    pause = 0.5
+    while True:
+        try:
+            return duckdb.connect(str(settings.warehouse))
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() >= deadline:
+                holder = re.search(r"PID (\d+)", str(exc))
+                raise WarehouseBusy(
+                    f"Datalagret ({settings.warehouse.name}) är öppet i ett annat program"
+                    f"{f' (process {holder[1]})' if holder else ''}; körningen väntade {wait_s:.0f} s och har inte "
+                    "ändrat något. Stäng programmet och kör igen (i Airflow försöker uppgiften igen av sig själv). "
+                    f"BI-verktyg och analyser ska läsa den publicerade kopian {settings.publish / 'finsam_marts.duckdb'}, "
+                    "som aldrig blockerar en körning."
+                ) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 def read_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
