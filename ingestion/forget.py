@@ -142,6 +142,27 @@ def _erase_warehouse(settings: Settings, key: str, raw_rows: int, now: str) -> i
     return removed
 
 
+def _compact_warehouse(settings: Settings) -> None:
+    """Rewrite the warehouse file without free pages: DuckDB keeps deleted rows' bytes in freed
+    blocks (CHECKPOINT and VACUUM do not clear them), so the erased person's keys would stay in the
+    file. Every table is copied into a new file, which then replaces the old one atomically."""
+    from ingestion.warehouse.schema import connect
+
+    target = settings.warehouse
+    fresh = target.with_name(target.name + ".compact")
+    fresh.unlink(missing_ok=True)
+    con = connect(settings)
+    try:
+        con.execute("checkpoint")
+        con.execute(f"attach '{fresh}' as compacted")
+        con.execute(f'copy from database "{target.stem}" to compacted')
+        con.execute("detach compacted")
+    finally:
+        con.close()
+    os.replace(fresh, target)
+    target.with_name(target.name + ".wal").unlink(missing_ok=True)
+
+
 REBUILD = (
     "from ingestion.core.config import load_settings; from ingestion.warehouse.build import build_marts; "
     "from ingestion.outbound.publish import publish_marts; s = load_settings(); build_marts(s, docs=False); "
@@ -196,6 +217,8 @@ def forget(settings: Settings, given: str) -> str:
             "råzonen, kör samma kommando igen för att radera i datalagret"
         ) from None
     rebuilt = _rebuild(settings) if existed else "inget datalager fanns ännu"
+    if existed:
+        _compact_warehouse(settings)  # deleted rows leave bytes in freed pages until the file is rewritten
     log.info("Radering av person %s…: %s rader i råzonen, %s i datalagret", key[:PREFIX], raw_rows, warehouse_rows)
     return (
         f"Personen med nyckel {key[:PREFIX]}… är raderad: {raw_rows} rader ur råzonen "

@@ -110,6 +110,8 @@ def test_forget_by_personnummer_erases_everywhere_and_records_it(loaded, monkeyp
     copy = county.settings.quarantine / "SODRA" / "SODRA_KRAFTEN_deltagare_2016T2.csv.pseudonymiserad.csv"
     assert copy.exists() and KEY not in copy.read_text(encoding="utf-8")
     assert tables_with_key(county.settings.warehouse, KEY) == []
+    # Not even in freed pages: the warehouse file was rewritten without the person (fault run, item 11).
+    assert KEY.encode() not in county.settings.warehouse.read_bytes()
     erasures = county.query("select person_key_prefix, rows_removed_raw, rows_removed_warehouse from meta.erasures")
     assert erasures == [(KEY[:8], 4, 3)]
     assert county.query("select count(*) from raw.deltagare") == [(5,)]  # the others stay
@@ -121,6 +123,14 @@ def test_forget_by_personnummer_erases_everywhere_and_records_it(loaded, monkeyp
             columns = duckdb.sql(f"select * from read_parquet('{parquet}') limit 0").columns
             if "person_key" in columns:
                 assert keys_in_parquet(parquet) == 0, parquet.name
+
+
+def test_erasure_leaves_no_bytes_of_the_person_in_the_warehouse_file(loaded, no_rebuild):
+    county = loaded
+    assert KEY.encode() in county.settings.warehouse.read_bytes()  # the key is there, in plain bytes
+    assert main(["forget", KEY]) == 0
+    assert KEY.encode() not in county.settings.warehouse.read_bytes()  # not left behind in freed pages
+    assert county.query("select count(*) from raw.deltagare") == [(5,)]  # the others intact
 
 
 def test_a_later_run_does_not_bring_the_person_back(loaded, no_rebuild, capsys):
