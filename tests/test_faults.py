@@ -224,3 +224,23 @@ def test_identical_files_in_one_run_are_one_delivery(county):
     assert not list((county.landing / "SODRA").iterdir())
     events = (county.settings.raw / "SODRA" / "_events.jsonl").read_text(encoding="utf-8")
     assert '"duplicate"' in events
+
+
+# 8. A sheet of a million rows is refused from its declared size, before it is parsed.
+def test_a_huge_xlsx_sheet_is_refused_before_parsing(tmp_path):
+    from openpyxl import Workbook
+
+    from ingestion.intake.readers import UnreadableFile, read_cells
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "deltagare"
+    sheet.append(["kon", "startdatum"])
+    sheet.cell(row=1_048_576, column=17, value="x")
+    path = tmp_path / "SODRA_AVESTA_deltagare_2016T2.xlsx"
+    workbook.save(path)
+    started = time.perf_counter()
+    with pytest.raises(UnreadableFile) as refused:
+        read_cells(path, "deltagare", max_bytes=300 << 20, max_unzipped=1 << 30)
+    assert time.perf_counter() - started < 2
+    assert "1 048 576 rader × 17 kolumner" in str(refused.value)

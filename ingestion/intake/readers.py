@@ -567,10 +567,47 @@ def check_workbook_container(path: Path, max_unzipped: int) -> None:
                 raise UnreadableFile(f"filen är skadad (delen {bad} går inte att läsa)")
             if content == "ods":
                 _check_ods_cells(archive)
+            if content == "xlsx":
+                _check_xlsx_dimensions(archive)
     except zipfile.BadZipFile:
         raise UnreadableFile(f"filen är skadad eller avkortad (inte en komplett {suffix})") from None
     except (OSError, EOFError, zipfile.LargeZipFile, NotImplementedError) as exc:
         raise UnreadableFile(f"filen är skadad eller avkortad ({type(exc).__name__})") from None
+
+
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Z]{1,3})([0-9]+)(?::([A-Z]{1,3})([0-9]+))?"')
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for char in letters.decode("ascii"):
+        number = number * 26 + (ord(char) - 64)
+    return number
+
+
+def _check_xlsx_dimensions(archive: zipfile.ZipFile) -> None:
+    """Refuse a worksheet larger than MAX_CELLS from the size it declares (`<dimension ref=…>`,
+    in the first bytes of its XML), before any parser builds it: a sheet of 1 048 576 rows is
+    refused in milliseconds, with its real size, instead of after parsing it whole."""
+    for info in archive.infolist():
+        if not re.fullmatch(r"xl/worksheets/[^/]+\.xml", info.filename):
+            continue
+        with archive.open(info) as handle:
+            head = handle.read(64 * 1024)
+        found = _DIMENSION.search(head)
+        if not found or not found.group(3):
+            continue
+        rows = int(found.group(4)) - int(found.group(2)) + 1
+        columns = _column_number(found.group(3)) - _column_number(found.group(1)) + 1
+        if rows * columns > MAX_CELLS:
+            raise UnreadableFile(
+                f"ett blad i arbetsboken är för stort ({_spaced(rows)} rader × {columns} kolumner, gränsen är "
+                f"{_spaced(MAX_CELLS)} celler); dela upp leveransen per period"
+            )
+
+
+def _spaced(number: int) -> str:
+    return f"{number:,}".replace(",", " ")
 
 
 def _visible_sheets(workbook) -> list[str]:
