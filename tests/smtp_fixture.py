@@ -40,16 +40,37 @@ class Inbox:
     messages: list[EmailMessage] = field(default_factory=list)
     recipients: list[list[str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    subject_errors: list[str] = field(default_factory=list)  # every subject sent is decoded strictly
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
-        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        raw = envelope.original_content or envelope.content
+        message = email.message_from_bytes(raw, policy=policy.default)
+        problem = subject_problem(raw, str(message["Subject"]))
         with self.lock:
             self.messages.append(message)
             self.recipients.append(list(envelope.rcpt_tos))
+            if problem:
+                self.subject_errors.append(problem)
         return "250 OK"
 
     def bodies(self) -> list[str]:
         return [m.get_body(preferencelist=("plain",)).get_content() for m in self.messages]
+
+
+def subject_problem(raw: bytes, parsed: str) -> str | None:
+    """Decode the raw Subject as RFC 2047 says a strict reader must (whitespace between two
+    encoded words is dropped); a subject that reads differently that way ("…ärinläst") is a bug."""
+    import re
+    from email.header import decode_header, make_header
+
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].decode("ascii", "replace")
+    found = re.search(r"^Subject: (.*(?:\r?\n[ \t].*)*)", head, re.M | re.I)
+    if not found:
+        return "ingen Subject-rad"
+    unfolded = re.sub(r"\r?\n[ \t]", " ", found.group(1))
+    strict = re.sub(r"(\?=)\s+(=\?)", r"\1\2", unfolded)
+    decoded = str(make_header(decode_header(strict)))
+    return None if decoded == parsed else f"{unfolded!r} läses strikt som {decoded!r}, inte {parsed!r}"
 
 
 class SmtpServer:
@@ -87,6 +108,7 @@ def smtp_server(monkeypatch):
     server = start_smtp(monkeypatch)
     yield server
     server.stop()
+    assert server.inbox.subject_errors == []  # every subject the test sent decodes strictly
 
 
 # ---------------------------------------------------------------- zones and a small county

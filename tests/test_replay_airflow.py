@@ -144,5 +144,6 @@ def test_quarantined_word_mapped_then_replayed_by_the_dag(tmp_path, monkeypatch)
         from ingestion.quality.replay import request
 
         assert request(load_settings(home=str(home)), association="SODRA", file_name=TARGET) == []
+        assert smtp.inbox.subject_errors == []  # every subject sent decodes strictly (RFC 2047)
     finally:
         smtp.stop()

@@ -17,6 +17,7 @@ import logging
 import smtplib
 import time
 from datetime import UTC, datetime
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -138,13 +139,18 @@ def send_mail(settings: Settings, message: EmailMessage, attempts: int = 3, back
     return False, attempts
 
 
+# Headers are not folded: folding splits a Swedish subject into encoded words in mid-word, and
+# readers that (rightly, RFC 2047) drop the space between encoded words show "…ärinläst".
+MAIL_POLICY = policy.default.clone(max_line_length=998)
+
+
 def build_message(settings: Settings, to: str, cc: str | None, subject: str, body: str) -> EmailMessage:
-    message = EmailMessage()
+    message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = settings.mail_from
     message["To"] = to
     if cc and cc != to:
         message["Cc"] = cc
-    message["Subject"] = subject
+    message["Subject"] = scrub_text(subject)[0]
     message["Date"] = formatdate(localtime=True)
     message["Message-ID"] = make_msgid(domain="finsam.local")
     message.set_content(scrub_text(body)[0])  # last guard: nothing shaped like a personnummer leaves
