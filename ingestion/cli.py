@@ -148,9 +148,68 @@ def cmd_replay(args) -> int:
     return _run_exit_code(result)
 
 
+# argparse's own words (usage, headings, its errors) in Swedish: everything a person in the county reads.
+ARGPARSE_SV = {
+    "usage: ": "användning: ",
+    "positional arguments": "argument",
+    "options": "flaggor",
+    "optional arguments": "flaggor",
+    "show this help message and exit": "visa den här hjälpen och avsluta",
+    "the following arguments are required: %s": "följande argument krävs: %s",
+    "%(prog)s: error: %(message)s\n": "%(prog)s: fel: %(message)s\n",
+    "unrecognized arguments: %s": "okända argument: %s",
+    "expected one argument": "ett värde krävs",
+    "invalid choice: %(value)r (choose from %(choices)s)": "ogiltigt val: %(value)r (välj bland %(choices)s)",
+    "argument %(argument_name)s: %(message)s": "argumentet %(argument_name)s: %(message)s",
+    "ambiguous option: %(option)s could match %(matches)s": "flaggan %(option)s kan betyda %(matches)s",
+}
+
+EXIT_CODES = {
+    "run": "0 allt gick bra; 2 felaktig konfiguration (t.ex. FINSAM_HASH_SECRET saknas); 3 en källa gick inte att nå "
+    "(övriga förbund kördes); 4 ett förbund eller körningen stoppades av filsystemet (full disk, behörighet); "
+    "inget har gått förlorat",
+    "validate": "0 filen skulle läsas in (ev. med varningar); 1 filen skulle hamna i karantän eller finns inte",
+    "demo": "0 flödet körde klart; annat: Airflow-körningen misslyckades (se loggen som skrivs ut)",
+    "contract": "0 klart (med --check: alla genererade filer är aktuella); 1 med --check: någon fil är inaktuell",
+    "forget": "0 personen är raderad; 1 värdet är varken ett personnummer eller en känd nyckel, eller datalagret upptaget",
+    "map": "0 mappningen är tillagd; 1 mappningen avvisades (okänd kod, redan en benämning av en annan kod, …)",
+    "replay": "0 klart (också när inget fanns att ompröva); 2, 3 och 4 som för run",
+}
+EXAMPLES = {
+    "run": "finsam run\n  finsam run --as-of 2017-01-31 --no-docs",
+    "validate": "finsam validate SODRA_AVESTA_deltagare_2016T2.xlsx\n"
+    "  finsam validate --as-of 2016-09-15 SODRA_ALL_budget_2016T2.csv",
+    "demo": "finsam demo\n  finsam demo --keep",
+    "contract": "finsam contract --write\n  finsam contract --check",
+    "forget": "finsam forget            (personnumret läses från standard in och syns aldrig i skalhistoriken)\n"
+    "  finsam forget 3f9c…     (en nyckel, 32 tecken)",
+    "map": 'finsam map --column remittent "Jobbcentrum Syd" KOMMUN --association SODRA\n'
+    '  finsam map --column avslutsanledning "Fick plats på Samhall" SUBV_ARBETE',
+    "replay": "finsam replay\n  finsam replay --association SODRA --file SODRA_AVESTA_deltagare_2016T3.csv",
+}
+
+
+def _swedish_argparse() -> None:
+    argparse._ = lambda text: ARGPARSE_SV.get(text, text)  # argparse looks its words up through `_`
+
+
+def _epilog(command: str) -> str:
+    return f"exempel:\n  {EXAMPLES[command]}\n\nslutkoder: {EXIT_CODES[command]}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="finsam", description="Länets uppföljning av finansiell samordning (Finsam).")
-    sub = parser.add_subparsers(dest="command", required=True)
+    _swedish_argparse()
+    parser = argparse.ArgumentParser(
+        prog="finsam",
+        description="Länets uppföljning av finansiell samordning (Finsam): läs in förbundens leveranser, "
+        "kontrollera dem, bygg datalagret och publicera. Varje kommando har egen hjälp: finsam KOMMANDO --help.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, title="kommandon", metavar="KOMMANDO")
+
+    def command(name: str, **kwargs):
+        return sub.add_parser(
+            name, epilog=_epilog(name), formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs
+        )
 
     def common(p):
         p.add_argument("--home", default=None, help="arbetskatalog (FINSAM_HOME, standard ./var)")
@@ -158,40 +217,65 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--warehouse", default=None, help="DuckDB-fil för datalagret (FINSAM_WAREHOUSE)")
         p.add_argument("--registry", default=None, help="registerfil över förbunden (FINSAM_REGISTRY)")
 
-    run = sub.add_parser("run", help="kör hela kedjan utan schemaläggare")
+    run = command(
+        "run",
+        help="kör hela kedjan utan schemaläggare",
+        description="Hämtar, läser in, kontrollerar, "
+        "bygger och publicerar för alla förbund i registret, i samma steg som Airflow-flödet.",
+    )
     common(run)
     run.add_argument("--as-of", default=None, help="körningens datum (ÅÅÅÅ-MM-DD), standard i dag")
     run.add_argument("--no-docs", action="store_true", help="hoppa över Data Docs och dbt docs")
     run.set_defaults(func=cmd_run)
 
-    val = sub.add_parser("validate", help="kontrollera en fil innan den skickas")
+    val = command(
+        "validate",
+        help="kontrollera en fil innan den skickas",
+        description="Samma kontroller och "
+        "samma svenska text som pipelinen ger, utan att något sparas. Filnamnet ska följa regeln "
+        "<förbund>_<insats>_<typ>_<period>.<xlsx|xls|ods|csv>.",
+    )
     common(val)
-    val.add_argument("file")
-    val.add_argument("--as-of", default=None)
+    val.add_argument("file", help="filen att kontrollera, med namnet den ska levereras under")
+    val.add_argument("--as-of", default=None, help="dagens datum för kontrollerna (ÅÅÅÅ-MM-DD), standard i dag")
     val.set_defaults(func=cmd_validate)
 
-    demo = sub.add_parser("demo", help="kör Airflow-flödet på exempellänet (Dalarna)")
+    demo = command(
+        "demo",
+        help="kör Airflow-flödet på exempellänet (Dalarna)",
+        description="Kör flödet finsam_county i Airflow på exempellänet och skriver en sammanfattning.",
+    )
     demo.add_argument("--keep", action="store_true", help="behåll tidigare demokörning")
     demo.set_defaults(func=cmd_demo)
 
-    contract = sub.add_parser("contract", help="skriv exportkontraktets dokument, mallar och dbt-seed")
-    contract.add_argument("--write", action="store_true")
+    contract = command(
+        "contract",
+        help="skriv exportkontraktets dokument, mallar och dbt-seed",
+        description="Skriver docs/contract.md, templates/*.xlsx och dbt-seeden från ingestion/contract.yml.",
+    )
+    contract.add_argument("--write", action="store_true", help="skriv de genererade filerna")
     contract.add_argument("--check", action="store_true", help="kontrollera att genererade filer är aktuella")
     contract.set_defaults(func=cmd_contract)
 
-    forget = sub.add_parser("forget", help="radera en person (återkallat samtycke)")
+    forget = command(
+        "forget",
+        help="radera en person (återkallat samtycke)",
+        description="Raderar personen ur "
+        "råzonen, karantänen, datalagret och de publicerade kopiorna och spärrar nyckeln för framtida "
+        "leveranser. Numret sparas aldrig; raderingen loggas med nyckelns början.",
+    )
     common(forget)
     forget.add_argument(
         "personnummer_or_key", nargs="?", help="personnummer eller nyckel (läses från stdin om utelämnat)"
     )
     forget.set_defaults(func=cmd_forget)
 
-    mapping = sub.add_parser(
+    mapping = command(
         "map",
         help="lär pipelinen ett ord: värde -> kod i en kolumn (länets mappningar)",
         description="Lägger till en mappning i länets mappningsfil (FINSAM_MAPPINGS, standard "
         "config/mappings.yml) efter att ha kontrollerat att koden finns och att värdet inte redan "
-        'betyder en annan kod. Exempel: finsam map --column remittent "Landstinget" REGION',
+        "betyder en annan kod. Leveranser i karantän prövas om vid nästa körning.",
     )
     common(mapping)
     mapping.add_argument(
@@ -206,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     mapping.set_defaults(func=cmd_map)
 
-    again = sub.add_parser(
+    again = command(
         "replay",
         help="pröva leveranser i karantän igen (efter en ny mappning eller kontraktsändring)",
         description="Läser om underkända leveranser från deras pseudonymiserade kopior och läser in "
