@@ -53,9 +53,14 @@ def prepare_airflow(env: dict) -> None:
     airflow(env, "pools", "set", "finsam_warehouse", "1", "En skrivare åt gången i DuckDB-lagret")
 
 
-def run_dag(env: dict, logical_date: str | None = None) -> tuple[str, str]:
-    """`airflow dags test`: a real DAG run (real scheduler logic, tasks in-process)."""
+def run_dag(env: dict, logical_date: str | None = None, conf: dict | None = None) -> tuple[str, str]:
+    """`airflow dags test`: a real DAG run (real scheduler logic, tasks in-process). `conf` sets the
+    DAG's params for this run (`--conf`, as `airflow dags trigger` does), e.g. {"full_refresh": True}."""
+    import json
+
     args = ["dags", "test", DAG_ID] + ([logical_date] if logical_date else [])
+    if conf:
+        args += ["--conf", json.dumps(conf)]
     proc = airflow(env, *args, check=False)
     output = proc.stdout + proc.stderr
     # Airflow's own closing line for the run: "DagRun Finished: dag_id=…, state=success, …"

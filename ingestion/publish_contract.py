@@ -201,14 +201,33 @@ def contract_markdown() -> str:
             lines += [f"| `{_md(word)}` | {', '.join(f'`{c}`' for c in codes)} |" for word, codes in ambiguous.items()]
         lines.append("")
     rule = contract.funding_rule
+    shares = rule["shares"]
+    tolerance = contract.budget_rule["difference_tolerance"]
     lines += [
         "## Finansieringsregeln",
         "",
         "Lag (2003:1210) 5 §: staten (via Försäkringskassan) betalar "
-        f"{rule['STAT']:.0%}, regionen {rule['REGION']:.0%} och kommunerna tillsammans {rule['KOMMUN']:.0%}. "
+        f"{shares['STAT']:.0%}, regionen {shares['REGION']:.0%} och kommunerna tillsammans {shares['KOMMUN']:.0%}. "
         f"En leverans vars andelar avviker mer än {rule['tolerance']:.0%} flaggas (underkänns inte).".replace(
             "%", " %"
         ),
+        "",
+        "**Beslut (en regel, en definition):** regeln gäller medlemmarnas tillskott till förbundet, så den",
+        f"prövas på förbundets egen budget (insats `{rule['applies_to']}`), på raderna från staten, regionen och",
+        "kommunerna. Eget kapital, ESF, övriga finansiärer och förbundets egen finansiering av en insats är inga",
+        f"tillskott från medlemmarna och räknas inte in. Regeln prövas när minst {rule['min_groups']} av de tre",
+        "finns med i budgeten (en budget med bara en medlems rad är ofullständig, inte ett regelbrott). Samma",
+        "definition (contract.yml `funding_rule`) ger varningen till ägaren vid inläsningen och flaggan",
+        "`breaks_funding_rule` i `marts.fct_funding`; ett test visar att de alltid säger samma sak.",
+        "",
+        "## Budgetens differens",
+        "",
+        f"**Beslut:** en rads differens ska vara budget − utfall, med högst {tolerance:g} kronors avvikelse".replace(
+            ".", ","
+        ),
+        "(avrundning till hela kronor). En rad utan utfall har ingen differens att pröva ännu. Samma definition",
+        "(contract.yml `budget_rule`) ger varningen vid inläsningen och flaggan `difference_mismatch` i",
+        "`marts.fct_budget`.",
         "",
     ]
     return "\n".join(lines)

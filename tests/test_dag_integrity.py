@@ -1,9 +1,13 @@
-"""DAG integrity: every DAG imports cleanly, the expected tasks exist, no cycles, nothing heavy at parse time."""
+"""DAG integrity: every DAG imports cleanly, the expected tasks in their order, no cycles, nothing
+heavy at parse time; params, timeouts and the published Asset; and one real run with params."""
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,16 +15,19 @@ import pytest
 pytestmark = [pytest.mark.airflow]
 
 REPO = Path(__file__).resolve().parent.parent
-EXPECTED_TASKS = {
+# The order of the pipeline; the docs and the other tests name these tasks.
+TASK_ORDER = [
     "list_associations",
     "process_association",
     "load_warehouse",
     "build_marts",
     "validate_facts",
-    "publish_marts",
     "send_alerts",
     "track_deliveries",
-}
+    "publish_marts",
+]
+EXPECTED_TASKS = set(TASK_ORDER)
+MARTS_ASSET_URI = "x-finsam://publish/marts"
 
 
 @pytest.fixture(scope="module")
@@ -40,15 +47,26 @@ def test_every_dag_imports_without_errors(dagbag):
 
 
 def test_expected_tasks_and_order(dagbag):
+    """One straight line, in exactly this order: each task has the previous one as its only upstream."""
     dag = dagbag.dags["finsam_county"]
     assert set(dag.task_dict) == EXPECTED_TASKS
-    assert dag.task_dict["process_association"].downstream_task_ids == {"load_warehouse"}
-    assert dag.task_dict["load_warehouse"].downstream_task_ids == {"build_marts"}
-    assert dag.task_dict["build_marts"].downstream_task_ids == {"validate_facts"}
-    assert dag.task_dict["validate_facts"].downstream_task_ids == {"send_alerts"}
-    assert dag.task_dict["send_alerts"].downstream_task_ids == {"track_deliveries"}
-    assert dag.task_dict["track_deliveries"].downstream_task_ids == {"publish_marts"}
-    assert dag.task_dict["publish_marts"].downstream_task_ids == set()
+    for previous, task_id in zip([None, *TASK_ORDER], TASK_ORDER):
+        task = dag.task_dict[task_id]
+        assert task.upstream_task_ids == ({previous} if previous else set()), task_id
+    for task_id, following in zip(TASK_ORDER, [*TASK_ORDER[1:], None]):
+        assert dag.task_dict[task_id].downstream_task_ids == ({following} if following else set()), task_id
+    assert dag.task_dict["load_warehouse"].trigger_rule == "all_done"
+
+
+def test_only_the_fan_out_reads_another_tasks_result(dagbag):
+    """The order comes from chain(), not from passing results nobody reads: no task but the mapped
+    process_association takes an argument from another task."""
+    dag = dagbag.dags["finsam_county"]
+    for task_id in TASK_ORDER:
+        task = dag.task_dict[task_id]
+        if task_id == "process_association":
+            continue
+        assert not task.op_args and not task.op_kwargs, (task_id, task.op_args, task.op_kwargs)
 
 
 def test_no_cycles_and_sane_settings(dagbag):
@@ -88,3 +106,180 @@ def test_dag_file_parses_fast_without_heavy_imports():
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     heavy, _seconds = out.stdout.strip().rsplit(" ", 1)
     assert heavy == "[]"
+
+
+def test_params_defaults_and_descriptions(dagbag):
+    dag = dagbag.dags["finsam_county"]
+    assert set(dag.params) == {"full_refresh", "as_of", "docs"}
+    assert dag.params["full_refresh"] is False
+    assert dag.params["as_of"] is None
+    assert dag.params["docs"] is True
+    for name in dag.params:
+        param = dag.params.get_param(name)
+        assert param.schema.get("type"), name
+        # Swedish for the people who fill in the trigger form
+        assert param.schema.get("title") and param.description, name
+        assert re.search(r"\b(och|eller|för|körningen|alla|inte)\b", param.description), (name, param.description)
+    assert dag.params.get_param("as_of").schema.get("format") == "date"
+
+
+@pytest.mark.parametrize(
+    ("conf", "valid"),
+    [
+        ({}, True),
+        ({"full_refresh": True}, True),
+        ({"full_refresh": "true"}, False),
+        ({"full_refresh": 1}, False),
+        ({"as_of": "2026-10-31"}, True),
+        ({"as_of": None}, True),
+        ({"as_of": "2026-13-01"}, False),
+        ({"as_of": "31/10/2026"}, False),
+        ({"as_of": 20261031}, False),
+        ({"docs": False}, True),
+        ({"docs": "nej"}, False),
+    ],
+)
+def test_params_are_validated_as_a_trigger_validates_them(dagbag, conf, valid):
+    """What `airflow dags trigger --conf`, the REST API and the trigger form do before a run is created:
+    the serialized DAG's params merged with the conf, then validated."""
+    from airflow.sdk.exceptions import ParamValidationError
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    serialized = DagSerialization.from_dict(DagSerialization.to_dict(dagbag.dags["finsam_county"]))
+    merged = serialized.params.deep_merge(conf)
+    if valid:
+        assert merged.validate() == {"full_refresh": False, "as_of": None, "docs": True} | conf
+    else:
+        with pytest.raises(ParamValidationError):
+            merged.validate()
+
+
+def test_every_task_has_a_bounded_execution_timeout(dagbag):
+    dag = dagbag.dags["finsam_county"]
+    for task in dag.tasks:
+        timeout = task.execution_timeout
+        assert timeout is not None, task.task_id
+        # seconds of work at national scale (README, Benchmark): minutes are generous, hours are not a bound
+        assert timedelta(minutes=5) <= timeout <= timedelta(hours=1), (task.task_id, timeout)
+        assert timeout < dag.dagrun_timeout, task.task_id
+
+
+def test_the_dag_run_has_a_timeout_within_a_day(dagbag):
+    dag = dagbag.dags["finsam_county"]
+    assert dag.dagrun_timeout is not None
+    # a hung run must end before the next scheduled run (daily, max_active_runs=1), and a try of each step fits
+    assert sum((t.execution_timeout for t in dag.tasks), timedelta()) <= dag.dagrun_timeout < timedelta(hours=24)
+
+
+def test_the_docs_table_shows_the_real_timeouts(dagbag):
+    dag = dagbag.dags["finsam_county"]
+    for task in dag.tasks:
+        row = re.search(rf"^\| \d \| `{task.task_id}`.*\| (\d+) min \|$", dag.doc_md, re.M)
+        assert row, task.task_id
+        assert timedelta(minutes=int(row.group(1))) == task.execution_timeout, task.task_id
+    assert f"{int(dag.dagrun_timeout.total_seconds() // 3600)} timmar" in dag.doc_md
+
+
+def test_publish_marts_updates_the_marts_asset(dagbag):
+    from airflow.sdk import Asset
+
+    dag = dagbag.dags["finsam_county"]
+    outlets = dag.task_dict["publish_marts"].outlets
+    assert len(outlets) == 1 and isinstance(outlets[0], Asset)
+    assert outlets[0].uri == MARTS_ASSET_URI and outlets[0].name == "finsam_marts"
+    for task in dag.tasks:
+        if task.task_id != "publish_marts":
+            assert not task.outlets, task.task_id
+    assert MARTS_ASSET_URI in dag.doc_md
+
+
+def test_doc_md_in_swedish_names_steps_params_and_asset(dagbag):
+    doc = dagbag.dags["finsam_county"].doc_md
+    for word in ("förbund", "leverans", "Parametrar", "Tillgång"):
+        assert word in doc, word
+    for name in [*TASK_ORDER, "full_refresh", "as_of", "docs", MARTS_ASSET_URI]:
+        assert f"`{name}`" in doc or name in doc, name
+    assert """airflow dags trigger finsam_county --conf '{"full_refresh": true}'""" in doc
+
+
+def _rows(path: Path, sql: str) -> list[tuple]:
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.mark.dbt
+def test_params_reach_the_tasks_in_a_real_run(tmp_path):
+    """Three real runs (`airflow dags test`) on one association's sample deliveries: the first builds from
+    empty; the second, with the default params, is incremental and runs on its own day; the third, with
+    --conf {"full_refresh": true, "as_of": ..., "docs": false}, rebuilds everything, re-runs every facts
+    check on that date and leaves the dbt docs alone. Each run updates the marts Asset."""
+    import json
+    import sqlite3
+
+    from conftest import SAMPLE
+
+    from ingestion.demo import airflow_env, prepare_airflow, run_dag
+
+    home = tmp_path / "home"
+    shutil.copytree(SAMPLE / "landing" / "SODRA", home / "landing" / "SODRA")
+    warehouse = home / "warehouse" / "finsam.duckdb"
+    env = airflow_env(
+        home,
+        {
+            "FINSAM_DEMO": "1",
+            "FINSAM_LANDING": str(home / "landing"),
+            "FINSAM_REGISTRY": str(SAMPLE / "registry.yml"),
+            "FINSAM_WAREHOUSE": str(warehouse),
+        },
+    )
+    prepare_airflow(env)
+    dbt_docs = home / "publish" / "dbt-docs" / "index.html"
+
+    state, output = run_dag(env, "2026-11-01")
+    assert state == "success", output[-4000:]
+    docs_written = dbt_docs.stat().st_mtime_ns
+
+    state, output = run_dag(env, "2026-11-02")
+    assert state == "success", output[-4000:]
+    assert [r[0] for r in _rows(warehouse, "select full_refresh from meta.build_state order by built_at")] == [
+        True,
+        False,
+    ]
+    default_as_of = _rows(warehouse, "select distinct as_of from meta.expected_deliveries")
+    assert default_as_of == [(date(2026, 11, 2),)]
+
+    conf = {"full_refresh": True, "as_of": "2026-06-30", "docs": False}
+    state, output = run_dag(env, "2026-11-03", conf=conf)
+    assert state == "success", output[-4000:]
+    assert [r[0] for r in _rows(warehouse, "select full_refresh from meta.build_state order by built_at")] == [
+        True,
+        False,
+        True,
+    ]
+    assert _rows(warehouse, "select distinct as_of from meta.expected_deliveries") == [(date(2026, 6, 30),)]
+    assert dbt_docs.stat().st_mtime_ns == docs_written  # a full build regenerates them, unless docs is false
+
+    meta = sqlite3.connect(home / "airflow" / "airflow.db")
+    try:
+        checked = dict(
+            meta.execute(
+                "select r.logical_date, x.value from xcom x join dag_run r on r.id = x.dag_run_id "
+                "where x.task_id = 'validate_facts' and x.key = 'return_value'"
+            ).fetchall()
+        )
+        events = meta.execute(
+            "select e.extra from asset_event e join asset a on a.id = e.asset_id where a.uri = ? order by e.id",
+            [MARTS_ASSET_URI],
+        ).fetchall()
+    finally:
+        meta.close()
+    scopes = [json.loads(value)["associations"] for _, value in sorted(checked.items())]
+    assert scopes[1] == [] and sorted(scopes[2]) == ["MITT", "NORR", "SODRA"], scopes
+    assert len(events) == 3
+    extra = json.loads(events[-1][0])
+    assert extra["snapshot"] == str(home / "publish" / "finsam_marts.duckdb") and extra["tables"] > 0, extra

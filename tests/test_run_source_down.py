@@ -3,12 +3,11 @@ as in the DAG. The run says so in Swedish and exits with code 3 so a scheduler n
 
 from __future__ import annotations
 
-import pytest
-
 import shutil
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO, SAMPLE, TEST_SECRET, registry_with_source_down
 
 pytestmark = [pytest.mark.dbt]

@@ -183,7 +183,11 @@ def test_deltagare_bad_batches_fail_exactly_these_rows(tmp_path, municipality_li
     invalid_pnr = next(f for f in found["d1"] if f.check.endswith(":personnummer_status"))
     assert invalid_pnr.value is None and "19850101" not in invalid_pnr.line_sv()
     assert verdict(found["d1"]) == "quarantined"
-    assert verdict(found["d3"]) == "accepted_with_warnings"
+    # An intervention not in the register never becomes a new intervention (fault run, item 1):
+    # the delivery is quarantined, and the owner is shown the registered codes to choose from.
+    assert verdict(found["d3"]) == "quarantined"
+    unknown_finding = next(f for f in found["d3"] if f.check.endswith(":_intervention_known"))
+    assert unknown_finding.value == "OKAND" and "AVESTA" in unknown_finding.valid_sv
 
 
 def test_start_in_the_future_is_measured_against_the_run_date(tmp_path, municipality_list):
@@ -460,8 +464,11 @@ def test_budget_funding_suite(tmp_path, municipality_list):
         b("FINANSIERING", "", "100 000", finansiar="KOMMUN:2084"),
         b("FINANSIERING", "", "100 000", finansiar="KOMMUN:2083"),
     ]
-    found = validate(tmp_path, [batch("budget", B_COLUMNS, rows)])["d1"]
+    found = validate(tmp_path, [batch("budget", B_COLUMNS, rows, intervention="ALL")])["d1"]
     funding = [f for f in found if f.check.startswith("budget_funding.landing:")]
+    # The rule is the association's (contract.yml funding_rule): an intervention's budget is not checked.
+    on_intervention = validate(tmp_path / "i", [batch("budget", B_COLUMNS, rows, intervention="AVESTA")])["d1"]
+    assert not [f for f in on_intervention if f.check.startswith("budget_funding.landing:")]
     assert sorted((f.row, f.message_sv) for f in funding) == [
         (2, "finansiären STAT står för 60 % av finansieringen, men lagen (2003:1210) 5 § anger 50 %."),
         (3, "finansiären REGION står för 20 % av finansieringen, men lagen (2003:1210) 5 § anger 25 %."),

@@ -4,7 +4,8 @@ The contract is defined once, in ``ingestion/contract.yml``. This script
 reads its ``codes:`` and ``funding_rule:`` sections and writes
 
 * ``dbt_project/seeds/contract_codes.csv``   (code_list, code, label_sv, sort_order)
-* ``dbt_project/seeds/contract_funding_rule.csv`` (funder_group, expected_share, tolerance)
+* ``dbt_project/seeds/contract_funding_rule.csv`` (funder_group, expected_share, tolerance, applies_to, min_groups)
+* ``dbt_project/seeds/contract_budget_rule.csv`` (difference_tolerance)
 
 Usage (from anywhere)::
 
@@ -45,11 +46,17 @@ def render(contract_path: Path = CONTRACT) -> dict[str, str]:
             label = spec.get("label") if isinstance(spec, dict) else spec
             code_rows.append([code_list, str(code), str(label), order])
     rule = contract.get("funding_rule") or {}
-    tolerance = rule.get("tolerance", 0)
-    rule_rows = [[group, share, tolerance] for group, share in rule.items() if group != "tolerance"]
+    rule_rows = [
+        [group, share, rule.get("tolerance", 0), rule.get("applies_to", "ALL"), rule.get("min_groups", 2)]
+        for group, share in (rule.get("shares") or {}).items()
+    ]
+    budget = contract.get("budget_rule") or {}
     return {
         "contract_codes.csv": _csv(["code_list", "code", "label_sv", "sort_order"], code_rows),
-        "contract_funding_rule.csv": _csv(["funder_group", "expected_share", "tolerance"], rule_rows),
+        "contract_funding_rule.csv": _csv(
+            ["funder_group", "expected_share", "tolerance", "applies_to", "min_groups"], rule_rows
+        ),
+        "contract_budget_rule.csv": _csv(["difference_tolerance"], [[budget.get("difference_tolerance", 0.5)]]),
     }
 
 

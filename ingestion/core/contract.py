@@ -79,7 +79,13 @@ class Contract:
 
     @property
     def funding_rule(self) -> dict:
+        """shares {STAT, REGION, KOMMUN}, tolerance, applies_to (intervention code), min_groups."""
         return self.data["funding_rule"]
+
+    @property
+    def budget_rule(self) -> dict:
+        """difference_tolerance: kronor a reported difference may be off (rounding)."""
+        return self.data["budget_rule"]
 
     def header_map(self, kind: str) -> dict[str, str]:
         """folded header text -> canonical column name."""

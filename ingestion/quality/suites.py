@@ -204,7 +204,8 @@ def derive_budget(frame: pd.DataFrame, batches: list[Batch], ctx: Context) -> pd
     budget, actual, reported = _num(f["budget"]), _num(f["utfall"]), _num(f["differens"])
     computed = budget - actual
     f["_difference_computed"] = computed.map(lambda v: format_sek(v) if pd.notna(v) else None)
-    f["_difference_ok"] = reported.isna() | computed.isna() | ((computed - reported).abs() < 0.5)
+    tolerance = load_contract().budget_rule["difference_tolerance"]  # the one rule marts.fct_budget reads too
+    f["_difference_ok"] = reported.isna() | computed.isna() | ((computed - reported).abs() < tolerance)
     limit = budget * ctx.overspend_share
     f["_overspend_limit"] = limit.map(lambda v: format_sek(v) if pd.notna(v) else None)
     is_cost, is_funding = f["radtyp"].eq("KOSTNAD").fillna(False), f["radtyp"].eq("FINANSIERING").fillna(False)
@@ -295,22 +296,27 @@ def budget_granted(batches: list[Batch]) -> pd.DataFrame:
 
 
 def budget_funding(batches: list[Batch]) -> pd.DataFrame:
+    """The funding rule (contract.yml `funding_rule`, the one definition marts.fct_funding reads too):
+    on the association's own budget, each member group's share of the members' contributions."""
     rule = load_contract().funding_rule
+    shares = rule["shares"]
     rows = []
     for b in batches:
+        if b.intervention != rule["applies_to"]:
+            continue
         f = b.frame[b.frame["radtyp"].eq("FINANSIERING")].copy()
         if f.empty:
             continue
         f["group"] = f["finansiar"].fillna("").str.split(":").str[0]
-        f = f[f["group"].isin(["STAT", "REGION", "KOMMUN"])]
-        f["amount"] = _num(f["budget"])
+        f = f[f["group"].isin(list(shares))]
+        f["amount"] = _num(f["budget"]).abs()
         for _ar, year in f.groupby("ar"):
             total = year["amount"].sum()
-            if not total or len(set(year["group"])) < 2:
+            if not total or len(set(year["group"])) < rule["min_groups"]:
                 continue
             for group, part in year.groupby("group"):
                 share = part["amount"].sum() / total
-                expected = rule[group]
+                expected = shares[group]
                 rows.append(
                     {
                         "delivery_id": b.delivery_id,

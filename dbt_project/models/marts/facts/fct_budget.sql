@@ -10,6 +10,10 @@ cost_lines as (
     where radtyp = 'KOSTNAD'
 ),
 
+contract_budget_rule as (
+    select * from {{ ref('contract_budget_rule') }}
+),
+
 granted as (
     select
         delivery_id,
@@ -35,13 +39,21 @@ final as (
         cost_lines.utfall,
         cost_lines.differens as differens_reported,
         cost_lines.budget - coalesce(cost_lines.utfall, 0) as differens_computed,
-        coalesce(cost_lines.differens <> cost_lines.budget - coalesce(cost_lines.utfall, 0), false) as difference_mismatch,
+        {#- The budget rule, decided once in contract.yml `budget_rule` (read here from its seed and by
+            the landing check): the reported difference must be budget − actuals within the tolerance;
+            a line without actuals has no difference to check yet. -#}
+        coalesce(
+            cost_lines.utfall is not null
+            and abs(cost_lines.differens - (cost_lines.budget - cost_lines.utfall)) >= contract_budget_rule.difference_tolerance,
+            false
+        ) as difference_mismatch,
         cost_lines.prognos,
         granted.beviljat,
         cost_lines.period,
         cost_lines.delivery_id,
         cost_lines.source_row
     from cost_lines
+    cross join contract_budget_rule
     left join granted
         on cost_lines.delivery_id = granted.delivery_id
         and cost_lines.ar = granted.ar

@@ -52,35 +52,59 @@ totals as (
     select
         per_funder.*,
         sum(amount) over (partition by association_code, intervention_code, ar) as total_amount,
+        sum(case when funder_group in ('STAT', 'REGION', 'KOMMUN') then amount end)
+            over (partition by association_code, intervention_code, ar) as member_amount,
+        count(distinct case when funder_group in ('STAT', 'REGION', 'KOMMUN') then funder_group end)
+            over (partition by association_code, intervention_code, ar) as member_groups,
         sum(amount) over (partition by association_code, intervention_code, ar, funder_group) as funder_group_amount
     from per_funder
 ),
 
-final as (
+{#- The funding rule, decided once in contract.yml `funding_rule` (docs/contract.md, "Beslut") and
+    read here from its seed: on the association's own budget (applies_to = ALL), each member group's
+    share of the members' contributions, where at least min_groups of the three are named. The
+    landing check (ingestion/quality/suites.py budget_funding) reads the same definition. -#}
+rule_applied as (
     select
-        {{ finsam_key(['totals.association_code', 'totals.intervention_code', 'totals.ar', 'totals.finansiar']) }} as funding_key,
-        totals.association_code,
-        totals.intervention_code,
-        totals.ar,
-        totals.period_slut,
-        totals.finansiar,
-        totals.funder_group,
-        totals.amount,
-        totals.total_amount,
-        {{ safe_divide('totals.amount', 'totals.total_amount') }} as share,
-        totals.funder_group_amount,
-        {{ safe_divide('totals.funder_group_amount', 'totals.total_amount') }} as funder_group_share,
-        contract_funding_rule.expected_share as expected_group_share,
+        totals.*,
+        contract_funding_rule.expected_share,
         contract_funding_rule.tolerance,
-        totals.intervention_code = 'ALL' as applies_funding_rule,
-        coalesce(
-            totals.intervention_code = 'ALL'
-            and abs({{ safe_divide('totals.funder_group_amount', 'totals.total_amount') }} - contract_funding_rule.expected_share) > contract_funding_rule.tolerance,
-            false
-        ) as breaks_funding_rule
+        contract_funding_rule.funder_group is not null
+            and totals.intervention_code = contract_funding_rule.applies_to
+            and totals.member_groups >= contract_funding_rule.min_groups
+            and totals.member_amount > 0 as applies_funding_rule
     from totals
     left join contract_funding_rule
         on totals.funder_group = contract_funding_rule.funder_group
+),
+
+final as (
+    select
+        {{ finsam_key(['rule_applied.association_code', 'rule_applied.intervention_code', 'rule_applied.ar', 'rule_applied.finansiar']) }} as funding_key,
+        rule_applied.association_code,
+        rule_applied.intervention_code,
+        rule_applied.ar,
+        rule_applied.period_slut,
+        rule_applied.finansiar,
+        rule_applied.funder_group,
+        rule_applied.amount,
+        rule_applied.total_amount,
+        {{ safe_divide('rule_applied.amount', 'rule_applied.total_amount') }} as share,
+        rule_applied.member_amount,
+        rule_applied.funder_group_amount,
+        case
+            when rule_applied.expected_share is not null
+                then {{ safe_divide('rule_applied.funder_group_amount', 'rule_applied.member_amount') }}
+        end as funder_group_share,
+        rule_applied.expected_share as expected_group_share,
+        rule_applied.tolerance,
+        coalesce(rule_applied.applies_funding_rule, false) as applies_funding_rule,
+        coalesce(
+            rule_applied.applies_funding_rule
+            and abs({{ safe_divide('rule_applied.funder_group_amount', 'rule_applied.member_amount') }} - rule_applied.expected_share) > rule_applied.tolerance,
+            false
+        ) as breaks_funding_rule
+    from rule_applied
 )
 
 select * from final
