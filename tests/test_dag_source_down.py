@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 import re
 import shutil
 
 import duckdb
+import pytest
 from conftest import SAMPLE, registry_with_source_down
 
 pytestmark = [pytest.mark.airflow, pytest.mark.dbt]

@@ -8,11 +8,10 @@ warehouse.
 
 from __future__ import annotations
 
-import pytest
-
 import json
 from datetime import date
 
+import pytest
 from smtp_fixture import municipality_list, quality_env  # noqa: F401 (fixtures)
 
 from ingestion.core.config import load_settings

@@ -5,12 +5,11 @@ transaction as the rows, and emptied only after dbt succeeds."""
 
 from __future__ import annotations
 
-import pytest
-
 import shutil
 from pathlib import Path
 
 import duckdb
+import pytest
 from conftest import SAMPLE
 
 from ingestion.core.registry import load_registry

@@ -8,14 +8,13 @@ further run (or `finsam replay`) adds nothing.
 
 from __future__ import annotations
 
-import pytest
-
 import csv
 import io
 import shutil
 from pathlib import Path
 
 import duckdb
+import pytest
 from conftest import SAMPLE
 from smtp_fixture import SmtpServer
 
