@@ -50,3 +50,15 @@ select count(*) as n
 from {{ model }}
 having count(*) <> {{ expected }}
 {% endtest %}
+
+{#- Fails on every value that is not a code of the contract's code list (through dim_code, which
+    the contract's seed feeds): a column's valid codes are defined once, in contract.yml, never
+    copied into a test's list. Nulls pass. -#}
+{% test in_code_list(model, column_name, code_list) %}
+select *
+from {{ model }}
+where {{ column_name }} is not null
+  and {{ column_name }} not in (
+    select code from {{ ref('dim_code') }} where code_list = '{{ code_list }}'
+  )
+{% endtest %}
