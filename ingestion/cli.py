@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -305,9 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     again.set_defaults(func=cmd_replay)
 
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("FINSAM_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=load_settings().log_level, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
     except ConfigError as exc:

@@ -1,6 +1,6 @@
 """Loads are atomic: a crash half-way leaves the warehouse as before and the deliveries pending;
-the next run completes them. Once with load_warehouse's own crash hook, once by SIGKILL of a
-real process in the middle of loading a large landed set."""
+the next run completes them. Once by an exception raised between two insert statements of the
+load's transaction, once by SIGKILL of a real process in the middle of loading a large landed set."""
 
 from __future__ import annotations
 
@@ -45,7 +45,26 @@ def first_load(county) -> dict:
     return state(county)
 
 
-def test_crash_half_way_leaves_the_warehouse_as_before(county):
+def crash_after(monkeypatch, deliveries: int) -> None:
+    """load_warehouse inserts one delivery per statement and raises once it has inserted this many,
+    inside its one transaction (the real insert, then the crash)."""
+    import ingestion.warehouse.load as load
+
+    insert = load._insert_deliveries
+    inserted: list = []
+
+    def crashing(con, kind, batch):
+        rows = insert(con, kind, batch)
+        inserted.extend(batch)
+        if len(inserted) >= deliveries:
+            raise RuntimeError("simulerad krasch (test)")
+        return rows
+
+    monkeypatch.setattr(load, "LOAD_BATCH", 1)
+    monkeypatch.setattr(load, "_insert_deliveries", crashing)
+
+
+def test_crash_half_way_leaves_the_warehouse_as_before(county, monkeypatch):
     before = first_load(county)
     for index, period in enumerate(("2016T2", "2016T3", "2016-09"), start=2):
         county.deliver(
@@ -54,8 +73,9 @@ def test_crash_half_way_leaves_the_warehouse_as_before(county):
     county.process()
     waiting = pending(county)
     assert len(waiting) == 3
-    with pytest.raises(RuntimeError, match="simulerad krasch"):
-        county.load(crash_after=2)
+    with monkeypatch.context() as patch, pytest.raises(RuntimeError, match="simulerad krasch"):
+        crash_after(patch, 2)  # of the 3
+        county.load()
     assert state(county) == before
     assert pending(county) == waiting
     summary = county.load()

@@ -1,7 +1,9 @@
-"""Settings, read from environment variables (documented in README.md).
+"""Settings, read from environment variables (README.md "Configuration"; docs/deployment.md).
 
 Every path is absolute once resolved, so Airflow task processes (with another
-working directory) see the same zones as the CLI that started them.
+working directory) see the same zones as the CLI that started them. This is the only
+module that reads the environment for a setting; an empty variable counts as unset.
+Variables passed on to child processes (Airflow, dbt's `profiles.yml`) are theirs.
 """
 
 from __future__ import annotations
@@ -43,6 +45,18 @@ class Settings:
     max_file_bytes: int = 300 * 1024 * 1024
     max_unzipped_bytes: int = 1024 * 1024 * 1024
     bi_postgres_dsn: str | None = None
+    bi_reader_role: str | None = None  # FINSAM_BI_READER_ROLE: granted read access at every BI publish
+    log_level: str = "WARNING"  # FINSAM_LOG_LEVEL: the CLI's log level
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # FINSAM_WORKERS: `finsam run` in parallel
+    jump_factor: float | None = None  # FINSAM_JUMP_FACTOR; unset: ingestion.quality.facts.DEFAULT_JUMP_FACTOR (3)
+    reference_checks: bool = False  # FINSAM_REFERENCE_CHECKS=1: dbt reconciles with the real reports' figures
+    dbt_target: str = "duckdb"  # FINSAM_DBT_TARGET: `postgres` builds the marts in PostgreSQL
+    # FINSAM_PG_HOST, _PORT, _USER, _PASSWORD, _DBNAME: the dbt `postgres` target's warehouse (as profiles.yml)
+    pg_host: str = "127.0.0.1"
+    pg_port: str = "5432"
+    pg_user: str = "postgres"
+    pg_password: str = ""
+    pg_dbname: str = "finsam"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -75,6 +89,14 @@ class Settings:
     @property
     def dbt_project(self) -> Path:
         return REPO_ROOT / "dbt_project"
+
+    @property
+    def warehouse_postgres_dsn(self) -> str:
+        """The PostgreSQL warehouse of the dbt `postgres` target (the FINSAM_PG_* that profiles.yml reads too)."""
+        return (
+            f"host={self.pg_host} port={self.pg_port} user={self.pg_user} password='{self.pg_password}' "
+            f"dbname={self.pg_dbname}"
+        )
 
     def secret(self) -> bytes:
         """The county hash secret. Outside the demo a run without one is refused."""
@@ -112,6 +134,17 @@ def load_settings(**overrides) -> Settings:
         overdue_days=int(_env("FINSAM_OVERDUE_DAYS", "30")),
         max_file_bytes=int(_env("FINSAM_MAX_FILE_MB", "300")) * 1024 * 1024,
         bi_postgres_dsn=_env("FINSAM_BI_POSTGRES_DSN"),
+        bi_reader_role=_env("FINSAM_BI_READER_ROLE"),
+        log_level=_env("FINSAM_LOG_LEVEL", "WARNING"),
+        workers=int(_env("FINSAM_WORKERS", str(os.cpu_count() or 1))),
+        jump_factor=float(_env("FINSAM_JUMP_FACTOR")) if _env("FINSAM_JUMP_FACTOR") else None,
+        reference_checks=_env("FINSAM_REFERENCE_CHECKS", "0") in ("1", "true"),
+        dbt_target=_env("FINSAM_DBT_TARGET", "duckdb"),
+        pg_host=_env("FINSAM_PG_HOST", "127.0.0.1"),
+        pg_port=_env("FINSAM_PG_PORT", "5432"),
+        pg_user=_env("FINSAM_PG_USER", "postgres"),
+        pg_password=_env("FINSAM_PG_PASSWORD", ""),
+        pg_dbname=_env("FINSAM_PG_DBNAME", "finsam"),
     )
     for key, value in overrides.items():
         if value is not None:

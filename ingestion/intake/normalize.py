@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -434,6 +435,43 @@ def normalise(
     return result
 
 
+def normalise_many(
+    cells_list: list[pd.DataFrame],
+    kind: str,
+    association: str,
+    secret: bytes,
+    erased: set[str] | frozenset[str] = frozenset(),
+    mappings=None,
+) -> list[Normalised | UnreadableFile]:
+    """`normalise` for many deliveries of one kind and association at once.
+
+    Each delivery keeps its own header, notes, counts and row numbers, exactly as `normalise`
+    gives them; the columnar work (blank cells, personnummer scrub, typing each distinct value,
+    keyed hashes) runs once over all their rows, not once per small file. A delivery that
+    cannot be read is returned as its `UnreadableFile`. The stages follow below, in this order.
+    """
+    batch = _Batch(columns=load_contract().columns(kind), results=[None] * len(cells_list))
+    files = _find_headers(batch, cells_list, kind)
+    if not batch.parts:
+        return batch.results
+    _one_frame(batch, files)
+    _drop_blank_and_total_rows(batch)
+    if not batch.parts:
+        return batch.results
+    for name in batch.read:  # each column once, over its distinct values (personnummer is `_identities`')
+        if name == "personnummer":
+            continue
+        typed = _parser_of(batch.columns[name], association, mappings)
+        distinct = _scrub_personnummer(batch, name, distinct=typed is not None)
+        if typed is not None:
+            _type_column(batch, name, *typed, distinct)
+    if kind == "deltagare":
+        _identities(batch, association, secret, erased)
+    if kind == "budget":
+        _budget_lines(batch)
+    return _split(batch)
+
+
 @dataclass
 class _Part:
     """One delivery inside a batch: its own header, notes and counts."""
@@ -448,6 +486,45 @@ class _Part:
     late_notes: list[Finding] = field(default_factory=list)
 
 
+class _Rows(NamedTuple):
+    """One delivery's cells below its header, by contract column (NumPy arrays, not yet a frame)."""
+
+    file: int  # its position in the batch
+    header: int  # the header's row index in the sheet (0-based)
+    count: int
+    columns: dict[str, np.ndarray]
+
+
+@dataclass
+class _Batch:
+    """The deliveries of one `normalise_many` call, worked on as one frame.
+
+    `parts` are the deliveries still in the batch (by position); one that cannot be read leaves it
+    with its `UnreadableFile` in `results`, where the others get their `Normalised` at the end.
+    `body` holds the rows of every delivery (`source_row`, then the columns) and `part`, row for
+    row, the delivery the row came from; rows of one delivery stay together and in order."""
+
+    columns: dict  # the contract's columns of the kind
+    results: list
+    parts: dict[int, _Part] = field(default_factory=dict)
+    read: list[str] = field(default_factory=list)  # every column some delivery has, in order of first appearance
+    body: pd.DataFrame | None = None
+    part: np.ndarray | None = None
+
+    def fail(self, i: int, reason: str) -> None:
+        """Delivery i leaves the batch, unreadable for this reason."""
+        self.results[i] = UnreadableFile(reason)
+        del self.parts[i]
+
+    def keep(self, rows: np.ndarray) -> None:
+        """Keep only these rows (a boolean mask over `body`)."""
+        self.body, self.part = self.body[rows].reset_index(drop=True), self.part[rows]
+
+    def rows_per_part(self) -> np.ndarray:
+        """How many rows of `body` each delivery has, by position."""
+        return np.bincount(self.part, minlength=len(self.results))
+
+
 def _by_part(part: np.ndarray, mask: np.ndarray, values: np.ndarray) -> dict[int, np.ndarray]:
     """values[mask] grouped by part (each group in row order)."""
     chosen = np.flatnonzero(mask)
@@ -460,118 +537,157 @@ def _by_part(part: np.ndarray, mask: np.ndarray, values: np.ndarray) -> dict[int
     return {int(group[0]): values[rows] for group, rows in zip(np.split(keys, bounds), np.split(chosen, bounds))}
 
 
-def normalise_many(
-    cells_list: list[pd.DataFrame],
-    kind: str,
-    association: str,
-    secret: bytes,
-    erased: set[str] | frozenset[str] = frozenset(),
-    mappings=None,
-) -> list[Normalised | UnreadableFile]:
-    """`normalise` for many deliveries of one kind and association at once.
+# 1. each file's header, and the cells outside the columns read
 
-    Each delivery keeps its own header, notes, counts and row numbers, exactly as `normalise`
-    gives them; the columnar work (blank cells, personnummer scrub, typing each distinct value,
-    keyed hashes) runs once over all their rows, not once per small file. A delivery that
-    cannot be read is returned as its `UnreadableFile`.
-    """
-    contract = load_contract()
-    columns = contract.columns(kind)
-    results: list = [None] * len(cells_list)
-    parts: dict[int, _Part] = {}
-    bodies: list[tuple[int, int, int, dict[str, np.ndarray]]] = []  # (file, header row, rows, columns)
-    outside_values: list[np.ndarray] = []
-    outside_parts: list[np.ndarray] = []
+
+def _find_headers(batch: _Batch, cells_list: list[pd.DataFrame], kind: str) -> list[_Rows]:
+    """Each delivery's header row and the contract columns under it (`locate_header`); without one
+    the delivery is unreadable. Columns the contract does not know are named in a note and not read.
+
+    The cells the delivery is not read from (title rows, unknown columns) still decide whether the
+    file held personnummer: then only its pseudonymised copy may ever be kept. Returns each
+    delivery's rows below its header."""
+    files: list[_Rows] = []
+    outside: list[np.ndarray] = []
+    outside_file: list[np.ndarray] = []
     for i, frame in enumerate(cells_list):
         cells = frame.to_numpy(dtype=object)  # numpy slices: pandas' per-call cost adds up over many small files
         try:
             header_index, mapping = locate_header(cells, kind)
         except UnreadableFile as exc:
-            results[i] = exc
+            batch.results[i] = exc
             continue
-        notes: list[Finding] = []
-        header_cells = cells[header_index].tolist()
-        unknown = [
-            pz.scrub_text(str(v).strip())[0]
-            for j, v in enumerate(header_cells)
-            if v and str(v).strip() and j not in mapping
-        ]
-        if unknown:
-            notes.append(
-                Finding(
-                    WARNING,
-                    "okanda_kolumner",
-                    f"kolumnerna {', '.join(unknown[:8])} finns inte i exportkontraktet och lästes inte in.",
-                )
-            )
-        # Cells the delivery is not read from (title rows, unknown columns) still decide whether the
-        # file held personnummer: then only its pseudonymised copy may ever be kept.
+        batch.parts[i] = _Part(
+            value_cols=[mapping[c] for c in mapping], notes=_unknown_columns(cells[header_index].tolist(), mapping)
+        )
         unmapped = [c for c in range(cells.shape[1]) if c not in mapping]
-        outside = [cells[: header_index + 1].ravel()]
+        not_read = [cells[: header_index + 1].ravel()]
         if unmapped:
-            outside.append(cells[header_index + 1 :, unmapped].ravel())
-        for values in outside:
-            outside_values.append(values)
-            outside_parts.append(np.full(len(values), i, dtype=np.int64))
+            not_read.append(cells[header_index + 1 :, unmapped].ravel())
+        for values in not_read:
+            outside.append(values)
+            outside_file.append(np.full(len(values), i, dtype=np.int64))
         rows = cells[header_index + 1 :]
-        bodies.append((i, header_index, len(rows), {mapping[c]: rows[:, c] for c in mapping}))
-        parts[i] = _Part(value_cols=[mapping[c] for c in mapping], notes=notes)
-    if not parts:
-        return results
-
-    values = np.concatenate(outside_values) if outside_values else np.array([], dtype=object)
+        files.append(_Rows(i, header_index, len(rows), {mapping[c]: rows[:, c] for c in mapping}))
+    values = np.concatenate(outside) if outside else np.array([], dtype=object)
     if len(values):
-        where = np.concatenate(outside_parts)
+        where = np.concatenate(outside_file)
         holds = _holds_pnr(pd.Series(values, dtype="string")).to_numpy()
         for i in np.unique(where[holds]):
-            parts[int(i)].had_pnr = True
+            batch.parts[int(i)].had_pnr = True
+    return files
 
-    # One frame from every file's columns (no DataFrame per small file); a column a file lacks is empty.
-    value_union = list(dict.fromkeys(name for *_, cols in bodies for name in cols))
-    data = {"source_row": np.concatenate([np.arange(h + 2, h + 2 + n, dtype=np.int64) for _, h, n, _ in bodies])}
-    for name in value_union:
-        data[name] = np.concatenate(
-            [cols[name] if name in cols else np.full(n, None, dtype=object) for _, _, n, cols in bodies]
+
+def _unknown_columns(header_cells: list, mapping: dict[int, str]) -> list[Finding]:
+    """A note naming the header's columns the contract does not know (scrubbed of personnummer)."""
+    unknown = [
+        pz.scrub_text(str(v).strip())[0]
+        for j, v in enumerate(header_cells)
+        if v and str(v).strip() and j not in mapping
+    ]
+    if not unknown:
+        return []
+    return [
+        Finding(
+            WARNING,
+            "okanda_kolumner",
+            f"kolumnerna {', '.join(unknown[:8])} finns inte i exportkontraktet och lästes inte in.",
         )
-    data["_part"] = np.concatenate([np.full(n, i, dtype=np.int64) for i, _, n, _ in bodies])
+    ]
+
+
+# 2. one frame from all files
+
+
+def _one_frame(batch: _Batch, files: list[_Rows]) -> None:
+    """One frame from every delivery's columns (no DataFrame per small file): `source_row` (the row
+    number in the sheet, header counted, 1-based), then every column some delivery has, with blank
+    cells as NA (a column a delivery lacks is empty in its rows), then the contract's columns no
+    delivery has, empty."""
+    batch.read = list(dict.fromkeys(name for f in files for name in f.columns))
+    data = {
+        "source_row": np.concatenate([np.arange(f.header + 2, f.header + 2 + f.count, dtype=np.int64) for f in files])
+    }
+    for name in batch.read:
+        data[name] = np.concatenate(
+            [f.columns[name] if name in f.columns else np.full(f.count, None, dtype=object) for f in files]
+        )
     body = pd.DataFrame(data)
-    for name in value_union:
+    for name in batch.read:
         body[name] = _blank_to_none(body[name])
-    part = body["_part"].to_numpy()
-    blank = body[value_union].isna().all(axis=1).to_numpy()
-    position = np.arange(len(body))
-    last = pd.Series(np.where(blank, -1, position)).groupby(part).transform("max").to_numpy()
-    keep = position <= last  # empty rows after the last row are not rows
-    body, blank, part = body[keep].reset_index(drop=True), blank[keep], part[keep]
-    counts = np.bincount(part, minlength=len(cells_list))
-    for i, p in list(parts.items()):
+    for name in batch.columns:
+        if name not in body.columns:
+            body[name] = pd.Series(pd.NA, index=body.index, dtype="string")
+    batch.body = body
+    batch.part = np.concatenate([np.full(f.count, f.file, dtype=np.int64) for f in files])
+
+
+# 3. blank and total rows
+
+
+def _drop_blank_and_total_rows(batch: _Batch) -> None:
+    """Blank rows and total rows (Summa/Totalt) are no data: they are dropped, and each delivery's
+    notes say which (its total rows are kept aside, in `totals`, for the budget's sum checks).
+
+    Empty rows after a delivery's last row are not rows at all. A delivery with a header and no
+    row below it, or with only blank and total rows, is unreadable."""
+    blank = _without_trailing_blank_rows(batch)
+    total = _total_rows(batch) & ~blank
+    _note_dropped_rows(batch, blank, total)
+    batch.keep(~blank & ~total)
+    counts = batch.rows_per_part()
+    for i in list(batch.parts):
+        if counts[i] == 0:
+            batch.fail(i, "filen innehåller inga datarader, bara tomma rader och summeringsrader")
+
+
+def _without_trailing_blank_rows(batch: _Batch) -> np.ndarray:
+    """Removes the empty rows after each delivery's last row and counts its rows (`rows_read`);
+    returns which of the rows left are blank."""
+    blank = batch.body[batch.read].isna().all(axis=1).to_numpy()
+    position = np.arange(len(batch.body))
+    last = pd.Series(np.where(blank, -1, position)).groupby(batch.part).transform("max").to_numpy()
+    keep = position <= last
+    batch.keep(keep)
+    counts = batch.rows_per_part()
+    for i, p in list(batch.parts.items()):
         p.rows_read = int(counts[i])
         if p.rows_read == 0:
-            results[i] = UnreadableFile("filen har en rubrikrad men inga datarader")
-            del parts[i]
+            batch.fail(i, "filen har en rubrikrad men inga datarader")
+    return blank[keep]
 
-    # Blank rows and total rows (Summa/Totalt) are dropped, and said so.
+
+def _total_rows(batch: _Batch) -> np.ndarray:
+    """Rows whose first filled cell (in the delivery's own column order) starts with Summa, Totalt,
+    Netto…, or with such a text in a text column ('Summa kostnader' in the line text, with the
+    year filled in before it)."""
+    body, part = batch.body, batch.part
     total = np.zeros(len(body), dtype=bool)
     orders: dict[tuple[str, ...], list[int]] = {}
-    for i, p in parts.items():
+    for i, p in batch.parts.items():
         orders.setdefault(tuple(p.value_cols), []).append(i)
     for order, members in orders.items():
         rows = np.isin(part, members)
         if rows.any():
             sub = body.loc[rows, list(order)]
             total[rows] = _starts_with_total(_first_filled(sub, list(order))).to_numpy(dtype=bool)
-    for name in value_union:  # 'Summa kostnader' in the line text, with the year filled in before it
-        if columns[name].type == "text" and name != "deltagar_id":
+    for name in batch.read:
+        if batch.columns[name].type == "text" and name != "deltagar_id":
             total |= _starts_with_total(body[name]).to_numpy(dtype=bool)
-    total &= ~blank
-    source_row = body["source_row"].to_numpy()
-    blank_rows = _by_part(part, blank, source_row)
+    return total
+
+
+def _note_dropped_rows(batch: _Batch, blank: np.ndarray, total: np.ndarray) -> None:
+    """Each delivery's notes on its blank and total rows, its `rows_dropped`, and its total rows
+    (indexed by their position among its rows)."""
+    body, part = batch.body, batch.part
+    blank_rows = _by_part(part, blank, body["source_row"].to_numpy())
     total_rows = _by_part(part, total, np.arange(len(body)))
     first_row = {}
     if len(part):
         starts = np.flatnonzero(np.r_[True, part[1:] != part[:-1]])
         first_row = {int(part[s]): int(s) for s in starts}
-    for i, p in parts.items():
+    for i, p in batch.parts.items():
         if i in blank_rows:
             rows = pd.Series(blank_rows[i])
             p.notes.append(
@@ -592,120 +708,93 @@ def normalise_many(
             )
         p.totals = totals
         p.rows_dropped = len(blank_rows.get(i, ())) + len(picked)
-    kept = ~blank & ~total
-    body, part = body[kept].reset_index(drop=True), part[kept]
-    counts = np.bincount(part, minlength=len(cells_list))
-    for i in list(parts):
-        if counts[i] == 0:
-            results[i] = UnreadableFile("filen innehåller inga datarader, bara tomma rader och summeringsrader")
-            del parts[i]
-    if not parts:
-        return results
-    alive = np.isin(part, list(parts))
-    if not alive.all():
-        body, part = body[alive].reset_index(drop=True), part[alive]
 
-    for name in columns:
-        if name not in body.columns:
-            body[name] = pd.Series(pd.NA, index=body.index, dtype="string")
 
-    # Each column once per distinct value: personnummer anywhere outside its own column is
-    # scrubbed (never stored), then the value is typed by the contract.
-    source_row = body["source_row"].to_numpy()
-    for name in value_union:
-        if name == "personnummer":
-            continue
-        reading = Reading()
-        parser = (
-            column_parser(columns[name], association=association, mappings=mappings, reading=reading)
-            if name != "deltagar_id"
-            else None
-        )
-        if parser is None:  # nothing to type (ids, names): no need to find the distinct values
-            hits = pz.holds_pnr(body[name])
-            codes, uniques = None, None
+# 4. personnummer outside its column; 5. every column typed once per distinct value
+
+
+def _parser_of(col, association: str, mappings) -> tuple[Callable[[pd.Series], pd.Series], Reading] | None:
+    """The contract's parser of a column and the `Reading` it records into; None for a column that
+    is not typed (ids, names, free text)."""
+    if col.name == "deltagar_id":
+        return None
+    reading = Reading()
+    parser = column_parser(col, association=association, mappings=mappings, reading=reading)
+    return None if parser is None else (parser, reading)
+
+
+def _scrub_personnummer(batch: _Batch, name: str, *, distinct: bool) -> tuple[np.ndarray, pd.Series] | None:
+    """A personnummer outside its own column is never stored. In `deltagar_id` it is no project
+    pseudonym: it is read as the row's personnummer (when that cell is empty); in any other column
+    it is scrubbed from the text. Each delivery that had one is marked and told in which rows.
+
+    With `distinct` the column is searched once per distinct value, and its distinct values (after
+    the scrub) are returned for typing: `(codes, uniques)` as `_factorize` gives them. A column
+    that is not typed is searched whole (finding its distinct values would cost more)."""
+    body = batch.body
+    if distinct:
+        codes, uniques = _factorize(body[name])
+        found = np.append(pz.holds_pnr(uniques).to_numpy(dtype=bool), False)  # code -1 (empty) -> False
+        hits = pd.Series(found[codes], index=body.index)
+    else:
+        hits = pz.holds_pnr(body[name])
+    if hits.any():
+        if name == "deltagar_id":
+            move = hits & body["personnummer"].isna()
+            body["personnummer"] = body["personnummer"].where(~move, body["deltagar_id"])
+            body["deltagar_id"] = body["deltagar_id"].where(~hits)  # the number is no project pseudonym
+            message = "ett personnummer stod i kolumnen deltagar_id; det behandlades som personnummer."
         else:
+            body[name] = per_unique(body[name], _each(lambda v: pz.scrub_text(v)[0]))
+            message = "ett personnummer stod i en kolumn där det inte hör hemma och togs bort."
+        for i, rows in _by_part(batch.part, hits.to_numpy(dtype=bool), body["source_row"].to_numpy()).items():
+            batch.parts[i].had_pnr = True
+            batch.parts[i].column_notes[name] = [
+                Finding(WARNING, "personnummer_i_fel_kolumn", message, column=name, row=int(row))
+                for row in rows[:NOTE_ROWS]
+            ]
+        if distinct:
             codes, uniques = _factorize(body[name])
-            found = np.append(pz.holds_pnr(uniques).to_numpy(dtype=bool), False)  # code -1 (empty) -> False
-            hits = pd.Series(found[codes], index=body.index)
-        if hits.any():
-            if name == "deltagar_id":
-                move = hits & body["personnummer"].isna()
-                body["personnummer"] = body["personnummer"].where(~move, body["deltagar_id"])
-                body["deltagar_id"] = body["deltagar_id"].where(~hits)  # the number is no project pseudonym
-                message = "ett personnummer stod i kolumnen deltagar_id; det behandlades som personnummer."
-            else:
-                body[name] = per_unique(body[name], _each(lambda v: pz.scrub_text(v)[0]))
-                message = "ett personnummer stod i en kolumn där det inte hör hemma och togs bort."
-            for i, rows in _by_part(part, hits.to_numpy(dtype=bool), source_row).items():
-                parts[i].had_pnr = True
-                parts[i].column_notes[name] = [
-                    Finding(WARNING, "personnummer_i_fel_kolumn", message, column=name, row=int(row))
-                    for row in rows[:NOTE_ROWS]
-                ]
-            if parser is not None:
-                codes, uniques = _factorize(body[name])
-        if parser is not None:
-            body[name] = _spread(codes, parser(uniques) if len(uniques) else [], body.index)
-            if reading.mapped or reading.guessed:
-                position = {value: j for j, value in enumerate(uniques.tolist())}
-                for i, found in reading_notes(
-                    name,
-                    reading,
-                    lambda value, codes=codes, position=position: _by_part(part, codes == position[value], source_row),
-                ).items():
-                    parts[i].column_notes.setdefault(name, []).extend(found)
+    return (codes, uniques) if distinct else None
 
-    if kind == "deltagare":
-        for i in np.unique(part[body["personnummer"].notna().to_numpy(dtype=bool)]):
-            parts[int(i)].had_pnr = True
-        body, part = _identities(body, part, parts, association, secret, erased)
-    if kind == "budget":
-        body = _budget_defaults(body)
-        for p in parts.values():
-            for name in ("budget", "utfall", "differens", "prognos"):
-                if len(p.totals) and name in p.totals.columns:
-                    p.totals[name] = parse_numbers(p.totals[name])
 
-    body = body.drop(columns="_part")
-    starts = np.flatnonzero(np.r_[True, part[1:] != part[:-1]]) if len(part) else np.array([], dtype=np.int64)
-    ends = np.r_[starts[1:], len(part)]
-    spans = {int(part[s]): (int(s), int(e)) for s, e in zip(starts, ends)}
-    for i, p in parts.items():
-        start, end = spans.get(i, (0, 0))
-        frame = body.iloc[start:end].reset_index(drop=True)
-        base = p.value_cols + [c for c in columns if c not in p.value_cols]
-        ordered = [
-            "source_row",
-            *[c for c in base if c in frame.columns],
-            *[c for c in frame.columns if c != "source_row" and c not in base],
-        ]
-        notes = p.notes + [n for name in p.value_cols for n in p.column_notes.get(name, [])] + p.late_notes
-        results[i] = Normalised(
-            frame=frame[ordered],
-            rows_read=p.rows_read,
-            rows_dropped=p.rows_dropped,
-            notes=notes,
-            totals=p.totals if len(p.totals) else None,
-            had_personnummer=p.had_pnr,
-        )
-    return results
+def _type_column(
+    batch: _Batch,
+    name: str,
+    parser: Callable[[pd.Series], pd.Series],
+    reading: Reading,
+    distinct: tuple[np.ndarray, pd.Series],
+) -> None:
+    """The column typed by the contract: the parser runs once per distinct value and the results
+    are spread back to the rows. Values a county mapping translated or that were read through a
+    typo become notes of the deliveries they came from (`reading_notes`)."""
+    body = batch.body
+    codes, uniques = distinct
+    body[name] = _spread(codes, parser(uniques) if len(uniques) else [], body.index)
+    if reading.mapped or reading.guessed:
+        source_row = body["source_row"].to_numpy()
+        position = {value: j for j, value in enumerate(uniques.tolist())}
+        for i, found in reading_notes(
+            name, reading, lambda value: _by_part(batch.part, codes == position[value], source_row)
+        ).items():
+            batch.parts[i].column_notes.setdefault(name, []).extend(found)
+
+
+# 6. identities
 
 
 def _identities(
-    body: pd.DataFrame,
-    part: np.ndarray,
-    parts: dict[int, _Part],
-    association: str,
-    secret: bytes,
-    erased: set[str] | frozenset[str] = frozenset(),
-) -> tuple[pd.DataFrame, np.ndarray]:
+    batch: _Batch, association: str, secret: bytes, erased: set[str] | frozenset[str] = frozenset()
+) -> None:
     """Replace personnummer by person_key; anonymous rows carry no identity at all.
 
-    Returns the rows (without personnummer and deltagar_id) and their parts; each part's
-    notes and count of dropped rows of persons who withdrew their consent (`erased` keys)
-    are added to it.
+    A delivery whose personnummer column holds anything held personnummer. The rows lose
+    personnummer and deltagar_id; rows of persons who withdrew their consent (`erased` keys) are
+    dropped, counted in their delivery's `rows_dropped` and said so in its notes.
     """
+    body, part, parts = batch.body, batch.part, batch.parts
+    for i in np.unique(part[body["personnummer"].notna().to_numpy(dtype=bool)]):
+        parts[int(i)].had_pnr = True
     anonymous = body["anonym"].fillna("N").eq("J")
     # A placeholder such as '-' or 'saknas' is no number: the cell counts as empty. Excel drops
     # the leading zero of a 10-digit number stored as a number (born 2000-2009): put it back.
@@ -747,12 +836,12 @@ def _identities(
         body.loc[missing, "fodelsear"] = _birth_year_from_age(
             body.loc[missing, "startdatum"], body.loc[missing, "alder"]
         )
-    body = body.drop(columns=["personnummer", "deltagar_id"])
+    batch.body = body.drop(columns=["personnummer", "deltagar_id"])
 
     if erased:
-        withdrawn = body["person_key"].isin(erased).fillna(False).astype(bool).to_numpy()
+        withdrawn = batch.body["person_key"].isin(erased).fillna(False).astype(bool).to_numpy()
         if withdrawn.any():
-            for i, rows in _by_part(part, withdrawn, body["source_row"].to_numpy()).items():
+            for i, rows in _by_part(part, withdrawn, batch.body["source_row"].to_numpy()).items():
                 removed = len(rows)
                 parts[i].rows_dropped += removed
                 parts[i].late_notes.append(
@@ -763,8 +852,52 @@ def _identities(
                         "skicka inte längre uppgifter om personen.",
                     )
                 )
-            body, part = body[~withdrawn].reset_index(drop=True), part[~withdrawn]
-    return body, part
+            batch.keep(~withdrawn)
+
+
+# 7. budget defaults
+
+
+def _budget_lines(batch: _Batch) -> None:
+    """The budget's defaults (`_budget_defaults`), and each delivery's total rows as plain numbers
+    for the sum checks."""
+    batch.body = _budget_defaults(batch.body)
+    for p in batch.parts.values():
+        for name in ("budget", "utfall", "differens", "prognos"):
+            if len(p.totals) and name in p.totals.columns:
+                p.totals[name] = parse_numbers(p.totals[name])
+
+
+# 8. one result per file
+
+
+def _split(batch: _Batch) -> list[Normalised | UnreadableFile]:
+    """The batch back as one `Normalised` per delivery: its rows (indexed from 0), its columns in its
+    own order, then the contract's other columns, then what normalising added (person_key, ...);
+    its notes: header and dropped rows, then per column in its own order, then identities."""
+    body, part = batch.body, batch.part
+    starts = np.flatnonzero(np.r_[True, part[1:] != part[:-1]]) if len(part) else np.array([], dtype=np.int64)
+    ends = np.r_[starts[1:], len(part)]
+    spans = {int(part[s]): (int(s), int(e)) for s, e in zip(starts, ends)}
+    for i, p in batch.parts.items():
+        start, end = spans.get(i, (0, 0))
+        frame = body.iloc[start:end].reset_index(drop=True)
+        base = p.value_cols + [c for c in batch.columns if c not in p.value_cols]
+        ordered = [
+            "source_row",
+            *[c for c in base if c in frame.columns],
+            *[c for c in frame.columns if c != "source_row" and c not in base],
+        ]
+        notes = p.notes + [n for name in p.value_cols for n in p.column_notes.get(name, [])] + p.late_notes
+        batch.results[i] = Normalised(
+            frame=frame[ordered],
+            rows_read=p.rows_read,
+            rows_dropped=p.rows_dropped,
+            notes=notes,
+            totals=p.totals if len(p.totals) else None,
+            had_personnummer=p.had_pnr,
+        )
+    return batch.results
 
 
 def _birth_year_from_age(start: pd.Series, age: pd.Series) -> pd.Series:

@@ -56,7 +56,7 @@ def publish_marts(settings: Settings) -> dict:
     snapshot = out / "finsam_marts.duckdb"
     tmp = out / ".finsam_marts.duckdb.new"
     tmp.unlink(missing_ok=True)
-    postgres = dbt_target() == "postgres"
+    postgres = dbt_target(settings) == "postgres"
     codes, until = None, None
     if not postgres:
         con = connect(settings)
@@ -68,7 +68,7 @@ def publish_marts(settings: Settings) -> dict:
     incremental = incremental_tables(settings) if codes is not None and snapshot.exists() else set()
     if incremental:
         shutil.copyfile(snapshot, tmp)
-    con = read_connection(settings) if not postgres else _marts_from_postgres()
+    con = read_connection(settings) if not postgres else _marts_from_postgres(settings)
     counts: dict[str, int] = {}
     try:
         con.execute(f"attach '{tmp}' as snap (read_only false)")  # the warehouse itself may be open read-only
@@ -124,16 +124,14 @@ def publish_marts(settings: Settings) -> dict:
     }
 
 
-def _marts_from_postgres() -> duckdb.DuckDBPyConnection:
+def _marts_from_postgres(settings: Settings) -> duckdb.DuckDBPyConnection:
     """With the dbt `postgres` target the marts live in PostgreSQL: read them into an in-memory
     DuckDB, so the snapshot, the Parquet files and the BI publish are made the same way."""
     import pandas as pd
     import psycopg2
 
-    from ingestion.warehouse.build import warehouse_postgres_dsn
-
     con = duckdb.connect()
-    pg = psycopg2.connect(warehouse_postgres_dsn())
+    pg = psycopg2.connect(settings.warehouse_postgres_dsn)
     try:
         with pg.cursor() as cur:
             cur.execute(

@@ -170,14 +170,6 @@ def _spine(
     return pd.DataFrame(rows, columns=[*KEY, "period_start", "period_end", "cadence", "due_date", "owner_email"])
 
 
-def _covers(delivered: pd.DataFrame, kind: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
-    if kind in CUMULATIVE_KINDS:
-        return delivered["period_end"] >= end
-    if kind == "budget":
-        return (delivered["period_end"] >= end) & (delivered["period_start"].dt.year == start.year)
-    return (delivered["period_start"] <= start) & (delivered["period_end"] >= end)
-
-
 def expected_deliveries(
     con: duckdb.DuckDBPyConnection, registry: Registry, as_of: date, overdue_days: int
 ) -> pd.DataFrame:
@@ -255,55 +247,6 @@ def expected_deliveries(
     out["latest_delivery_id"] = [v if ok else None for v, ok in zip(latest_id, has_latest)]
     out["latest_status"] = [v if ok else None for v, ok in zip(latest_status, has_latest)]
     return out[columns]
-
-
-def _expected_deliveries_reference(
-    con: duckdb.DuckDBPyConnection, registry: Registry, as_of: date, overdue_days: int
-) -> pd.DataFrame:
-    """The row-by-row form (one filter per due delivery); the tests hold the two equal."""
-    ledger = _ledger(con)
-    spine = _spine(_current_registers(con), ledger, registry, as_of, overdue_days)
-    groups = {key: group for key, group in ledger.groupby(["association_code", "intervention_code", "kind"])}
-    out = []
-    for row in spine.to_dict("records"):
-        delivered = groups.get((row["association_code"], row["intervention_code"], row["kind"]), ledger.iloc[0:0])
-        start, end = pd.Timestamp(row["period_start"]), pd.Timestamp(row["period_end"])
-        covering = delivered[_covers(delivered, row["kind"], start, end)].sort_values("received_at")
-        accepted = covering[covering["status"].isin(ACCEPTED)]
-        overdue = as_of > row["due_date"]
-        if len(accepted):
-            first = accepted.iloc[0]
-            status = "received" if first["received_at"].date() <= row["due_date"] else "received_late"
-        elif overdue:
-            status = "overdue"
-        elif len(covering):
-            status = "quarantined"
-        else:
-            status = "awaiting"
-        latest = covering.iloc[-1] if len(covering) else None
-        row.update(
-            as_of=as_of,
-            status=status,
-            days_overdue=(as_of - row["due_date"]).days if status == "overdue" else None,
-            deliveries=len(covering),
-            accepted_delivery_id=accepted.iloc[0]["delivery_id"] if len(accepted) else None,
-            accepted_at=accepted.iloc[0]["received_at"] if len(accepted) else None,
-            latest_delivery_id=latest["delivery_id"] if latest is not None else None,
-            latest_status=latest["status"] if latest is not None else None,
-        )
-        out.append(row)
-    columns = [
-        *spine.columns,
-        "as_of",
-        "status",
-        "days_overdue",
-        "deliveries",
-        "accepted_delivery_id",
-        "accepted_at",
-        "latest_delivery_id",
-        "latest_status",
-    ]
-    return pd.DataFrame(out, columns=columns)
 
 
 def write_expected(con: duckdb.DuckDBPyConnection, expected: pd.DataFrame) -> None:

@@ -40,27 +40,17 @@ def _dbt_env(settings: Settings):
                 os.environ[key] = value
 
 
-def dbt_target() -> str:
-    return os.environ.get("FINSAM_DBT_TARGET", "duckdb")
-
-
-def warehouse_postgres_dsn() -> str:
-    """The PostgreSQL warehouse of the dbt `postgres` target (same FINSAM_PG_* as profiles.yml)."""
-    env = os.environ.get
-    return (
-        f"host={env('FINSAM_PG_HOST', '127.0.0.1')} port={env('FINSAM_PG_PORT', '5432')} "
-        f"user={env('FINSAM_PG_USER', 'postgres')} password='{env('FINSAM_PG_PASSWORD', '')}' "
-        f"dbname={env('FINSAM_PG_DBNAME', 'finsam')}"
-    )
+def dbt_target(settings: Settings) -> str:
+    return settings.dbt_target
 
 
 def dbt(settings: Settings, *args: str, target: str | None = None) -> object:
     from dbt.cli.main import dbtRunner
 
-    target = target or dbt_target()
+    target = target or dbt_target(settings)
     project = settings.dbt_project
     extra: list[str] = []
-    if args and args[0] in ("build", "test") and os.environ.get("FINSAM_REFERENCE_CHECKS", "0") in ("1", "true"):
+    if args and args[0] in ("build", "test") and settings.reference_checks:
         # Reconciliation with the real reports' figures (docs: reference-figures); sample county only.
         extra = ["--vars", '{"reference_checks": true}']
     with _dbt_env(settings):
@@ -92,7 +82,7 @@ def project_fingerprint(settings: Settings) -> str:
 
     import dbt.version
 
-    digest = hashlib.sha256(f"{dbt.version.__version__}|{dbt_target()}".encode())
+    digest = hashlib.sha256(f"{dbt.version.__version__}|{dbt_target(settings)}".encode())
     project = settings.dbt_project
     for path in sorted(project.rglob("*")):
         relative = path.relative_to(project)
@@ -159,10 +149,10 @@ def build_marts(settings: Settings, *, docs: bool = True, full_refresh: bool = F
     """
     plan = _build_plan(settings)
     plan["full"] = plan["full"] or full_refresh
-    if dbt_target() == "postgres":
+    if dbt_target(settings) == "postgres":
         from ingestion.warehouse.postgres import copy_schemas_to_postgres
 
-        copy_schemas_to_postgres(settings, warehouse_postgres_dsn())
+        copy_schemas_to_postgres(settings, settings.warehouse_postgres_dsn)
     # Seeds and unit tests change only with the project (which makes a build full): an incremental
     # build skips them. Every data test runs on every build.
     # Nor does it rewrite manifest.json (publish reads the incremental models from the full build's).

@@ -147,11 +147,8 @@ def load_events(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     return count
 
 
-def load_warehouse(settings: Settings, registry: Registry, *, crash_after: int | None = None) -> dict:
-    """Load every validated delivery not yet in the ledger. Returns counts per status.
-
-    `crash_after` exists for the crash-safety test: raise after that many deliveries.
-    """
+def load_warehouse(settings: Settings, registry: Registry) -> dict:
+    """Load every validated delivery not yet in the ledger. Returns counts per status."""
     con = connect(settings)
     summary = {"loaded": 0, "rows": 0, "quarantined": 0, "already_loaded": 0}
     try:
@@ -200,7 +197,6 @@ def load_warehouse(settings: Settings, registry: Registry, *, crash_after: int |
             )
             result_rows += _validation_rows(landed, validation)
         # All new deliveries of one kind in a few statements (not four statements per delivery).
-        done = 0
         for kind, group in to_insert.items():
             for start in range(0, len(group), LOAD_BATCH):
                 chunk = group[start : start + LOAD_BATCH]
@@ -211,11 +207,6 @@ def load_warehouse(settings: Settings, registry: Registry, *, crash_after: int |
                         "person_key in (select unnest(?::varchar[]))",
                         [[l.delivery_id for l in chunk], sorted(erased)],
                     )
-                done += len(chunk)
-                if crash_after is not None and done >= crash_after:
-                    raise RuntimeError("simulerad krasch (test)")
-        if crash_after is not None and ledger_rows and len(ledger_rows) >= crash_after:
-            raise RuntimeError("simulerad krasch (test)")
         _insert_rows(
             con,
             "meta.load_ledger",

@@ -16,7 +16,6 @@ access to the new tables at every publish (a new table has no grants of its own)
 from __future__ import annotations
 
 import logging
-import os
 import re
 import tempfile
 from pathlib import Path
@@ -204,13 +203,13 @@ def publish_to_postgres(
     """Replace the published schemas in the BI database with the tables in `parquet_dir`."""
     import psycopg2
 
-    dsn = dsn or settings.bi_postgres_dsn or os.environ.get("FINSAM_BI_POSTGRES_DSN")
+    dsn = dsn or settings.bi_postgres_dsn
     if not dsn:
         raise PublishError("FINSAM_BI_POSTGRES_DSN saknas: ange BI-databasen (PostgreSQL) att publicera till.")
     groups = parquet_tables(Path(parquet_dir), schemas)
     if not any(groups.values()):
         raise PublishError(f"Inga tabeller att publicera i {parquet_dir} (väntade filer <schema>.<tabell>.parquet).")
-    reader_role = os.environ.get("FINSAM_BI_READER_ROLE") or None
+    reader_role = settings.bi_reader_role
     try:
         conn = psycopg2.connect(dsn, connect_timeout=15, application_name="finsam-publish")
     except psycopg2.Error as exc:
