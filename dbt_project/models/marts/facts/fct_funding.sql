@@ -48,16 +48,33 @@ per_funder as (
     group by association_code, intervention_code, ar, coalesce(finansiar, 'OVRIG'), {{ kpi_funder_group('finansiar') }}
 ),
 
+member_totals as (
+    select
+        association_code,
+        intervention_code,
+        ar,
+        sum(case when funder_group in ('STAT', 'REGION', 'KOMMUN') then amount end) as member_amount,
+        count(distinct case when funder_group in ('STAT', 'REGION', 'KOMMUN') then funder_group end) as member_groups
+    from per_funder
+    group by association_code, intervention_code, ar
+),
+
 totals as (
     select
         per_funder.*,
-        sum(amount) over (partition by association_code, intervention_code, ar) as total_amount,
-        sum(case when funder_group in ('STAT', 'REGION', 'KOMMUN') then amount end)
-            over (partition by association_code, intervention_code, ar) as member_amount,
-        count(distinct case when funder_group in ('STAT', 'REGION', 'KOMMUN') then funder_group end)
-            over (partition by association_code, intervention_code, ar) as member_groups,
-        sum(amount) over (partition by association_code, intervention_code, ar, funder_group) as funder_group_amount
+        sum(per_funder.amount) over (
+            partition by per_funder.association_code, per_funder.intervention_code, per_funder.ar
+        ) as total_amount,
+        member_totals.member_amount,
+        member_totals.member_groups,
+        sum(per_funder.amount) over (
+            partition by per_funder.association_code, per_funder.intervention_code, per_funder.ar, per_funder.funder_group
+        ) as funder_group_amount
     from per_funder
+    inner join member_totals
+        on per_funder.association_code = member_totals.association_code
+        and per_funder.intervention_code = member_totals.intervention_code
+        and per_funder.ar = member_totals.ar
 ),
 
 {#- The funding rule, decided once in contract.yml `funding_rule` (docs/contract.md, "Beslut") and
