@@ -8,6 +8,23 @@
     ({{ startdatum }} <= {{ period_end }} and ({{ slutdatum }} is null or {{ slutdatum }} > {{ period_end }}))
 {%- endmacro %}
 
+{#- Active during a period ("participants during the period"): started on or
+    before the period end and not ended before the period start, i.e. active on
+    at least one day of the period. -#}
+{% macro kpi_is_active_during(startdatum, slutdatum, period_start, period_end) -%}
+    ({{ startdatum }} <= {{ period_end }} and ({{ slutdatum }} is null or {{ slutdatum }} >= {{ period_start }}))
+{%- endmacro %}
+
+{#- Started within a period (an entrant of the period). -#}
+{% macro kpi_is_started_in(startdatum, period_start, period_end) -%}
+    ({{ startdatum }} >= {{ period_start }} and {{ startdatum }} <= {{ period_end }})
+{%- endmacro %}
+
+{#- Exited within a period (a leaver of the period). -#}
+{% macro kpi_is_exited_in(slutdatum, period_start, period_end) -%}
+    ({{ slutdatum }} is not null and {{ slutdatum }} >= {{ period_start }} and {{ slutdatum }} <= {{ period_end }})
+{%- endmacro %}
+
 {#- Exited by a period end. -#}
 {% macro kpi_is_exited_by(slutdatum, period_end) -%}
     ({{ slutdatum }} is not null and {{ slutdatum }} <= {{ period_end }})
@@ -54,18 +71,29 @@
     ({{ year_of(startdatum) }} - {{ fodelsear }})
 {%- endmacro %}
 
-{% macro kpi_age_band(age) -%}
+{#- Age band of an age, by one of the schemes in var('finsam_age_band_schemes')
+    (dbt_project.yml: inclusive [from, to] ranges, e.g. standard 16-19 .. 60-67,
+    young_adults 16-23 / 24-29 as in the Skellefteå report). Outside every band:
+    OVRIG; no age: OKAND. -#}
+{% macro kpi_age_band(age, scheme='standard') -%}
+    {%- set bands = var('finsam_age_band_schemes')[scheme] -%}
     case
         when {{ age }} is null then 'OKAND'
-        when {{ age }} between 16 and 19 then '16-19'
-        when {{ age }} between 20 and 24 then '20-24'
-        when {{ age }} between 25 and 29 then '25-29'
-        when {{ age }} between 30 and 39 then '30-39'
-        when {{ age }} between 40 and 49 then '40-49'
-        when {{ age }} between 50 and 59 then '50-59'
-        when {{ age }} between 60 and 67 then '60-67'
+        {%- for band in bands %}
+        when {{ age }} between {{ band[0] }} and {{ band[1] }} then '{{ band[0] }}-{{ band[1] }}'
+        {%- endfor %}
         else 'OVRIG'
     end
+{%- endmacro %}
+
+{#- Every age band label of a scheme, in order (for accepted_values and docs). -#}
+{% macro kpi_age_band_labels(scheme='standard') -%}
+    {%- set labels = [] -%}
+    {%- for band in var('finsam_age_band_schemes')[scheme] -%}
+        {%- do labels.append(band[0] ~ '-' ~ band[1]) -%}
+    {%- endfor -%}
+    {%- do labels.extend(['OVRIG', 'OKAND']) -%}
+    {{ return(labels) }}
 {%- endmacro %}
 
 {% macro kpi_days_in_intervention(startdatum, slutdatum) -%}
@@ -98,30 +126,23 @@
     end
 {%- endmacro %}
 
-{#- Outcome aggregates over int_participation_status_by_period rows; shared by
-    rpt_intervention_outcomes and rpt_intervention_outcomes_by_group. -#}
-{% macro outcome_aggregates() -%}
-    count(*) as enrolled_to_date,
-    {{ count_where("is_active_at_period_end") }} as active_at_period_end,
-    {{ count_where("is_new_in_period") }} as new_in_period,
-    {{ count_where("is_exited_to_date") }} as exits_to_date,
-    {{ count_where("is_exited_in_period") }} as exits_in_period,
-    {{ count_where("is_early_dropout_to_date") }} as early_dropouts,
-    {{ count_where("is_exited_to_date and not is_early_dropout_to_date") }} as exits_excl_dropouts,
-    {{ count_where("exit_category_to_date = 'work'") }} as exits_to_work,
-    {{ count_where("exit_category_to_date = 'subsidised_work'") }} as to_subsidised_work,
-    {{ count_where("exit_category_to_date = 'studies'") }} as to_studies,
-    {{ count_where("exit_category_to_date = 'rehab'") }} as to_rehab,
-    {{ count_where("exit_category_to_date = 'sje_ake'") }} as to_sje_ake,
-    {{ count_where("exit_category_to_date = 'other'") }} as to_other,
-    {{ count_where("is_work_studies_rehab_to_date") }} as exits_to_work_studies_rehab,
-    cast(avg(months_in_intervention_to_date) as decimal(10, 2)) as avg_months_in_intervention,
-    cast({{ finsam_median('months_in_intervention_to_date') }} as decimal(10, 2)) as median_months_in_intervention
+{#- Shares: one definition each, named by its denominator ("share of <denominator>
+    to <numerator>"). Every report computes its shares with these. -#}
+
+{#- Of the exits excluding early drop-outs, those to work, subsidised work, studies or
+    other work-oriented rehabilitation (Avesta: "7 av 14 = 50 %"). -#}
+{% macro share_of_exits_excl_dropouts_to_work_studies_rehab(exits_to_work_studies_rehab='exits_to_work_studies_rehab', exits_excl_dropouts='exits_excl_dropouts') -%}
+    {{ safe_divide(exits_to_work_studies_rehab, exits_excl_dropouts) }}
 {%- endmacro %}
 
-{% macro outcome_shares() -%}
-    {{ safe_divide('exits_to_work_studies_rehab', 'exits_excl_dropouts') }} as share_work_studies_rehab
+{#- Of all exits (early drop-outs included), those to work, subsidised work or studies
+    (the national "31 % went straight to work or studies"). -#}
+{% macro share_of_exits_to_work_or_studies(exits_to_work_or_studies='exits_to_work_or_studies', exits='exits') -%}
+    {{ safe_divide(exits_to_work_or_studies, exits) }}
 {%- endmacro %}
+
+{#- rpt_intervention_outcomes(_by_group) keep their column name share_work_studies_rehab
+    (read by tests/test_end_to_end_airflow.py) for the share above. -#}
 
 {#- Number of rows meeting a condition, as BIGINT (DuckDB's sum() gives HUGEINT, which BI drivers handle poorly). -#}
 {% macro count_where(condition) -%}

@@ -1,7 +1,9 @@
 {{ config(materialized='view') }}
 {#- Episode x period end, for every period end from the episode's start up to
     the last period the intervention has delivered (the data horizon).
-    FELREG episodes are excluded here: they never count. -#}
+    FELREG episodes are excluded here: they never count. No mart reads it any longer
+    (the period reports count entry and exit events: macros/period_figures.sql); kept,
+    as a view, for ad-hoc questions per episode and period. -#}
 with int_participation_episodes as (
     select * from {{ ref('int_participation_episodes') }}
     where not is_felreg
@@ -46,8 +48,8 @@ flagged as (
         episode_periods.*,
         {{ kpi_is_active_at('startdatum', 'slutdatum', 'period_end') }} as is_active_at_period_end,
         {{ kpi_is_exited_by('slutdatum', 'period_end') }} as is_exited_to_date,
-        (startdatum >= period_start and startdatum <= period_end) as is_new_in_period,
-        (slutdatum is not null and slutdatum >= period_start and slutdatum <= period_end) as is_exited_in_period
+        {{ kpi_is_started_in('startdatum', 'period_start', 'period_end') }} as is_new_in_period,
+        {{ kpi_is_exited_in('slutdatum', 'period_start', 'period_end') }} as is_exited_in_period
     from episode_periods
 ),
 

@@ -1,0 +1,84 @@
+{#- One row per identified episode (a person key; anonymous episodes cannot be linked),
+    in the order of the person's episodes across every intervention and association of the
+    county: the episode before it (where the person came from) and after it (where the
+    person went on to), the days in between, re-entries into the same intervention and
+    moves between associations. A person_key from a personnummer is the same in every
+    association; one from a deltagar_id only links within its association. -#}
+with fct_participation as (
+    select * from {{ ref('fct_participation') }}
+    where not is_anonymous and person_key is not null
+),
+
+ordered as (
+    select
+        episode_key,
+        person_key,
+        association_code,
+        intervention_code,
+        startdatum,
+        slutdatum,
+        exit_category,
+        row_number() over person_order as episode_number,
+        count(*) over (partition by person_key) as episodes_of_person,
+        lag(episode_key) over person_order as previous_episode_key,
+        lag(association_code) over person_order as previous_association_code,
+        lag(intervention_code) over person_order as previous_intervention_code,
+        lag(startdatum) over person_order as previous_startdatum,
+        lag(slutdatum) over person_order as previous_slutdatum,
+        lag(exit_category) over person_order as previous_exit_category,
+        lead(association_code) over person_order as next_association_code,
+        lead(intervention_code) over person_order as next_intervention_code,
+        lead(startdatum) over person_order as next_startdatum
+    from fct_participation
+    window person_order as (partition by person_key order by startdatum, slutdatum nulls last, episode_key)
+),
+
+per_person as (
+    select
+        person_key,
+        count(distinct association_code) as associations_of_person,
+        count(distinct association_code || '|' || intervention_code) as interventions_of_person
+    from fct_participation
+    group by person_key
+),
+
+final as (
+    select
+        ordered.episode_key,
+        ordered.person_key,
+        ordered.association_code,
+        ordered.intervention_code,
+        ordered.startdatum,
+        ordered.slutdatum,
+        ordered.exit_category,
+        ordered.episode_number,
+        ordered.episodes_of_person,
+        per_person.interventions_of_person,
+        per_person.associations_of_person,
+        ordered.previous_episode_key,
+        ordered.previous_association_code,
+        ordered.previous_intervention_code,
+        ordered.previous_slutdatum,
+        ordered.previous_exit_category,
+        case
+            when ordered.previous_slutdatum is not null
+                then {{ dbt.datediff('ordered.previous_slutdatum', 'ordered.startdatum', 'day') }}
+        end as days_since_previous_exit,
+        ordered.previous_episode_key is not null
+            and {{ kpi_is_active_during('ordered.previous_startdatum', 'ordered.previous_slutdatum', 'ordered.startdatum', 'ordered.startdatum') }} as overlaps_previous,
+        coalesce(ordered.previous_association_code = ordered.association_code
+            and ordered.previous_intervention_code = ordered.intervention_code, false) as is_re_entry,
+        coalesce(ordered.previous_association_code <> ordered.association_code, false) as is_cross_association,
+        ordered.next_association_code,
+        ordered.next_intervention_code,
+        ordered.next_startdatum,
+        case
+            when ordered.slutdatum is not null and ordered.next_startdatum is not null
+                then {{ dbt.datediff('ordered.slutdatum', 'ordered.next_startdatum', 'day') }}
+        end as days_to_next_start
+    from ordered
+    inner join per_person
+        on ordered.person_key = per_person.person_key
+)
+
+select * from final
