@@ -32,6 +32,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_dbt_project import DDL, _failures, run_dbt
 
+pytestmark = [pytest.mark.dbt]
+
 REFERENCE = REPO / "data" / "sample_reference"
 # dbt_project.yml var finsam_breakdown_period_types: the profile and the other breakdowns
 BREAKDOWN_PERIOD_TYPES = {"tertial", "half_year", "year", "operating_year", "project_to_date"}
