@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -42,7 +41,7 @@ def process_all(settings: Settings, registry: Registry, *, as_of: date | None, d
 
     Each association writes only its own files, exactly as the DAG's mapped tasks do.
     """
-    workers = min(int(os.environ.get("FINSAM_WORKERS", os.cpu_count() or 1)), len(registry.codes))
+    workers = min(settings.workers, len(registry.codes))
     if not docs:
         # Without Data Docs each worker validates all its associations together (one GX run per
         # suite instead of one per association and suite): GX's fixed cost dominates small deliveries.
@@ -101,32 +100,13 @@ def run_pipeline(
 
 
 def write_docs_index(settings: Settings, registry: Registry) -> Path:
-    """One page linking every association's GX Data Docs and the dbt docs."""
-    links = []
-    for code in registry.codes:
-        page = settings.gx_root / code / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
-        if page.exists():
-            links.append(
-                f'<li><a href="{page.relative_to(settings.reports.parent)}">{code}</a></li>'.replace(
-                    'href="', 'href="../'
-                )
-            )
-    dbt_docs = settings.publish / "dbt-docs" / "index.html"
-    html = (
-        "<!doctype html><meta charset='utf-8'><title>Finsam: valideringsrapporter</title>"
-        "<h1>Valideringsrapporter (Great Expectations Data Docs)</h1><ul>"
-        + "".join(links)
-        + "</ul>"
-        + (
-            "<p><a href='../publish/dbt-docs/index.html'>Dokumentation av tabellerna (dbt docs)</a></p>"
-            if dbt_docs.exists()
-            else ""
-        )
-    )
-    path = settings.reports / "validering.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(html, encoding="utf-8")
-    return path
+    """The validation report for people (`reports/validering.html`): every association and its
+    deliveries' verdicts and findings in Swedish, the checks on the built facts, reminders and bad
+    file names, with each association's GX Data Docs and the dbt docs linked
+    (ingestion/outbound/validation_report.py)."""
+    from ingestion.outbound.validation_report import write_validation_report
+
+    return write_validation_report(settings, registry)
 
 
 UNKNOWN_LISTED = 20  # unknown values listed in the run summary (the most rows first)
@@ -214,9 +194,15 @@ def summary_lines(
     unreachable: dict[str, str] | None = None,
     associations: list[dict] | None = None,
 ) -> list[str]:
-    """A few readable Swedish lines: deliveries, quarantine reasons, unknown values, mart rows,
-    where things are. `associations`: this run's summaries (`run_pipeline`'s "associations"),
-    whose unknown values are listed; without them, those of each slot's latest stored delivery."""
+    """A few readable Swedish lines: deliveries, quarantine reasons, files with warnings, the checks
+    on the built facts, reminders sent this run, unknown values, mart and public table rows, where
+    things are (the validation report first). `associations`: this run's summaries (`run_pipeline`'s
+    "associations"), whose unknown values are listed; without them, those of each slot's latest
+    stored delivery. "This run" for reminders: since the latest build (the steps after it)."""
+    from ingestion.outbound.facts_warnings import facts_findings, relations
+    from ingestion.outbound.validation_report import first_warning_sv, reminders, run_started_at
+
+    listed = 10  # files with warnings, facts findings and reminders written out; the report has them all
     con = read_connection(settings)
     try:
         if associations is None:
@@ -235,6 +221,14 @@ def summary_lines(
         names = con.execute(
             "select distinct file_name, message_sv from meta.delivery_events where event = 'rejected_name' order by 1"
         ).fetchall()
+        warned = con.execute(
+            "select association_code, delivery_id, file_name from meta.load_ledger "
+            "where status = 'accepted_with_warnings' order by file_name, received_at"
+        ).fetchall()
+        known = relations(con)
+        facts = facts_findings(con, known)
+        since = run_started_at(con, known)
+        reminded = reminders(con, since, known) if since is not None else []
     finally:
         con.close()
     by_status = dict(ledger)
@@ -247,6 +241,12 @@ def summary_lines(
         f"I karantän: {len(quarantined)}",
     ]
     lines += [f"  - {name}: {reason}" for name, reason in quarantined]
+    if warned:
+        lines.append(f"Inlästa med varningar ({len(warned)}), med den första varningen:")
+        for association, delivery_id, name in warned[:listed]:
+            lines.append(f"  - {name}: {first_warning_sv(settings, association, delivery_id) or 'se rapporten'}")
+        if len(warned) > listed:
+            lines.append(f"  … och {len(warned) - listed} filer till (se valideringsrapporten).")
     if replayed:
         lines.append(f"Inlästa efter omprövning från karantän: {len(replayed)}")
         lines += [f"  - {name}: {reason}" for name, reason in replayed]
@@ -258,18 +258,47 @@ def summary_lines(
     if unreachable:
         lines.append("Källor som inte gick att nå (de övriga förbunden kördes som vanligt):")
         lines += [f"  - {message}" for message in unreachable.values()]
+    blocking = sum(1 for f in facts if f.severity == "blocking")
+    if facts:
+        lines.append(
+            f"Kontrollerna av de byggda fakta: {len(facts) - blocking} varningar"
+            + (f" och {blocking} fel" if blocking else "")
+            + " (dataenheten får ett mejl per förbund om det som är nytt):"
+        )
+        lines += [f"  - {finding.line_sv()}" for finding in facts[:listed]]
+        if len(facts) > listed:
+            lines.append(f"  … och {len(facts) - listed} till (se valideringsrapporten).")
+    else:
+        lines.append("Kontrollerna av de byggda fakta: inga varningar")
+    if reminded:
+        lines.append(
+            f"Påminnelser i denna körning: {len(reminded)} försenade leveranser "
+            f"({len({r[0] for r in reminded})} förbund, {sum(r[4] == 'sent' for r in reminded)} skickade):"
+        )
+        status_sv = {"sent": "skickad", "outbox": "bara i utkorgen", "failed": "misslyckades, försöks igen"}
+        lines += [
+            f"  - {association} {intervention} {kind} {period} ({status_sv.get(status, status)})"
+            for association, intervention, kind, period, status, *_ in reminded[:listed]
+        ]
+        if len(reminded) > listed:
+            lines.append(f"  … och {len(reminded) - listed} till (se valideringsrapporten).")
+    else:
+        lines.append("Påminnelser i denna körning: inga")
     lines += unknown_value_lines(county_unknown_values(associations))
     snapshot = settings.publish / "finsam_marts.duckdb"
     if snapshot.exists():
         from ingestion.outbound.publish import mart_row_counts
 
         counts = mart_row_counts(snapshot)
+        width = max((len(name) for name in counts), default=0) + 1
         lines.append("Rader per tabell (marts):")
-        lines += [f"  {name:<45} {count:>7}" for name, count in counts.items() if name.startswith("marts.")]
+        lines += [f"  {name:<{width}} {count:>7}" for name, count in counts.items() if name.startswith("marts.")]
+        lines.append("Publicerade tabeller (public, antal under 5 dolda), rader:")
+        lines += [f"  {name:<{width}} {count:>7}" for name, count in counts.items() if name.startswith("public.")]
     lines += [
+        f"Valideringsrapport (per förbund och leverans, på svenska): {settings.reports / 'validering.html'}",
         f"Datalager: {settings.warehouse}",
         f"Publicerad kopia för BI: {snapshot} (och Parquet i {settings.publish / 'parquet'})",
-        f"Valideringsrapport (GX Data Docs): {settings.reports / 'validering.html'}",
         f"Karantän: {settings.quarantine}",
     ]
     return lines

@@ -8,6 +8,9 @@ blocking problem, no warning) gets no message. Sent to the
 owner's address from the intervention register, with a copy to the county data team.
 Every message is also written to the outbox (`var/reports/outbox/`). A failed send is
 retried with back-off and recorded; it never fails the load. A delivery is alerted once.
+
+The same step mails each association's data team (registry `data_team_email`) once about
+new findings of the checks on the built facts (`facts_warnings.py`), through the same code.
 """
 
 from __future__ import annotations
@@ -257,4 +260,10 @@ def send_alerts(settings: Settings, registry: Registry, *, attempts: int = 3, ba
         write_json_atomic(marker, record)
         records.append(record)
     record_alerts(settings, records)
+    # The data team's mail about new findings on the built facts (facts_warnings.py), sent once.
+    from ingestion.outbound.facts_warnings import send_facts_warnings
+
+    facts = send_facts_warnings(settings, registry, attempts=attempts, backoff=backoff)
+    if facts["messages"]:
+        summary["facts_warnings"] = facts
     return summary

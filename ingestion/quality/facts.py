@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from ingestion.core.config import Settings
+from ingestion.core.config import Settings, load_settings
 from ingestion.core.findings import Finding
 from ingestion.core.registry import Registry
 from ingestion.quality.suites import Context, findings_from_result, load_suite, refresh_data_docs, run_suite
@@ -185,7 +184,10 @@ COUNTS_SQL = """
 
 
 def jump_factor(settings: Settings | None = None) -> float:
-    value = os.environ.get("FINSAM_JUMP_FACTOR") or (settings.extra.get("jump_factor") if settings else None)
+    settings = settings or load_settings()
+    if settings.jump_factor is not None:  # FINSAM_JUMP_FACTOR
+        return settings.jump_factor
+    value = settings.extra.get("jump_factor")
     return float(value) if value else DEFAULT_JUMP_FACTOR
 
 

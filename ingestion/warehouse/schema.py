@@ -76,6 +76,12 @@ BUILD_STATE_DDL = """create table if not exists meta.build_state (
     built_at timestamp, project_fingerprint varchar, full_refresh boolean, associations varchar)"""
 
 
+# Facts findings told to the data teams (ingestion/outbound/facts_warnings.py), each once.
+FACTS_ALERTS_DDL = """create table if not exists meta.facts_alerts (
+    association_code varchar, warning_key varchar, delivery_id varchar, expectation varchar, severity varchar,
+    recipient varchar, status varchar, attempts integer, first_tried_at timestamp, sent_at timestamp)"""
+
+
 def kind_columns(kind: str) -> list[tuple[str, str]]:
     columns = []
     for name, col in load_contract().columns(kind).items():
@@ -93,7 +99,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for kind in KINDS:
         cols = ", ".join(f"{n} {t}" for n, t in DELIVERY_COLUMNS + kind_columns(kind))
         con.execute(f"create table if not exists raw.{kind} ({cols})")
-    for ddl in META_DDL + [EXPECTED_DDL, REMINDERS_DDL, BUILD_QUEUE_DDL, BUILD_STATE_DDL]:
+    for ddl in META_DDL + [EXPECTED_DDL, REMINDERS_DDL, FACTS_ALERTS_DDL, BUILD_QUEUE_DDL, BUILD_STATE_DDL]:
         con.execute(ddl)
     for ddl in LEDGER_ADDED_COLUMNS:  # warehouses created before these columns existed
         con.execute(ddl)
