@@ -316,4 +316,6 @@ def test_the_run_date_fits_the_data_as_in_the_demo(county_run):
     }
     assert not (delivered & reminded)  # no reminder for a delivery the sample contains
     overdue = wh(county_run, "select max(days_overdue) from meta.expected_deliveries where status = 'overdue'")[0][0]
-    assert overdue is None or overdue < 400  # not "3472 dagar sen"
+    # Real gaps only (periods the registers say were due and the sample lacks, since 2014), not the
+    # "3472 dagar sen" of a run dated today.
+    assert overdue is None or overdue < 1000
