@@ -14,6 +14,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 install: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
+	sh bin/system-packages
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
