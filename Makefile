@@ -49,7 +49,8 @@ contract: $(STAMP)
 	$(BIN)/finsam contract --write
 
 lock:
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^finsam-county' > requirements.lock.new && mv requirements.lock.new requirements.lock
+	{ printf '# Exact versions, resolved on Python 3.11 (Airflow 3.3.2 constraints cannot be fetched here).\n# Regenerate: make lock\n'; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^finsam-county'; } > requirements.lock.new && mv requirements.lock.new requirements.lock
 
 clean:
 	rm -rf var
