@@ -37,7 +37,7 @@ test: lint
 test-fast: $(STAMP)
 	$(BIN)/ruff check ingestion dags bench tests
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q -n 2 -m "not airflow and not dbt and not services"
+	$(BIN)/python -m pytest -q -n 2 -m "not airflow and not dbt and not services and not browser"
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_benchmark.py
