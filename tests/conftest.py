@@ -37,6 +37,56 @@ def finsam_env(tmp_path, monkeypatch):
     return settings
 
 
+SAMPLE_AS_OF = "2017-01-15"
+
+
+def county_env(home: Path, data: Path = SAMPLE) -> dict[str, str]:
+    """The environment a county run under `home` reads (landing, zones, warehouse, registry)."""
+    return {
+        "FINSAM_HOME": str(home / "var"),
+        "FINSAM_LANDING": str(home / "landing"),
+        "FINSAM_REGISTRY": str(data / "registry.yml"),
+        "FINSAM_DEMO": "1",
+        "FINSAM_WAREHOUSE": str(home / "var" / "warehouse" / "finsam.duckdb"),
+        "FINSAM_WORKERS": "1",
+    }
+
+
+def run_county_pipeline(home: Path, data: Path, as_of) -> Path:
+    """The whole pipeline (no scheduler, no docs) on a copy of a sample's landing folders under
+    `home`; returns the folder of the published snapshot (`finsam_marts.duckdb`, `parquet/`)."""
+    import datetime as dt
+
+    shutil.copytree(data / "landing", home / "landing")
+    mp = pytest.MonkeyPatch()
+    for key, value in county_env(home, data).items():
+        mp.setenv(key, value)
+    for name in ("FINSAM_SMTP_HOST", "FINSAM_SMTP_PORT", "FINSAM_BI_POSTGRES_DSN", "FINSAM_DBT_TARGET"):
+        mp.delenv(name, raising=False)
+    try:
+        from ingestion.core.config import load_settings
+        from ingestion.core.registry import load_registry
+        from ingestion.pipeline import run_pipeline
+
+        settings = load_settings()
+        as_of = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(as_of)
+        run_pipeline(settings, load_registry(settings.registry), as_of=as_of, docs=False)
+    finally:
+        mp.undo()
+    return settings.publish
+
+
+@pytest.fixture(scope="session")
+def published_sample(tmp_path_factory) -> Path:
+    """The sample county run once per test session through the whole pipeline (as of 2017-01-15).
+    Returns the run's home: `var/` (warehouse, publish, quarantine, …), `landing/`. Shared by many
+    test modules: read it, never change it (copy what a test must change; `county_env(home)` gives
+    the environment that points a process at it)."""
+    home = tmp_path_factory.mktemp("published_sample")
+    run_county_pipeline(home, SAMPLE, SAMPLE_AS_OF)
+    return home
+
+
 def copy_sample_landing(target: Path) -> Path:
     shutil.copytree(SAMPLE / "landing", target, dirs_exist_ok=True)
     return target

@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import random
-import shutil
 import statistics
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO, SAMPLE
+from conftest import REPO, run_county_pipeline
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_dbt_project import DDL, _failures, run_dbt
@@ -39,38 +38,10 @@ REFERENCE = REPO / "data" / "sample_reference"
 BREAKDOWN_PERIOD_TYPES = {"tertial", "half_year", "year", "operating_year", "project_to_date"}
 
 
-def _pipeline():
-    try:
-        from ingestion.core.config import load_settings
-        from ingestion.core.registry import load_registry
-    except ImportError:  # before the package moved into subpackages
-        from ingestion.config import load_settings
-        from ingestion.registry import load_registry
-    from ingestion.pipeline import run_pipeline
-
-    return load_settings, load_registry, run_pipeline
-
-
 def run_county(home: Path, data: Path, as_of: dt.date) -> duckdb.DuckDBPyConnection:
     """The whole pipeline on a sample's landing folders; the published snapshot, read-only."""
-    shutil.copytree(data / "landing", home / "landing")
-    mp = pytest.MonkeyPatch()
-    for key, value in {
-        "FINSAM_HOME": str(home / "var"),
-        "FINSAM_LANDING": str(home / "landing"),
-        "FINSAM_REGISTRY": str(data / "registry.yml"),
-        "FINSAM_DEMO": "1",
-        "FINSAM_WAREHOUSE": str(home / "var" / "warehouse" / "finsam.duckdb"),
-        "FINSAM_WORKERS": "1",
-    }.items():
-        mp.setenv(key, value)
-    try:
-        load_settings, load_registry, run_pipeline = _pipeline()
-        settings_ = load_settings()
-        run_pipeline(settings_, load_registry(settings_.registry), as_of=as_of, docs=False)
-    finally:
-        mp.undo()
-    return duckdb.connect(str(settings_.publish / "finsam_marts.duckdb"), read_only=True)
+    publish = run_county_pipeline(home, data, as_of)
+    return duckdb.connect(str(publish / "finsam_marts.duckdb"), read_only=True)
 
 
 def rows(con, sql: str, params=()) -> list[dict]:
@@ -89,8 +60,8 @@ def one(con, sql: str, params=()) -> dict:
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    con = run_county(tmp_path_factory.mktemp("sample_county"), SAMPLE, dt.date(2017, 1, 15))
+def sample(published_sample):
+    con = duckdb.connect(str(published_sample / "var" / "publish" / "finsam_marts.duckdb"), read_only=True)
     yield con
     con.close()
 
