@@ -234,6 +234,50 @@ def incremental_airflow(home: Path, data: Path, env: dict, attempt: int = 0) -> 
     }
 
 
+REPORTS = r"""
+import json, time
+from ingestion.core.config import load_settings
+from ingestion.reports.batch import make_report, refresh_reports, scheduled_jobs
+from ingestion.reports.figures import Snapshot
+s = load_settings()
+snap = Snapshot(s.publish / "finsam_marts.duckdb", internal=False)
+every = scheduled_jobs(snap, ("half_year",))
+snap.close()
+period = max(j["period"] for j in every)
+jobs = [j for j in every if j["period"] == period]
+one = next(j for j in jobs if j["kind"] == "intervention")
+what = {k: v for k, v in one.items() if k != "kind"}
+t = time.perf_counter(); make_report(s, "intervention", **what); cold = time.perf_counter() - t
+t = time.perf_counter(); make_report(s, "intervention", **what); warm = time.perf_counter() - t
+t = time.perf_counter(); first = refresh_reports(s, jobs=jobs); all_s = time.perf_counter() - t
+t = time.perf_counter(); again = refresh_reports(s, jobs=jobs); unchanged_s = time.perf_counter() - t
+print(json.dumps({"period": period, "reports": len(jobs), "interventions": sum(j["kind"] == "intervention" for j in jobs),
+                  "one_cold_s": cold, "one_warm_s": warm, "all_s": all_s, "written": len(first["written"]),
+                  "failed": len(first["failed"]), "unchanged_s": unchanged_s, "kept": len(again["unchanged"]),
+                  "workers": s.workers}))
+"""
+
+
+def reports_timing(home: Path) -> dict:
+    """The reports (issue 14) from a published national run: one intervention report in all three
+    formats (in a fresh process, and again warm), then every report of the latest half-year (each
+    intervention's report, the board packs, the county comparison; FINSAM_WORKERS processes), and
+    that refresh again with nothing changed (fingerprints only)."""
+    env = dict(os.environ, FINSAM_HOME=str(home), FINSAM_DEMO="1", GX_ANALYTICS_ENABLED="false")
+    return _child(REPORTS, env)
+
+
+def print_reports_timing(result: dict) -> None:
+    print(
+        f"Reports: one intervention report (PDF+DOCX+HTML) {result['one_cold_s']:.1f} s in a fresh process, "
+        f"{result['one_warm_s']:.1f} s warm; every report of {result['period']} ({result['reports']}: "
+        f"{result['interventions']} interventions, board packs, the county comparison) "
+        f"{result['all_s']:.1f} s on {result['workers']} worker(s), {result['failed']} refused; "
+        f"again with nothing changed {result['unchanged_s']:.1f} s ({result['kept']} kept)",
+        flush=True,
+    )
+
+
 def _is_utf8(path: Path) -> bool:
     try:
         path.read_bytes().decode("utf-8")
@@ -242,13 +286,145 @@ def _is_utf8(path: Path) -> bool:
         return False
 
 
+def portal_verdict(rows: int = 1000, repeat: int = 5) -> dict:
+    """The owners' portal (docs/portal.md): seconds from an uploaded `rows`-row file to its verdict
+    in a warm process (GX project open, checkpoints built by one earlier upload), median of `repeat`."""
+    import tempfile
+
+    from ingestion.core.config import load_settings
+    from ingestion.intake.discover import parse_file_name
+    from ingestion.portal.upload import Checker
+
+    source = (REPO / "data" / "sample" / "landing" / "SODRA" / "SODRA_AVESTA_deltagare_2016T3.csv").read_text(
+        encoding="utf-8-sig"
+    )
+    header, *lines = source.splitlines()
+    data = "\n".join([header] + [lines[i % len(lines)] for i in range(rows)]).encode("utf-8") + b"\n"
+    name = parse_file_name("SODRA_AVESTA_deltagare_2016T3.csv")
+    with tempfile.TemporaryDirectory(prefix="finsam-bench-portal-") as tmp:
+        settings = load_settings(
+            home=str(Path(tmp) / "var"),
+            landing=str(Path(tmp) / "landing"),
+            registry=str(REPO / "data" / "sample" / "registry.yml"),
+        )
+        checker = Checker(settings)
+        t = time.perf_counter()
+        checker.warm()
+        warm_s = time.perf_counter() - t
+        t = time.perf_counter()
+        first = checker.handle(name, data)
+        first_s = time.perf_counter() - t
+        times, cpu = [], []
+        for _ in range(repeat):
+            t, c = time.perf_counter(), time.process_time()
+            checker.handle(name, data)
+            times.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)  # CPU time: what the verdict costs on an idle machine
+    return {
+        "rows": rows,
+        "verdict": first.check.status,
+        "start_s": round(warm_s, 2),
+        "first_upload_s": round(first_s, 2),
+        "warm_median_s": round(statistics.median(times), 2),
+        "warm_min_s": round(min(times), 2),
+        "warm_cpu_median_s": round(statistics.median(cpu), 2),
+    }
+
+
+LARGE_CSV = r"""
+import json, resource, sys, time
+from datetime import date
+from ingestion.core.config import load_settings
+from ingestion.core.registry import load_registry
+from ingestion.process import process_association
+s = load_settings(); s.ensure_dirs()
+t = time.perf_counter()
+out = process_association(s, load_registry(s.registry), "SODRA", as_of=date(2026, 11, 1), docs=False)
+print(json.dumps({"seconds": time.perf_counter() - t, "accepted": out["accepted"],
+                  "refused": [q["reason"][:160] for q in out["quarantined"]],
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def large_csv_memory(mb: int | None, rows: int | None = None) -> dict:
+    """Peak memory of landing and validating one large `deltagare` CSV (process_association, in a
+    fresh process): about `mb` MB of realistic rows, or exactly `rows` rows (issue 18, item 8)."""
+    import tempfile
+
+    from ingestion.intake.readers import MAX_CELLS
+
+    sample = REPO / "data" / "sample" / "landing" / "SODRA"
+    row = "AV-{i:07d};{pnr};K;1980;2084;2016-03-1{d};;SOC;FBS;;ARBETSSOKANDE;;;GYMNASIAL;1-2;;N\n"
+    header = (
+        "deltagar_id;personnummer;kon;fodelsear;kommun;startdatum;slutdatum;remittent;forsorjning_fore;"
+        "forsorjning_efter;sysselsattning_fore;sysselsattning_efter;omfattning_efter;utbildning;"
+        "tid_offentlig_forsorjning;avslutsanledning;anonym\n"
+    )
+    with tempfile.TemporaryDirectory(prefix="finsam-large-csv-") as tmp:
+        home = Path(tmp)
+        landing = home / "landing" / "SODRA"
+        landing.mkdir(parents=True)
+        shutil.copy(sample / "SODRA_ALL_insatser_2016T3.csv", landing)
+        path = landing / "SODRA_AVESTA_deltagare_2016T3.csv"
+        written = 0
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(header)
+            block = "".join(row.format(i=i, pnr="19800314-1234" if i % 5 == 0 else "", d=i % 10) for i in range(10_000))
+            while (rows is None and handle.tell() < (mb or 0) << 20) or (rows is not None and written < rows):
+                handle.write(block)
+                written += 10_000
+        env = dict(
+            os.environ,
+            FINSAM_HOME=str(home / "var"),
+            FINSAM_LANDING=str(home / "landing"),
+            FINSAM_WAREHOUSE=str(home / "var" / "finsam.duckdb"),
+            FINSAM_REGISTRY=str(REPO / "data" / "sample" / "registry.yml"),
+            FINSAM_DEMO="1",
+            GX_ANALYTICS_ENABLED="false",
+        )
+        result = _child(LARGE_CSV, env)
+        result.update(size_mb=path.stat().st_size / (1 << 20), rows=written, cells=(written + 1) * 17, bound=MAX_CELLS)
+    return result
+
+
+def print_large_csv(result: dict) -> None:
+    refused = any("för stor" in reason for reason in result["refused"])
+    verdict = "refused before it was read whole" if refused else ("read and accepted" if result["accepted"] else "read")
+    print(
+        f"Large CSV: {result['size_mb']:.0f} MB, {result['rows']:,} rows ({result['cells']:,} cells, bound "
+        f"{result['bound']:,}): {verdict}; peak memory {result['peak_rss_mb']:.0f} MB "
+        f"(process tree {result['peak_tree_mb']:.0f} MB), {result['seconds']:.1f} s",
+        flush=True,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", default="0.1,0.5,1.0")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", default=str(REPO / "bench" / "out"))
     parser.add_argument("--skip-airflow", action="store_true")
+    parser.add_argument("--portal-only", action="store_true", help="only the portal's verdict time")
+    parser.add_argument("--large-csv-only", action="store_true", help="only the peak memory of large CSVs")
     args = parser.parse_args()
+    from ingestion.intake.readers import MAX_CELLS
+
+    if not args.portal_only:  # the file-size limit: refused from its cell count, in bounded memory
+        print_large_csv(large_csv_memory(300))
+    if args.large_csv_only:  # the largest CSV that is read whole (long: minutes on 2 cores)
+        print_large_csv(large_csv_memory(None, rows=MAX_CELLS // 17 - 1))
+        return 0
+    os.environ.setdefault("FINSAM_DEMO", "1")  # the portal part pseudonymises with the demo secret
+    portal = portal_verdict(repeat=args.repeat)
+    print(
+        f"Portal: verdict for a {portal['rows']}-row file ({portal['verdict']}) from a warm process: "
+        f"median {portal['warm_median_s']:.2f} s (min {portal['warm_min_s']:.2f} s, CPU {portal['warm_cpu_median_s']:.2f} s) "
+        f"of {args.repeat}; first upload "
+        f"after start {portal['first_upload_s']:.2f} s, start (GX opened) {portal['start_s']:.2f} s",
+        flush=True,
+    )
+    if args.portal_only:
+        return 0
     from generate_sample import generate_national
 
     out = Path(args.out)
@@ -321,6 +497,8 @@ def main() -> int:
                 incremental.append(result)
     floor = floor_and_reader(out / f"national-{int(largest * 100)}" / "landing")
     print(f"  floor: {floor}", flush=True)
+    reports = reports_timing(out / f"run-{int(largest * 100)}")
+    print_reports_timing(reports)
     print()
     print(f"Machine: {machine}")
     print()

@@ -35,6 +35,10 @@ när de publicerade martsen har skrivits. Flöden som läser martsen schemalägg
 
 Varje steg går att köra om: filer känns igen på kontrollsumma, inläsningar är nycklade på
 leveransen och utskick görs en gång. Logiken finns i paketet `ingestion`; se README.md.
+
+**Loggar:** välj en körning och en uppgift, fliken *Logs*: uppgiftens egna rader (vilka filer,
+hur många rader, vad dbt byggde). Vad som hände med varje leverans, på svenska och per förbund,
+står i valideringsrapporten (`reports/validering.html`).
 """
 
 from __future__ import annotations

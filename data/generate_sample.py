@@ -121,6 +121,15 @@ I_HEADERS = {"insats_kod": ["insats_kod", "Insatskod"], "namn": ["namn", "Insats
              "planerat_antal": ["planerat_antal", "Planerat antal deltagare"],
              "huvudman": ["huvudman", "Huvudmän"], "agare_epost": ["agare_epost", "Ägare e-post"],
              "esf": ["esf", "ESF-finansierad"]}
+# Targets in the register (contract 1.1): MITT's registers carry the columns (VÄGEN with KRUS's
+# targets: 30 participants a year, 30 % to work/studies/rehabilitation, at most 12 months); the
+# other associations' registers are as before (a register without them stays valid).
+I_TARGET_COLUMNS = ["mal_deltagare_per_ar", "mal_andel_arbete_studier_rehab", "max_manader"]
+I_TARGET_HEADERS = {"mal_deltagare_per_ar": ["mal_deltagare_per_ar", "Mål antal deltagare per år"],
+                    "mal_andel_arbete_studier_rehab": ["mal_andel_arbete_studier_rehab",
+                                                       "Mål andel arbete studier rehabilitering"],
+                    "max_manader": ["max_manader", "Maxtid månader"]}
+TARGETS = {"VAGEN": [30, 30, 12], "UNGVUXNA": [60, 40, None]}
 V_COLUMNS = ["ar", "period_slut", "kon", "antal"]
 V_HEADERS = {"ar": ["ar", "År"], "period_slut": ["period_slut", "Period slut"], "kon": ["kon", "Kön"],
              "antal": ["antal", "Antal deltagare"]}
@@ -670,6 +679,10 @@ def generate_sample(out_dir: Path) -> None:
             for (code, _a, name, inr, malgrupp, matmetod, start, slut, platser, planerat, kommun, email, esf, _c) in own:
                 rows.append([code, name, inr, malgrupp, matmetod, start, slut, platser, planerat,
                              _huvudman(kommun, a % 2), email, esf])
+                if assoc == "MITT":
+                    rows[-1] += TARGETS.get(code, [None, None, None])
+            if assoc == "MITT":
+                header += _headers(I_TARGET_COLUMNS, I_TARGET_HEADERS, style)
             if a == 1 and k % 2 == 0:
                 fmt = {"ext": "xlsx", "title": [f"Insatsregister {assoc_name}", ""] if k == 0 else None,
                        "sheet": "insatser"}

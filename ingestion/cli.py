@@ -67,6 +67,20 @@ def cmd_demo(args) -> int:
     return run_demo(fresh=not args.keep)
 
 
+def cmd_ui(args) -> int:
+    from ingestion.demo import run_ui
+
+    return run_ui(Path(args.home) if args.home else None, port=args.port)
+
+
+def cmd_docs(args) -> int:
+    from ingestion.core.config import REPO_ROOT
+    from ingestion.demo import run_docs
+
+    home = REPO_ROOT / "var" / "demo" if args.demo else load_settings(home=args.home).home
+    return run_docs(home, port=args.port)
+
+
 def cmd_contract(args) -> int:
     from ingestion.publish_contract import write_all
 
@@ -147,6 +161,102 @@ def cmd_replay(args) -> int:
     return _run_exit_code(result)
 
 
+def cmd_portal(args) -> int:
+    settings = _settings(args)
+    if args.add_user:
+        import getpass
+
+        from ingestion.portal.accounts import AccountError, Accounts
+
+        if sys.stdin.isatty():
+            password = getpass.getpass("Lösenord (minst 12 tecken): ")
+            if getpass.getpass("Samma lösenord igen: ") != password:
+                print("Fel: lösenorden är inte lika.", file=sys.stderr)
+                return 1
+        else:
+            password = sys.stdin.readline().rstrip("\n")
+        try:
+            account = Accounts(settings.portal_accounts).add(
+                args.add_user, args.role, password, association=args.association
+            )
+        except AccountError as exc:
+            print(f"Fel: {exc}.", file=sys.stderr)
+            return 1
+        print(f"Kontot {account.email} ({account.role_sv}) är sparat i {settings.portal_accounts}.")
+        return 0
+    import uvicorn
+
+    from ingestion.portal.app import create_app
+
+    app = create_app(settings)
+    print(f"Portalen startar på http://{args.host}:{args.port}/ (avsluta med Ctrl+C).")
+    uvicorn.run(app, host=args.host, port=args.port, proxy_headers=True, log_level="warning")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from ingestion.outbound.open_data import OpenDataError, export_open_data
+
+    if not args.oppna_data:
+        print("Fel: ange vad som ska exporteras: --oppna-data.", file=sys.stderr)
+        return 1
+    settings = _settings(args)
+    try:
+        result = export_open_data(
+            settings,
+            args.period,
+            snapshot=Path(args.snapshot) if args.snapshot else None,
+            out_dir=Path(args.ut) if args.ut else None,
+        )
+    except OpenDataError as exc:
+        print(f"Fel: {exc}", file=sys.stderr)
+        return 1
+    for key in ("csv", "parquet", "dictionary", "licence"):
+        print(result[key])
+    return 0
+
+
+def cmd_rapport(args) -> int:
+    from ingestion.reports.batch import make_report
+    from ingestion.reports.figures import ReportError
+
+    settings = _settings(args)
+    what: dict = {"period": args.period}
+    try:
+        what["start"] = date.fromisoformat(args.from_date) if args.from_date else None
+        what["end"] = date.fromisoformat(args.to_date) if args.to_date else None
+    except ValueError:
+        print("Fel: --from och --to skrivs ÅÅÅÅ-MM-DD.", file=sys.stderr)
+        return 1
+    if args.insats:
+        association, _, intervention = args.insats.partition("/")
+        if not intervention:
+            print("Fel: --insats skrivs FÖRBUND/INSATS, t.ex. SODRA/AVESTA.", file=sys.stderr)
+            return 1
+        kind, what = "intervention", {**what, "association": association, "intervention": intervention}
+    elif args.forbund:
+        kind, what = "board", {"association": args.forbund, "period": args.period}
+    else:
+        kind, what = "county", {"period": args.period}
+    formats = tuple(args.format) if args.format else ("pdf", "docx", "html")
+    try:
+        paths = make_report(
+            settings,
+            kind,
+            internal=args.internt,
+            formats=formats,
+            out_dir=Path(args.ut) if args.ut else None,
+            snapshot=Path(args.snapshot) if args.snapshot else None,
+            **what,
+        )
+    except ReportError as exc:
+        print(f"Fel: {exc}", file=sys.stderr)
+        return 1
+    for path in paths:
+        print(path)
+    return 0
+
+
 # argparse's own words (usage, headings, its errors) in Swedish: everything a person in the county reads.
 ARGPARSE_SV = {
     "usage: ": "användning: ",
@@ -173,6 +283,14 @@ EXIT_CODES = {
     "forget": "0 personen är raderad; 1 värdet är varken ett personnummer eller en känd nyckel, eller datalagret upptaget",
     "map": "0 mappningen är tillagd; 1 mappningen avvisades (okänd kod, redan en benämning av en annan kod, …)",
     "replay": "0 klart (också när inget fanns att ompröva); 2, 3 och 4 som för run",
+    "ui": "0 gränssnittet stängdes (Ctrl-C); 1 ingen demokörning finns eller gränssnittet startade inte",
+    "docs": "0 servern stängdes (Ctrl-C); 1 inget att visa (kör flödet först) eller porten är upptagen",
+    "portal": "0 portalen stängdes eller kontot sparades; 1 kontot avvisades; 2 felaktig konfiguration "
+    "(t.ex. FINSAM_PORTAL_SECRET saknas)",
+    "export": "0 filerna är skrivna (sökvägarna skrivs ut); 1 okänd period, inga publicerade siffror eller ingen "
+    "publicerad ögonblicksbild",
+    "rapport": "0 rapporten är skriven (filerna skrivs ut); 1 rapporten gick inte att göra (okänd insats eller "
+    "period, ingen publicerad ögonblicksbild); 2 felaktig konfiguration",
 }
 EXAMPLES = {
     "run": "finsam run\n  finsam run --as-of 2017-01-31 --no-docs",
@@ -185,6 +303,16 @@ EXAMPLES = {
     "map": 'finsam map --column remittent "Jobbcentrum Syd" KOMMUN --association SODRA\n'
     '  finsam map --column avslutsanledning "Fick plats på Samhall" SUBV_ARBETE',
     "replay": "finsam replay\n  finsam replay --association SODRA --file SODRA_AVESTA_deltagare_2016T3.csv",
+    "ui": "finsam ui\n  finsam ui --port 8081",
+    "docs": "finsam docs --demo\n  finsam docs --home /srv/finsam --port 8002",
+    "portal": "finsam portal --host 0.0.0.0 --port 8000\n"
+    "  finsam portal --add-user anna.berg@avesta.example --role owner      (lösenordet läses från standard in)\n"
+    "  finsam portal --add-user lisa@sodra.example --role analyst --association SODRA",
+    "export": "finsam export --oppna-data --period 2016\n  finsam export --oppna-data --period 2016H1 --ut /tmp/oppna",
+    "rapport": "finsam rapport --insats SODRA/AVESTA --period 2016H1\n"
+    "  finsam rapport --insats SODRA/AVESTA --from 2015-07-01 --to 2016-06-30 --format docx --internt\n"
+    "  finsam rapport --forbund SODRA --period 2016\n"
+    "  finsam rapport --lan --period 2016 --format pdf",
 }
 
 
@@ -302,6 +430,94 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("--as-of", default=None, help="körningens datum (ÅÅÅÅ-MM-DD), standard i dag")
     again.add_argument("--no-docs", action="store_true", help="hoppa över Data Docs och dbt docs")
     again.set_defaults(func=cmd_replay)
+
+    ui = command(
+        "ui",
+        help="öppna Airflows gränssnitt på demokörningen (körningar, uppgifter, loggar)",
+        description="Startar Airflows gränssnitt (api-server) på demons Airflow-katalog (var/demo/airflow) "
+        "på den här datorn och skriver ut adressen, användaren och lösenordet. Varje uppgifts logg syns "
+        "under fliken Logs. Kör `finsam demo` först.",
+    )
+    ui.add_argument("--port", type=int, default=8080, help="porten (standard 8080); adressen är 127.0.0.1")
+    ui.add_argument("--home", default=None, help="demons katalog (standard var/demo)")
+    ui.set_defaults(func=cmd_ui)
+
+    docs = command(
+        "docs",
+        help="visa valideringsrapporten, dbt-dokumentationen och GX Data Docs i webbläsaren",
+        description="Serverar valideringsrapporten, dbt-dokumentationen (datalagrets tabeller) och "
+        "Great Expectations Data Docs över http på den här datorn och skriver ut adresserna. dbt docs "
+        "fungerar bara över http, inte som fil.",
+    )
+    docs.add_argument("--demo", action="store_true", help="demokörningens sidor (var/demo)")
+    docs.add_argument("--home", default=None, help="arbetskatalog (FINSAM_HOME, standard ./var)")
+    docs.add_argument("--port", type=int, default=8001, help="porten (standard 8001); adressen är 127.0.0.1")
+    docs.set_defaults(func=cmd_docs)
+
+    portal = command(
+        "portal",
+        help="webbportalen för insatsägare: se leveranser, ladda upp och få besked direkt",
+        description="Startar portalen där insatsägare loggar in, ser vilka leveranser som väntas, har "
+        "kommit in eller ligger i karantän, och laddar upp filer som kontrolleras med samma kontroller "
+        "som pipelinen. Godkända filer läggs i förbundets inkorg. Se docs/portal.md.",
+    )
+    common(portal)
+    portal.add_argument("--host", default="127.0.0.1", help="adressen portalen lyssnar på (standard 127.0.0.1)")
+    portal.add_argument("--port", type=int, default=8000, help="porten (standard 8000)")
+    portal.add_argument("--add-user", default=None, metavar="E-POST", help="lägg till eller ändra ett konto")
+    portal.add_argument(
+        "--role",
+        default="owner",
+        choices=["owner", "analyst", "county"],
+        help="kontots roll: owner (insatsägare), analyst (ett förbund), county (länets dataenhet)",
+    )
+    portal.add_argument("--association", default=None, help="förbundets kod, för rollen analyst")
+    portal.set_defaults(func=cmd_portal)
+
+    rapport = command(
+        "rapport",
+        help="skriv en rapport: insatsens halvårs- eller helårsrapport, styrelseunderlag, länsjämförelse",
+        description="Skriver rapporten som PDF (till styrelsen), DOCX (som ägaren kan redigera, med tomma "
+        "avsnitt för reflektion och utvecklingsområden) och HTML (för webben), ur de publicerade martsen. "
+        "Utan --internt visas antal under 5 som <5 (som i de publika tabellerna) och filerna hamnar under "
+        "publish/rapporter; med --internt visas exakta antal och filerna hamnar under reports/rapporter.",
+    )
+    common(rapport)
+    which = rapport.add_mutually_exclusive_group(required=True)
+    which.add_argument("--insats", default=None, metavar="FÖRBUND/INSATS", help="insatsens rapport, t.ex. SODRA/AVESTA")
+    which.add_argument("--forbund", default=None, metavar="FÖRBUND", help="förbundets styrelseunderlag, t.ex. SODRA")
+    which.add_argument("--lan", action="store_true", help="länsjämförelsen: förbund och insatser sida vid sida")
+    rapport.add_argument(
+        "--period", default=None, help="perioden: 2016 (år), 2016H1 (halvår), 2016T2 (tertial), 2015/16 (verksamhetsår)"
+    )
+    rapport.add_argument(
+        "--from", dest="from_date", default=None, metavar="ÅÅÅÅ-MM-DD", help="periodens första dag (med --to)"
+    )
+    rapport.add_argument(
+        "--to", dest="to_date", default=None, metavar="ÅÅÅÅ-MM-DD", help="periodens sista dag (med --from)"
+    )
+    rapport.add_argument(
+        "--format", action="append", choices=["pdf", "docx", "html"], help="format (kan upprepas); standard alla tre"
+    )
+    rapport.add_argument("--internt", action="store_true", help="exakta antal: internt underlag, inte för publicering")
+    rapport.add_argument("--ut", default=None, metavar="MAPP", help="skriv under denna mapp i stället")
+    rapport.add_argument("--snapshot", default=None, metavar="FIL", help="den publicerade ögonblicksbilden att läsa")
+    rapport.set_defaults(func=cmd_rapport)
+
+    export = command(
+        "export",
+        help="exportera öppna data: länets siffror per förbund och insats (CSV och Parquet)",
+        description="Skriver länets siffror per förbund och insats för en period (deltagare, avslut per "
+        "kategori, andelar, kostnad per deltagare) som CSV och Parquet med en dataordlista på svenska och "
+        "engelska och en licensrad (CC0 1.0), under publish/oppna-data. Siffrorna läses ur den publicerade "
+        "ögonblicksbilden och är alltså röjandeskyddade på samma sätt: <5 och – för dolda antal.",
+    )
+    common(export)
+    export.add_argument("--oppna-data", action="store_true", help="exportera öppna data (det enda som finns i dag)")
+    export.add_argument("--period", required=True, help="perioden: 2016 (år), 2016H1 (halvår), 2016T2 (tertial)")
+    export.add_argument("--ut", default=None, metavar="MAPP", help="skriv under denna mapp i stället")
+    export.add_argument("--snapshot", default=None, metavar="FIL", help="den publicerade ögonblicksbilden att läsa")
+    export.set_defaults(func=cmd_export)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=load_settings().log_level, format="%(levelname)s %(name)s: %(message)s")

@@ -27,7 +27,7 @@ from ingestion.core.rawzone import (
 )
 from ingestion.core.registry import Registry
 from ingestion.intake.discover import NameError_, find_files, parse_file_name
-from ingestion.intake.land import delivery_id_for, land_files
+from ingestion.intake.land import delivery_id_in_slot, land_files
 from ingestion.intake.sources import SourceUnavailable, pull
 from ingestion.quality import replay
 from ingestion.quality.quarantine import explanation_sv, quarantine
@@ -293,7 +293,7 @@ def _discover_and_land(settings: Settings, registry: Registry, association: str,
             summary["bad_names"].append(message)
             record_event(settings, association, shown, found.sha256, "rejected_name", message)
             continue
-        delivery_id = delivery_id_for(name, found.sha256)
+        delivery_id = delivery_id_in_slot(settings, name, found.sha256)  # a re-sent older file is new
         if delivery_id in pending:  # the same bytes for the same slot twice in this run (two names)
             summary["duplicates"] += 1
             record_event(

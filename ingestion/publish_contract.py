@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import re
 import runpy
+import textwrap
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -138,6 +139,11 @@ def contract_markdown() -> str:
             "",
             f"Excelmall: [`templates/{kind}_mall.xlsx`](../templates/{kind}_mall.xlsx)",
             "",
+        ]
+        rule = data["kinds"][kind].get("rule_sv")  # what a delivery of this kind means, when the contract says
+        if rule:
+            lines += [textwrap.fill(rule, 110, break_on_hyphens=False), ""]
+        lines += [
             "| kolumn | typ | krävs | rubriker som också accepteras | kodlista |",
             "|---|---|---|---|---|",
         ]
@@ -151,6 +157,24 @@ def contract_markdown() -> str:
             lines.append(
                 f"| `{name}` | {_md(TYPE_SV.get(col.type, col.type))} | {'ja' if col.required else 'nej'} "
                 f"| {synonyms} | {codes} |"
+            )
+        lines.append("")
+    targets = data.get("targets") or {}
+    if targets:
+        lines += [
+            "## Mål i insatsregistret (version 1.1)",
+            "",
+            "En insats kan ange sina mål i insatsregistret. Kolumnerna är frivilliga: ett register utan dem är",
+            "lika giltigt som förut. Måluppfyllelsen per insats och period finns i `marts.rpt_target_attainment`",
+            "(publicerad som `public.pub_rpt_target_attainment`).",
+            "",
+            "| mål | kolumn | jämförelse |",
+            "|---|---|---|",
+        ]
+        comparison_sv = {"at_least": "utfallet ska vara minst målet", "at_most": "utfallet får vara högst målet"}
+        for code, spec in targets.items():
+            lines.append(
+                f"| `{code}`: {_md(spec['label'])} | `{spec['column']}` | {comparison_sv.get(spec['comparison'], '')} |"
             )
         lines.append("")
     lines += [

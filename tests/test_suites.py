@@ -246,10 +246,13 @@ def test_insatser_good_batch_has_no_findings(tmp_path, municipality_list):
     assert found == []
 
 
+I_HEADER = [*INSATSER_HEADER, "mal_deltagare_per_ar", "mal_andel_arbete_studier_rehab", "max_manader"]  # 1.1: targets
+
+
 def i_row(code, **values) -> list[str]:
     row = dict(zip(INSATSER_HEADER, insats_row(code, email_to="agare@sodra.example")))
     row.update(values)
-    return [row[c] for c in INSATSER_HEADER]
+    return [row.get(c, "") for c in I_HEADER]
 
 
 INSATSER_BAD = [
@@ -276,11 +279,14 @@ INSATSER_BAD = [
     (i_row("I21", agare_epost="ingen-adress"), ["match_regex:agare_epost"]),
     (i_row("I22", esf="kanske"), ["be_in_set:esf"]),
     (i_row("I23", rapportering="Q"), ["match_regex:rapportering"]),
+    (i_row("I24", mal_deltagare_per_ar="trettio"), ["match_regex:mal_deltagare_per_ar"]),
+    (i_row("I25", mal_andel_arbete_studier_rehab="130"), ["match_regex:mal_andel_arbete_studier_rehab"]),
+    (i_row("I26", max_manader="0"), ["match_regex:max_manader"]),
 ]
 
 
 def test_insatser_bad_batch_fails_exactly_these_rows(tmp_path, municipality_list):
-    found = validate(tmp_path, [batch("insatser", INSATSER_HEADER, [r for r, _ in INSATSER_BAD], intervention="ALL")])
+    found = validate(tmp_path, [batch("insatser", I_HEADER, [r for r, _ in INSATSER_BAD], intervention="ALL")])
     assert failing(found["d1"]) == expected("insatser.landing", INSATSER_BAD)
     assert set(failing(found["d1"])) == suite_ids("insatser.landing")
     cadence = next(f for f in found["d1"] if f.column == "rapportering")

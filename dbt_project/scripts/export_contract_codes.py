@@ -1,11 +1,12 @@
 """Write the dbt seeds that mirror the export contract.
 
 The contract is defined once, in ``ingestion/contract.yml``. This script
-reads its ``codes:`` and ``funding_rule:`` sections and writes
+reads its ``codes:``, ``funding_rule:``, ``budget_rule:`` and ``targets:`` sections and writes
 
 * ``dbt_project/seeds/contract_codes.csv``   (code_list, code, label_sv, sort_order)
 * ``dbt_project/seeds/contract_funding_rule.csv`` (funder_group, expected_share, tolerance, applies_to, min_groups)
 * ``dbt_project/seeds/contract_budget_rule.csv`` (difference_tolerance)
+* ``dbt_project/seeds/contract_targets.csv`` (target_code, register_column, label_sv, comparison, sort_order)
 
 Usage (from anywhere)::
 
@@ -57,6 +58,13 @@ def render(contract_path: Path = CONTRACT) -> dict[str, str]:
             ["funder_group", "expected_share", "tolerance", "applies_to", "min_groups"], rule_rows
         ),
         "contract_budget_rule.csv": _csv(["difference_tolerance"], [[budget.get("difference_tolerance", 0.5)]]),
+        "contract_targets.csv": _csv(
+            ["target_code", "register_column", "label_sv", "comparison", "sort_order"],
+            [
+                [code, spec["column"], spec["label"], spec["comparison"], order]
+                for order, (code, spec) in enumerate((contract.get("targets") or {}).items(), start=1)
+            ],
+        ),
     }
 
 

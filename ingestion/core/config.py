@@ -57,6 +57,17 @@ class Settings:
     pg_user: str = "postgres"
     pg_password: str = ""
     pg_dbname: str = "finsam"
+    # The owners' portal (docs/portal.md): FINSAM_PORTAL_URL (links in alert mails), _SECRET (session
+    # cookies; required outside the demo), _ACCOUNTS (local accounts file), _HTTPS_ONLY, _MAX_UPLOAD_MB
+    portal_url: str | None = None
+    portal_secret: str | None = None
+    portal_accounts: Path | None = None
+    portal_https_only: bool = True
+    portal_max_upload_bytes: int = 20 * 1024 * 1024
+    # OpenID Connect sign-in (Entra ID and similar): FINSAM_PORTAL_OIDC_ISSUER, _CLIENT_ID, _CLIENT_SECRET
+    portal_oidc_issuer: str | None = None
+    portal_oidc_client_id: str | None = None
+    portal_oidc_client_secret: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -145,6 +156,14 @@ def load_settings(**overrides) -> Settings:
         pg_user=_env("FINSAM_PG_USER", "postgres"),
         pg_password=_env("FINSAM_PG_PASSWORD", ""),
         pg_dbname=_env("FINSAM_PG_DBNAME", "finsam"),
+        portal_url=_env("FINSAM_PORTAL_URL"),
+        portal_secret=_env("FINSAM_PORTAL_SECRET"),
+        portal_accounts=Path(_env("FINSAM_PORTAL_ACCOUNTS", str(home / "portal" / "accounts.json"))).resolve(),
+        portal_https_only=_env("FINSAM_PORTAL_HTTPS_ONLY", "1") in ("1", "true", "yes"),
+        portal_max_upload_bytes=int(float(_env("FINSAM_PORTAL_MAX_UPLOAD_MB", "20")) * 1024 * 1024),
+        portal_oidc_issuer=_env("FINSAM_PORTAL_OIDC_ISSUER"),
+        portal_oidc_client_id=_env("FINSAM_PORTAL_OIDC_CLIENT_ID"),
+        portal_oidc_client_secret=_env("FINSAM_PORTAL_OIDC_CLIENT_SECRET"),
     )
     for key, value in overrides.items():
         if value is not None:

@@ -35,8 +35,9 @@ class Contract:
     data: dict
 
     @property
-    def version(self) -> int:
-        return int(self.data["version"])
+    def version(self) -> str:
+        """'1.1': major.minor; a minor version only adds optional columns (older files stay valid)."""
+        return str(self.data["version"])
 
     @property
     def file_name_pattern(self) -> re.Pattern:

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 from ingestion.core.config import REPO_ROOT
 from ingestion.core.contract import fold, load_contract
 from ingestion.core.findings import WARNING, Finding
+from ingestion.core.privacy import bounded
 from ingestion.intake import pseudonymize as pz
 from ingestion.intake.readers import UnreadableFile, locate_header
 
@@ -613,13 +614,43 @@ def _one_frame(batch: _Batch, files: list[_Rows]) -> None:
             [f.columns[name] if name in f.columns else np.full(f.count, None, dtype=object) for f in files]
         )
     body = pd.DataFrame(data)
+    del data
+    part = np.concatenate([np.full(f.count, f.file, dtype=np.int64) for f in files])
     for name in batch.read:
         body[name] = _blank_to_none(body[name])
+        _cap_cells(batch, body, part, name)
     for name in batch.columns:
         if name not in body.columns:
             body[name] = pd.Series(pd.NA, index=body.index, dtype="string")
     batch.body = body
-    batch.part = np.concatenate([np.full(f.count, f.file, dtype=np.int64) for f in files])
+    batch.part = part
+
+
+MAX_CELL_CHARS = 1000  # no field of the contract needs more; a longer cell is cut here, before anything holds it
+
+
+def _cap_cells(batch: _Batch, body: pd.DataFrame, part: np.ndarray, name: str) -> None:
+    """A cell longer than MAX_CELL_CHARS is cut to its start and its length (`bounded`), so no
+    later stage (the raw zone, GX and its stored results, findings, mails) ever holds a 50 MB
+    value; each delivery's notes say which rows, as a warning."""
+    lengths = pc.utf8_length(pa.array(body[name], type=pa.string()))
+    over = pc.fill_null(pc.greater(lengths, MAX_CELL_CHARS), False).to_numpy(zero_copy_only=False)
+    if not over.any():
+        return
+    positions = np.flatnonzero(over)
+    column = body[name].copy()
+    column.iloc[positions] = [bounded(column.iloc[p], 60) for p in positions]
+    body[name] = column
+    for i, rows in _by_part(part, over, body["source_row"].to_numpy()).items():
+        batch.parts[i].late_notes.append(
+            Finding(
+                WARNING,
+                "for_lang_cell",
+                f"cellen är längre än {MAX_CELL_CHARS} tecken; bara början lästes in "
+                f"(rad {_rows_text(pd.Series(rows))}).",
+                column=name,
+            )
+        )
 
 
 # 3. blank and total rows

@@ -215,6 +215,39 @@ def _parse_csv(data: bytes) -> pd.DataFrame:
     return _general_table(data, sep, widest)
 
 
+CSV_SCAN_CHUNK = 16 << 20  # bytes read at a time when a CSV's records are counted (bounded memory)
+
+
+def check_csv_size(path: Path, max_cells: int = MAX_CELLS) -> None:
+    """Refuse a CSV larger than `max_cells` cells before it is read whole: its width from the first
+    records, its records counted in chunks (a few MB in memory, whatever the file's size). The bound
+    is the workbooks' (`MAX_CELLS`): a delivery of one period is far smaller, and what is below it is
+    read, normalised and validated within the pipeline's memory bound (README, *Reliability*).
+    A newline inside a quoted value counts as a record here: the count errs on the large side."""
+    with open(path, "rb") as handle:
+        head = handle.read(HEAD_BYTES)
+        lines = head.count(b"\n")
+        last = head[-1:]
+        for chunk in iter(lambda: handle.read(CSV_SCAN_CHUNK), b""):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return  # UTF-16 (rare): its size is bounded by max_bytes alone
+    lines += last not in (b"\n", b"")
+    text = _without_bom(head)
+    text = text if len(text) < HEAD_BYTES else text[: text.rfind(b"\n") + 1]  # whole records only
+    sep = sniff_delimiter(text.decode("utf-8", errors="replace"))
+    try:
+        width = max((len(r) for r in _head_records(text, sep)[0]), default=1)
+    except csv.Error:  # a cell longer than the csv module takes: the header line's width will do
+        width = text.split(b"\n", 1)[0].count(sep.encode()) + 1
+    if lines * width > max_cells:
+        raise UnreadableFile(
+            f"CSV-filen är för stor ({_spaced(lines)} rader × {width} kolumner, gränsen är "
+            f"{_spaced(max_cells)} celler); dela upp leveransen per period"
+        )
+
+
 def read_csv_text(data: bytes) -> pd.DataFrame:
     """All records of a CSV delivery as text cells (columns numbered 0..n, "" for empty).
 
@@ -690,7 +723,7 @@ def read_workbook(path: Path, kind: str, max_unzipped: int) -> pd.DataFrame:
 # ---------------------------------------------------------------- all formats
 
 
-def read_cells(path: Path, kind: str, *, max_bytes: int, max_unzipped: int) -> pd.DataFrame:
+def read_cells(path: Path, kind: str, *, max_bytes: int, max_unzipped: int, max_cells: int = MAX_CELLS) -> pd.DataFrame:
     """All cells of the delivery as text, columns numbered 0..n."""
     size = path.stat().st_size
     if size == 0:
@@ -704,6 +737,7 @@ def read_cells(path: Path, kind: str, *, max_bytes: int, max_unzipped: int) -> p
     if suffix in WORKBOOKS:
         return read_workbook(path, kind, max_unzipped)
     if suffix == ".csv":
+        check_csv_size(path, max_cells)
         return read_csv_text(path.read_bytes())
     raise UnreadableFile(f"filtypen {suffix or '(ingen)'} stöds inte; leverera .xlsx, .xls, .ods eller .csv")
 

@@ -287,7 +287,7 @@ def pull(settings: Settings, association) -> dict:
                     "size": item.size,
                     "mtime": item.mtime,
                     "sha256": sha,
-                    "delivery": delivery_identity(item.name, sha),
+                    "delivery": delivery_identity(item.name, sha, settings),
                     "status": status,
                     "source": remote.label,
                     "event_at": _now(),
@@ -333,7 +333,7 @@ def pull(settings: Settings, association) -> dict:
 def _duplicate_event(settings: Settings, code: str, name: str, sha: str, label: str) -> None:
     """Tell the owner, as for a file re-delivered to the drop folder, that these bytes came already."""
 
-    landed = existing(settings, code, delivery_identity(name, sha))
+    landed = existing(settings, code, delivery_identity(name, sha, settings))
     if landed is not None:
         message = (
             f"{name}: exakt samma fil har redan tagits emot ({landed.manifest.get('received_at', '?')}, "
@@ -348,18 +348,20 @@ def _now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
-def delivery_identity(name: str, sha: str) -> str:
-    """What makes a delivery the same delivery: its slot and its bytes (`land.delivery_id_for`).
+def delivery_identity(name: str, sha: str, settings: Settings | None = None) -> str:
+    """What makes a delivery the same delivery: its slot and its bytes (`land.delivery_id_for`;
+    with `settings`, `land.delivery_id_in_slot`: an older file sent again after a correction is new).
 
     The same bytes for another period or intervention (an unchanged register re-sent) are a
     new delivery and are fetched; a name outside the naming rule has no slot, so its name
     and bytes identify it (it is fetched once, and the pipeline tells the owner to rename it).
     """
     from ingestion.intake.discover import NameError_, parse_file_name
-    from ingestion.intake.land import delivery_id_for
+    from ingestion.intake.land import delivery_id_for, delivery_id_in_slot
 
     try:
-        return delivery_id_for(parse_file_name(name), sha)
+        parsed = parse_file_name(name)
+        return delivery_id_in_slot(settings, parsed, sha) if settings is not None else delivery_id_for(parsed, sha)
     except NameError_:
         return f"name:{name}:{sha}"
 
@@ -375,7 +377,7 @@ def _fetch_one(
         if after.size != item.size or after.mtime != item.mtime or part.stat().st_size != item.size:
             return None
         sha = sha256_file(part)
-        identity = delivery_identity(item.name, sha)
+        identity = delivery_identity(item.name, sha, settings)
         if identity in known or existing(settings, code, identity) is not None:
             return "already_received", sha
         target = target_dir / item.name

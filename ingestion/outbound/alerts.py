@@ -33,10 +33,19 @@ from ingestion.core.registry import Registry
 
 log = logging.getLogger(__name__)
 REPLAYED_MARKER = "replayed"  # beside a delivery accepted on replay (ingestion/replay.py): its owner is told
+PORTAL_PAGE = "/insats/{association}/{intervention}"  # an intervention's page in the portal (ingestion/portal)
 
 
-def compose(manifest: dict, status: str, findings: list[Finding]) -> tuple[str, str]:
+def portal_link(portal_url: str | None, association: str, intervention: str) -> str | None:
+    """The intervention's page in the owners' portal (FINSAM_PORTAL_URL), or None without a portal."""
+    if not portal_url:
+        return None
+    return portal_url.rstrip("/") + PORTAL_PAGE.format(association=association, intervention=intervention)
+
+
+def compose(manifest: dict, status: str, findings: list[Finding], portal_url: str | None = None) -> tuple[str, str]:
     contract = load_contract()
+    link = portal_link(portal_url, manifest["association"], manifest["intervention"])
     kind = contract.kind_label(manifest["kind"])
     findings = group_findings(findings)  # findings stored before grouping, and the normaliser's notes
     blocking, warnings, information = by_severity(findings)
@@ -98,8 +107,20 @@ def compose(manifest: dict, status: str, findings: list[Finding]) -> tuple[str, 
         lines += [
             "Så lämnar du en ny leverans:",
             f"  1. {first}",
-            "  2. Kontrollera gärna filen först: finsam validate <fil>",
-            f"  3. Lägg filen i förbundets mapp med samma namn, {manifest['file_name']}. Den ersätter den underkända.",
+            *(
+                [
+                    f"  2. Ladda upp den rättade filen på insatsens sida: {link}",
+                    "     Du får besked direkt, och en godkänd fil läses in vid nästa körning.",
+                    f"     (Eller lägg filen i förbundets mapp med samma namn, {manifest['file_name']}.) "
+                    "Den ersätter den underkända.",
+                ]
+                if link
+                else [
+                    "  2. Kontrollera gärna filen först: finsam validate <fil>",
+                    f"  3. Lägg filen i förbundets mapp med samma namn, {manifest['file_name']}. "
+                    "Den ersätter den underkända.",
+                ]
+            ),
             "",
         ]
     else:
@@ -108,6 +129,7 @@ def compose(manifest: dict, status: str, findings: list[Finding]) -> tuple[str, 
             "  Filen behöver inte skickas igen. Rätta uppgifterna i ert eget underlag så att nästa leverans blir rätt.",
             f"  Vill ni ersätta filen redan nu: lägg en rättad fil med samma namn, {manifest['file_name']}, i "
             "förbundets mapp. Den senaste filen för samma insats, typ och period gäller.",
+            *([f"  Insatsens sida, där ni också kan ladda upp filen och få besked direkt: {link}"] if link else []),
             "",
         ]
     mapping = mapping_lines_sv(findings, manifest.get("association"))
@@ -232,7 +254,7 @@ def send_alerts(settings: Settings, registry: Registry, *, attempts: int = 3, ba
                     ).items()
                 }
             owner = registers[m["association"]].get(m["intervention"]) or team
-            subject, body = compose(m, status, findings)
+            subject, body = compose(m, status, findings, settings.portal_url)
             message = build_message(settings, owner, team, subject, body)
             message["X-Finsam-Delivery"] = landed.delivery_id
             (outbox / f"{landed.delivery_id[:16]}.eml").write_bytes(bytes(message))

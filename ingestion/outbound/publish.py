@@ -16,9 +16,11 @@ from pathlib import Path
 import duckdb
 
 from ingestion.core.config import Settings
+from ingestion.outbound.disclosure import PUBLIC_SCHEMA, protected_copy
 from ingestion.warehouse.schema import BUILD_QUEUE_DDL, read_connection
 
 PUBLISHED_SCHEMAS = ("marts", "public")
+DISCLOSED = "disclosed"  # the in-memory copy of the public tables after disclosure control
 
 
 def published_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
@@ -71,6 +73,8 @@ def publish_marts(settings: Settings) -> dict:
     con = read_connection(settings) if not postgres else _marts_from_postgres(settings)
     counts: dict[str, int] = {}
     try:
+        # Disclosure control (docs/disclosure.md): every public output is written from the protected copy.
+        disclosure = protected_copy(con, DISCLOSED)
         con.execute(f"attach '{tmp}' as snap (read_only false)")  # the warehouse itself may be open read-only
         kept = {f"{s}.{t}" for s, t in published_tables(con)}
         for schema, table in con.execute(
@@ -87,19 +91,20 @@ def publish_marts(settings: Settings) -> dict:
                 [schema, table],
             ).fetchone()[0]
             target = parquet_dir / f"{name}.parquet"
-            if name in incremental and in_snapshot:
+            source = f"{DISCLOSED}.{name}" if schema == PUBLIC_SCHEMA else name
+            if name in incremental and in_snapshot and schema != PUBLIC_SCHEMA:
                 if codes:
                     scope = "association_code in (select unnest(?::varchar[]))"
                     con.execute(f"delete from snap.{name} where {scope}", [codes])
-                    con.execute(f"insert into snap.{name} select * from {name} where {scope}", [codes])
+                    con.execute(f"insert into snap.{name} select * from {source} where {scope}", [codes])
                 rewrite = bool(codes) or not target.exists()
             else:
-                con.execute(f"create or replace table snap.{name} as select * from {name}")
+                con.execute(f"create or replace table snap.{name} as select * from {source}")
                 rewrite = True
-            counts[name] = con.execute(f"select count(*) from {name}").fetchone()[0]
+            counts[name] = con.execute(f"select count(*) from {source}").fetchone()[0]
             if rewrite:
                 part = target.with_suffix(".parquet.new")
-                con.execute(f"copy (select * from {name}) to '{part}' (format parquet)")
+                con.execute(f"copy (select * from {source}) to '{part}' (format parquet)")
                 os.replace(part, target)
         con.execute("detach snap")
     finally:
@@ -116,10 +121,15 @@ def publish_marts(settings: Settings) -> dict:
         from ingestion.warehouse.postgres import publish_to_postgres
 
         publish_to_postgres(settings, parquet_dir)
+    from ingestion.outbound.open_data import refresh_open_data
+
+    open_data = refresh_open_data(settings)  # the open-data export, from the snapshot just written
     return {
+        "open_data": open_data,
         "snapshot": str(snapshot),
         "parquet": str(parquet_dir),
         "tables": counts,
+        "disclosure": disclosure,
         "associations": "alla" if codes is None or not incremental else codes,
     }
 

@@ -289,6 +289,15 @@ table { border-collapse: collapse; width: 100%; margin: .4rem 0 1rem; font-size:
 caption { caption-side: top; text-align: left; font-weight: 600; padding: .25rem 0; }
 th, td { border: 1px solid #9aa5b1; padding: .3rem .5rem; text-align: left; vertical-align: top; }
 thead th { background: #e6edf5; }
+thead th.num { white-space: normal; }
+td { overflow-wrap: break-word; }
+td.file { overflow-wrap: anywhere; min-width: 16rem; }
+.wide { overflow-x: auto; margin: .4rem 0 1rem; }
+.wide > table { margin: 0; }
+.wide:focus { outline: 3px solid #1b1f24; outline-offset: 2px; }
+table.overview { font-size: .9rem; }
+table.overview th, table.overview td { padding: .3rem .35rem; }
+table.overview th[scope="row"] .muted { display: block; font-weight: 400; }
 tfoot th, tfoot td { background: #f2f4f7; font-weight: 600; }
 .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .zero { color: #434b55; }
@@ -510,6 +519,7 @@ def _association(report: AssociationReport, mailed: dict) -> list[str]:
     out.append("<h3>Leveranser med anmärkningar, i karantän eller omprövade</h3>")
     if listed:
         out += [
+            f'<div class="wide" role="region" aria-labelledby="{_anchor("h", report.code)}" tabindex="0">',
             "<table>",
             f"<caption>Leveranser att titta på för {_e(report.code)} ({len(listed)}); "
             "detaljerna följer under tabellen</caption>",
@@ -522,12 +532,12 @@ def _association(report: AssociationReport, mailed: dict) -> list[str]:
             blocking, warnings, information = by_severity(delivery.findings)
             anchor = _anchor("d", delivery.delivery_id[:16])
             out.append(
-                f'<tr><td><a href="#{anchor}">{_e(delivery.file_name)}</a></td><td>{_e(delivery.intervention)}</td>'
+                f'<tr><td class="file"><a href="#{anchor}">{_e(delivery.file_name)}</a></td><td>{_e(delivery.intervention)}</td>'
                 f"<td>{_e(delivery.kind)}</td><td>{_e(delivery.period)}</td><td>{_verdict(delivery.verdict)}</td>"
                 f"{_num(len(blocking))}{_num(len(warnings))}{_num(len(information))}"
                 f"<td>{_e(_local(delivery.received_at))}</td></tr>"
             )
-        out.append("</tbody></table>")
+        out.append("</tbody></table></div>")
         for delivery in listed:
             out += _delivery(delivery)
     else:
@@ -562,7 +572,8 @@ def _overview(reports: list[AssociationReport], context: dict) -> list[str]:
     out = [
         '<section id="oversikt" aria-labelledby="h-oversikt">',
         '<h2 id="h-oversikt">Översikt per förbund</h2>',
-        "<table>",
+        '<div class="wide" role="region" aria-labelledby="h-oversikt" tabindex="0">',
+        '<table class="overview">',
         "<caption>Leveranser per förbund och utfall, anmärkningar, påminnelser och försenade leveranser</caption>",
         '<thead><tr><th scope="col">Förbund</th>'
         + "".join(f'<th scope="col" class="num">{_e(title)}</th>' for _, title in columns)
@@ -591,7 +602,7 @@ def _overview(reports: list[AssociationReport], context: dict) -> list[str]:
     out.append(
         '<tr><th scope="row">Hela länet</th>' + "".join(_num(totals[key]) for key, _ in columns) + "<td></td></tr>"
     )
-    return [*out, "</tfoot></table>", "</section>"]
+    return [*out, "</tfoot></table>", "</div>", "</section>"]
 
 
 def render(reports: list[AssociationReport], context: dict, county: str, generated: datetime) -> str:

@@ -13,22 +13,43 @@ from pathlib import Path
 
 from ingestion.core.config import Settings
 from ingestion.core.contract import load_contract
-from ingestion.core.findings import by_severity, group_findings
+from ingestion.core.findings import Finding, by_severity, group_findings
 from ingestion.core.rawzone import current_register
 from ingestion.core.registry import load_registry
-from ingestion.intake.discover import FoundFile, NameError_, parse_file_name, sha256_file
+from ingestion.intake.discover import DeliveryName, FoundFile, NameError_, parse_file_name, sha256_file
 from ingestion.intake.land import land_file
 from ingestion.quality.suites import Batch, Context, run_validation, verdict
 
 
+@dataclasses.dataclass(frozen=True)
+class FileCheck:
+    """One file's verdict: `text` is what `finsam validate` prints (and the portal shows)."""
+
+    ok: bool
+    status: str  # accepted, accepted_with_warnings, quarantined, or refused (no such file / bad name)
+    text: str
+    name: DeliveryName | None = None
+    blocking: tuple[Finding, ...] = ()
+    warnings: tuple[Finding, ...] = ()
+    information: tuple[Finding, ...] = ()
+    unreadable: str | None = None
+
+
 def validate_file(settings: Settings, path: Path, as_of: date | None = None) -> tuple[bool, str]:
+    result = check_file(settings, path, as_of)
+    return result.ok, result.text
+
+
+def check_file(settings: Settings, path: Path, as_of: date | None = None, *, gx_root: Path | None = None) -> FileCheck:
+    """The pipeline's verdict on one file. `gx_root`: a lasting GX project for a warm process
+    (the portal), so suites and checkpoints are built once; default a throw-away one."""
     as_of = as_of or date.today()
     if not path.is_file():
-        return False, f"Filen {path} finns inte."
+        return FileCheck(False, "refused", f"Filen {path} finns inte.")
     try:
         name = parse_file_name(path.name)
     except NameError_ as exc:
-        return False, f"Underkänd: {exc}."
+        return FileCheck(False, "refused", f"Underkänd: {exc}.")
     registry = load_registry(settings.registry) if settings.registry.exists() else None
     association = registry.get(name.association) if registry else None
     lines = [f"Kontroll av {path.name} ({load_contract().kind_label(name.kind)}, period {name.period.label})"]
@@ -59,7 +80,7 @@ def validate_file(settings: Settings, path: Path, as_of: date | None = None) -> 
                 landed.frame(),
                 landed.totals(),
             )
-            findings += run_validation([batch], ctx, Path(tmp) / "gx", docs=False)[landed.delivery_id]
+            findings += run_validation([batch], ctx, gx_root or Path(tmp) / "gx", docs=False)[landed.delivery_id]
             status = verdict(findings)
     findings = group_findings(findings)  # the normaliser's notes too: the same problem in many rows is one line
     blocking, warnings, information = by_severity(findings)
@@ -86,4 +107,13 @@ def validate_file(settings: Settings, path: Path, as_of: date | None = None) -> 
         if ok
         else "Resultat: UNDERKÄND – filen skulle hamna i karantän. Rätta felen ovan och kontrollera igen."
     )
-    return ok, "\n".join(lines)
+    return FileCheck(
+        ok,
+        status,
+        "\n".join(lines),
+        name,
+        tuple(blocking),
+        tuple(warnings),
+        tuple(information),
+        landed.manifest.get("unreadable"),
+    )

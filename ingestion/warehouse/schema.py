@@ -99,6 +99,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for kind in KINDS:
         cols = ", ".join(f"{n} {t}" for n, t in DELIVERY_COLUMNS + kind_columns(kind))
         con.execute(f"create table if not exists raw.{kind} ({cols})")
+        for name, sql_type in kind_columns(kind):  # columns a later contract version added (1.1: targets)
+            con.execute(f"alter table raw.{kind} add column if not exists {name} {sql_type}")
     for ddl in META_DDL + [EXPECTED_DDL, REMINDERS_DDL, FACTS_ALERTS_DDL, BUILD_QUEUE_DDL, BUILD_STATE_DDL]:
         con.execute(ddl)
     for ddl in LEDGER_ADDED_COLUMNS:  # warehouses created before these columns existed

@@ -3,8 +3,12 @@
     deliveries. Identity: (association, intervention, person_key, startdatum);
     anonymous rows: (kon, fodelsear, startdatum, ordinal within the delivery).
     Only current deliveries count (supersession within a period); across
-    periods the row from the latest period wins. Includes FELREG episodes
-    (flagged); every per-episode KPI is derived here once. -#}
+    periods the row from the latest period wins. A delivery is the whole
+    register up to its period end (ingestion/contract.yml, kinds.deltagare):
+    an episode an earlier period listed that the intervention's governing
+    delivery (current, latest period end, then latest received) no longer
+    lists is withdrawn. Includes FELREG episodes (flagged); every per-episode
+    KPI is derived here once. -#}
 with stg_deltagare as (
     select * from {{ ref('stg_deltagare') }}
     where {{ association_scope() }}
@@ -26,6 +30,27 @@ current_rows as (
         and stg_deltagare.intervention_code = int_deliveries_current.intervention_code
         and stg_deltagare.period = int_deliveries_current.period
     where int_deliveries_current.is_current
+),
+
+governing_ranked as (
+    {#- Per intervention, the current delivery of the latest period: the whole truth up to its end
+        (no `qualify`: the same SQL runs on PostgreSQL). -#}
+    select
+        association_code,
+        intervention_code,
+        delivery_id as governing_delivery_id,
+        row_number() over (
+            partition by association_code, intervention_code
+            order by period_end desc, received_at desc, delivery_id desc
+        ) as governing_rank
+    from int_deliveries_current
+    where is_current
+),
+
+governing as (
+    select association_code, intervention_code, governing_delivery_id
+    from governing_ranked
+    where governing_rank = 1
 ),
 
 identified as (
@@ -62,8 +87,12 @@ versioned as (
 ),
 
 latest as (
-    select * from versioned
-    where version_rank = 1
+    select versioned.* from versioned
+    inner join governing
+        on versioned.association_code = governing.association_code
+        and versioned.intervention_code = governing.intervention_code
+        and versioned.delivery_id = governing.governing_delivery_id
+    where versioned.version_rank = 1
 ),
 
 derived as (

@@ -1,3 +1,12 @@
+{#- The target columns came with contract version 1.1; a warehouse table made before them
+    (or by hand) reads as null targets. -#}
+{%- set target_columns = ['mal_deltagare_per_ar', 'mal_andel_arbete_studier_rehab', 'max_manader'] -%}
+{%- set present = [] -%}
+{%- if execute -%}
+    {%- for column in adapter.get_columns_in_relation(source('raw', 'insatser')) -%}
+        {%- do present.append(column.name | lower) -%}
+    {%- endfor -%}
+{%- endif %}
 with source as (
     select * from {{ source('raw', 'insatser') }}
 ),
@@ -18,7 +27,10 @@ final as (
         cast(huvudman as varchar) as huvudman,
         cast(agare_epost as varchar) as agare_epost,
         cast(esf as boolean) as esf,
-        coalesce(cast(rapportering as varchar), 'T') as rapportering
+        coalesce(cast(rapportering as varchar), 'T') as rapportering,
+        {%- for column in target_columns %}
+        cast({{ column if column in present else 'null' }} as integer) as {{ column }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
     from source
 )
 

@@ -26,6 +26,9 @@ register_rows as (
         stg_insatser.agare_epost,
         stg_insatser.esf,
         stg_insatser.rapportering,
+        stg_insatser.mal_deltagare_per_ar as target_participants_per_year,
+        stg_insatser.mal_andel_arbete_studier_rehab as target_share_work_studies_rehab_percent,
+        stg_insatser.max_manader as target_max_months_in_intervention,
         stg_insatser.period_start as delivery_period_start,
         stg_insatser.period_end as delivery_period_end,
         stg_insatser.received_at,
@@ -43,7 +46,7 @@ register_rows as (
 one_per_delivery_period as (
     select
         register_rows.*,
-        {{ finsam_key(['namn', 'inriktning', 'malgrupp', 'matmetod', 'startdatum', 'slutdatum', 'platser', 'planerat_antal', 'huvudman', 'agare_epost', 'esf', 'rapportering']) }} as attribute_hash,
+        {{ finsam_key(['namn', 'inriktning', 'malgrupp', 'matmetod', 'startdatum', 'slutdatum', 'platser', 'planerat_antal', 'huvudman', 'agare_epost', 'esf', 'rapportering', 'target_participants_per_year', 'target_share_work_studies_rehab_percent', 'target_max_months_in_intervention']) }} as attribute_hash,
         row_number() over (
             partition by association_code, intervention_code, delivery_period_end
             order by received_at desc, source_row desc
@@ -102,7 +105,10 @@ registered as (
         huvudman,
         agare_epost,
         esf,
-        rapportering
+        rapportering,
+        target_participants_per_year,
+        target_share_work_studies_rehab_percent,
+        target_max_months_in_intervention
     from versions
 ),
 
@@ -137,7 +143,10 @@ placeholders as (
         cast(null as varchar) as huvudman,
         cast(null as varchar) as agare_epost,
         cast(null as boolean) as esf,
-        cast(null as varchar) as rapportering
+        cast(null as varchar) as rapportering,
+        cast(null as integer) as target_participants_per_year,
+        cast(null as integer) as target_share_work_studies_rehab_percent,
+        cast(null as integer) as target_max_months_in_intervention
     from unregistered
 ),
 

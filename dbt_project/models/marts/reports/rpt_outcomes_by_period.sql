@@ -16,6 +16,7 @@
     'exits_to_work_or_studies': count_where('is_work_or_studies'),
     'months_in_intervention_sum': 'sum(months_in_intervention)',
     'median_months_in_intervention': 'cast(' ~ finsam_median('months_in_intervention') ~ ' as decimal(10, 2))',
+    'max_months_in_intervention': 'max(months_in_intervention)',
     'last_exit_date': 'max(slutdatum)',
 } %}
 {%- set counted = ['exits', 'early_dropouts', 'exits_to_work', 'exits_to_subsidised_work', 'exits_to_studies', 'exits_to_rehab', 'exits_to_sje_ake', 'exits_to_other', 'exits_to_work_studies_rehab', 'exits_to_work_or_studies', 'months_in_intervention_sum'] %}
@@ -55,6 +56,7 @@ per_period as (
         coalesce(exits.{{ column }}, 0) as {{ column }},
         {%- endfor %}
         exits.median_months_in_intervention,
+        exits.max_months_in_intervention,
         exits.last_exit_date
     from period_completeness
     left join entries
@@ -70,7 +72,8 @@ running as (
         {%- for column in counted %}
         {{ running_total(column) }} as {{ column }}_to_date,
         {%- endfor %}
-        max(last_exit_date) over running as last_exit_date_to_date
+        max(last_exit_date) over running as last_exit_date_to_date,
+        max(max_months_in_intervention) over running as max_months_in_intervention_to_date
     from per_period
     {{ running_window() }}
 ),
@@ -96,7 +99,8 @@ windows as (
         {%- for column in counted %}
         {{ column }},
         {%- endfor %}
-        median_months_in_intervention
+        median_months_in_intervention,
+        max_months_in_intervention
     from running_with_median
 
     union all
@@ -110,7 +114,8 @@ windows as (
         {%- for column in counted %}
         {{ column }}_to_date as {{ column }},
         {%- endfor %}
-        median_months_in_intervention_to_date as median_months_in_intervention
+        median_months_in_intervention_to_date as median_months_in_intervention,
+        max_months_in_intervention_to_date as max_months_in_intervention
     from running_with_median
 ),
 
@@ -146,7 +151,8 @@ final as (
         {{ share_of_exits_excl_dropouts_to_work_studies_rehab('exits_to_work_studies_rehab', 'exits - early_dropouts') }} as share_of_exits_excl_dropouts_to_work_studies_rehab,
         {{ share_of_exits_to_work_or_studies('exits_to_work_or_studies', 'exits') }} as share_of_exits_to_work_or_studies,
         {{ average_of_sum('months_in_intervention_sum', 'exits') }} as avg_months_in_intervention,
-        median_months_in_intervention
+        median_months_in_intervention,
+        cast(max_months_in_intervention as decimal(10, 2)) as max_months_in_intervention
     from windows
 )
 

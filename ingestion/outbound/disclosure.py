@@ -1,0 +1,623 @@
+"""Disclosure control: the one step between the warehouse's `public` tables and everything published.
+
+The dbt models in `dbt_project/models/public/` do the PRIMARY suppression cell by cell
+(`macros/suppress.sql`: a count below `finsam_suppression_threshold`, default 5, zero included,
+becomes null with `<col>_suppressed` and `<col>_display` "<5"). This module adds the SECONDARY
+suppression, so that no hidden count can be derived from the published ones by adding and
+subtracting: within a row (a total and its parts), across periods (to date = previous to date +
+in period, carried in = previous active), across period types (a year against its tertials, through
+the to-date figures they share) and across the tables published together (the same figure in two
+tables). A secondarily hidden count is null, `<col>_suppressed` true and `<col>_display` "–".
+
+The linear relations are declared once, in `dbt_project/models/public/_public.yml`
+(`config.meta.disclosure` of each pub_ model); `equations()` turns them into equations over cells.
+The method (docs/disclosure.md): suppress a partner in every relation left with a single hidden
+cell, then propagate every relation's bounds ("<5" is 0..4, "–" at least 5) and hide more until no
+hidden cell is narrowed to fewer than `MIN_VALUES` possible values. `intervals()` is the attacker's
+linear program (HiGHS via scipy), used by tests/test_disclosure_attack.py. The snapshot, the Parquet
+files, the PostgreSQL BI database and the open-data export are all written from tables that went
+through `protect()` (`protected_copy()` in the publish step).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import yaml
+
+from ingestion.core.config import REPO_ROOT
+
+log = logging.getLogger(__name__)
+PUBLIC_SCHEMA = "public"
+SECONDARY_DISPLAY = "–"
+MIN_VALUES = 3  # a hidden cell must keep at least this many possible integer values
+PUBLIC_YML = REPO_ROOT / "dbt_project" / "models" / "public" / "_public.yml"
+DBT_PROJECT_YML = REPO_ROOT / "dbt_project" / "dbt_project.yml"
+
+Cell = tuple[str, object, str]  # (table, row key, column)
+
+
+def threshold() -> int:
+    """The primary suppression threshold, dbt's var `finsam_suppression_threshold` (one home)."""
+    project = yaml.safe_load(DBT_PROJECT_YML.read_text(encoding="utf-8"))
+    return int(project.get("vars", {}).get("finsam_suppression_threshold", 5))
+
+
+def declarations(path: Path = PUBLIC_YML) -> dict[str, dict]:
+    """{pub_ model: its `config.meta.disclosure`} for the models that declare relations."""
+    models = yaml.safe_load(path.read_text(encoding="utf-8")).get("models", [])
+    out = {}
+    for model in models:
+        meta = (model.get("config") or {}).get("meta") or {}
+        if "disclosure" in meta:
+            out[model["name"]] = meta["disclosure"]
+    return out
+
+
+# ------------------------------------------------------------------------------ published cells
+
+
+@dataclass
+class Table:
+    name: str
+    key: str
+    columns: list[str]
+    counts: list[str]  # columns with <col>_display next to them
+    derived: list[str]  # columns with <col>_suppressed but no <col>_display (shares, means, medians)
+    rows: list[dict]
+    by_key: dict = field(default_factory=dict)
+
+
+@dataclass
+class Published:
+    """What a reader of the public schema sees: per cell its value (None when hidden) and, for
+    hidden cells, whether it is a primary ("<5") or a secondary ("–") suppression."""
+
+    tables: dict[str, Table]
+    threshold: int
+    value: dict[Cell, int | None] = field(default_factory=dict)
+    status: dict[Cell, str] = field(default_factory=dict)  # 'published' | 'primary' | 'secondary'
+
+    def bounds(self, cell: Cell) -> tuple[float, float | None]:
+        """What the reader knows about a hidden cell: "<5" is 0..4, "–" is at least 5."""
+        if self.status[cell] == "primary":
+            return 0.0, float(self.threshold - 1)
+        return float(self.threshold), None
+
+
+def read_published(
+    con: duckdb.DuckDBPyConnection,
+    schema: str = PUBLIC_SCHEMA,
+    tables: Iterable[str] | None = None,
+    unsuppressed_from: str | None = None,
+    catalog: str | None = None,
+) -> Published:
+    """Every pub_ table of `schema` in `con` (or the named ones), as the reader sees it. With
+    `unsuppressed_from` (e.g. 'marts'), the counts are read from the report each pub_ table is made
+    from (`pub_rpt_x` from `rpt_x`), all of them shown: to check that the declared relations hold."""
+    names = [
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = ? "
+            "and table_catalog = coalesce(?, current_database()) order by 1",
+            [schema, catalog],
+        ).fetchall()
+    ]
+    if tables is not None:
+        wanted = set(tables)
+        names = [n for n in names if n in wanted]
+    pub = Published(tables={}, threshold=threshold())
+    for name in names:
+        cursor = con.execute(f"select * from {_qualified(schema, name, catalog)}")
+        columns = [d[0] for d in cursor.description]
+        rows = [dict(zip(columns, r)) for r in cursor.fetchall()]
+        if unsuppressed_from:
+            source = con.execute(f'select * from {unsuppressed_from}."{name.removeprefix("pub_")}"')
+            source_columns = [d[0] for d in source.description]
+            rows = [
+                {**{c: None for c in columns}, **dict(zip(source_columns, r))}
+                | {f"{c}_suppressed": False for c in columns if f"{c}_suppressed" in columns}
+                for r in source.fetchall()
+            ]
+        cols = set(columns)
+        counts = [c for c in columns if f"{c}_display" in cols and f"{c}_suppressed" in cols]
+        derived = [c for c in columns if f"{c}_suppressed" in cols and f"{c}_display" not in cols]
+        table = Table(name, columns[0], columns, counts, derived, rows)
+        table.by_key = {r[table.key]: r for r in rows}
+        pub.tables[name] = table
+        for r in rows:
+            for c in counts:
+                cell = (name, r[table.key], c)
+                if r[f"{c}_suppressed"]:
+                    pub.value[cell] = None
+                    pub.status[cell] = "secondary" if r[f"{c}_display"] == SECONDARY_DISPLAY else "primary"
+                elif r[c] is not None:
+                    pub.value[cell] = int(r[c])
+                    pub.status[cell] = "published"
+    return pub
+
+
+# ------------------------------------------------------------------------------ the relations
+
+Equation = tuple[tuple[tuple[int, Cell], ...], int]  # sum(coef * cell) == rhs
+
+
+def _row_cells(table: Table, row: dict, columns: Iterable[str]) -> list[Cell]:
+    return [(table.name, row[table.key], c) for c in columns]
+
+
+def _matches(row: dict, where: dict | None) -> bool:
+    return all(row.get(k) == v for k, v in (where or {}).items())
+
+
+def equations(pub: Published, decl: dict[str, dict] | None = None) -> list[Equation]:
+    """The linear relations between the published cells, from the declarations in `_public.yml`.
+
+    Kinds (per model, under `config.meta.disclosure`):
+      sums:        [[total, part, part, ...]]: within every row, total = sum of the parts
+      series:      consecutive periods of one period type (period_end of one + 1 day = period_start
+                   of the next; partition by `partition` columns):
+                   cumulative: {to_date column: in-period column}: to_date[t] = to_date[t-1] + in_period[t]
+                   carry: {in-period column: column}: in_period.col[t] = row.col[t-1] (e.g. carried in = previous active)
+      same:        cells equal across rows that differ only in `vary` columns (rows matching `where`), e.g.
+                   the to-date figures of a month and of the year ending on the same day
+      same_as:     cells equal to another table's cells (rows matched on `on`, other rows filtered by `where`)
+      group_sum:   sum over the rows that differ only in `over` of `part` = the row's `total` column
+    """
+    decl = declarations() if decl is None else decl
+    eqs: list[Equation] = []
+
+    def known(cell: Cell) -> bool:
+        return cell in pub.status
+
+    def add(terms: list[tuple[int, Cell]]) -> None:
+        if terms and all(known(c) for _, c in terms):
+            eqs.append((tuple(terms), 0))
+
+    for name, d in decl.items():
+        table = pub.tables.get(name)
+        if table is None:
+            continue
+        for total, *parts in d.get("sums") or []:
+            for r in table.rows:
+                add([(1, (name, r[table.key], total))] + [(-1, (name, r[table.key], p)) for p in parts])
+
+        for series in d.get("series") or []:
+            window = series.get("window", "measure_window")  # null: to date and in period in one row
+            partition = series.get("partition", [])
+            groups: dict[tuple, dict] = defaultdict(dict)
+            for r in table.rows:
+                groups[(tuple(r[p] for p in partition), r.get(window) if window else "in_period")][
+                    r["period_start"]
+                ] = r
+            for (part, win), by_start in groups.items():
+                if win != series.get("in_period", "in_period"):
+                    continue
+                to_date = groups.get((part, series.get("to_date", "to_date")), {}) if window else by_start
+                to_date_by_end = {r["period_end"]: r for r in to_date.values()}
+                for start, r in by_start.items():
+                    prev_end = start - dt.timedelta(days=1)
+                    prev_in = next((p for p in by_start.values() if p["period_end"] == prev_end), None)
+                    prev_td = to_date_by_end.get(prev_end)
+                    this_td = to_date_by_end.get(r["period_end"])
+                    for td_col, ip_col in (series.get("cumulative") or {}).items():
+                        if this_td is not None and prev_td is not None:
+                            add(
+                                [
+                                    (1, (name, this_td[table.key], td_col)),
+                                    (-1, (name, prev_td[table.key], td_col)),
+                                    (-1, (name, r[table.key], ip_col)),
+                                ]
+                            )
+                    for col, prev_col in (series.get("carry") or {}).items():
+                        if prev_in is not None:
+                            add([(1, (name, r[table.key], col)), (-1, (name, prev_in[table.key], prev_col))])
+
+        for same in d.get("same") or []:
+            vary = set(same["vary"])
+            cols = same["columns"]
+            groups = defaultdict(list)
+            for r in table.rows:
+                if _matches(r, same.get("where")):
+                    groups[tuple((k, r[k]) for k in same["on"] if k not in vary)].append(r)
+            for rows in groups.values():
+                for a, b in zip(rows, rows[1:]):
+                    for c in cols:
+                        add([(1, (name, a[table.key], c)), (-1, (name, b[table.key], c))])
+
+        for same_as in d.get("same_as") or []:
+            other = pub.tables.get(same_as["table"])
+            if other is None:
+                continue
+            for mine, spec in same_as["columns"].items():
+                where = spec.get("where", {})
+                index = {tuple(o[k] for k in same_as["on"]): o for o in other.rows if _matches(o, where)}
+                for r in table.rows:
+                    o = index.get(tuple(r[k] for k in same_as["on"]))
+                    if o is not None:
+                        add([(1, (name, r[table.key], mine)), (-1, (other.name, o[other.key], spec["column"]))])
+
+        for group in d.get("group_sum") or []:
+            over = set(group["over"])
+            total_row = group.get("total_row")
+            other = pub.tables.get(group["total_table"]) if group.get("total_table") else None
+            if group.get("total_table") and other is None:
+                continue
+            index = {tuple(o[k] for k in group["on"]): o for o in other.rows} if other else {}
+            groups = defaultdict(list)
+            for r in table.rows:
+                groups[tuple(r[k] for k in group["on"] if k not in over)].append(r)
+            for match, rows in groups.items():
+                if total_row is not None:
+                    totals = [r for r in rows if _matches(r, total_row)]
+                    parts = [r for r in rows if not _matches(r, total_row)]
+                    if len(totals) != 1 or not parts:
+                        continue
+                    total_name, total_key = name, totals[0][table.key]
+                elif other is not None:
+                    o = index.get(match)
+                    if o is None:
+                        continue
+                    parts, total_name, total_key = rows, other.name, o[other.key]
+                else:
+                    parts, total_name, total_key = rows, name, rows[0][table.key]
+                for part, total in group["columns"].items():
+                    add([(1, (total_name, total_key, total))] + [(-1, (name, r[table.key], part)) for r in parts])
+    return eqs
+
+
+# ------------------------------------------------------------------------------ the attacker
+
+
+def _reduced(pub: Published, eqs: list[Equation]) -> tuple[list[list[tuple[int, Cell]]], list[float]]:
+    """The equations over the hidden cells only (published cells moved to the right-hand side)."""
+    reduced, rhs = [], []
+    for terms, b in eqs:
+        unknown = [(k, c) for k, c in terms if pub.status[c] != "published"]
+        if unknown:
+            reduced.append(unknown)
+            rhs.append(b - sum(k * pub.value[c] for k, c in terms if pub.status[c] == "published"))
+    return reduced, rhs
+
+
+def _components(reduced: list[list[tuple[int, Cell]]]) -> list[list[int]]:
+    """Indices of the reduced equations, grouped by the connected sets of hidden cells they link."""
+    parent: dict[Cell, Cell] = {}
+
+    def find(c):
+        parent.setdefault(c, c)
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    for terms in reduced:
+        first = find(terms[0][1])
+        for _, c in terms[1:]:
+            root = find(c)
+            if root != first:
+                parent[root] = first
+    groups: dict[Cell, list[int]] = defaultdict(list)
+    for i, terms in enumerate(reduced):
+        groups[find(terms[0][1])].append(i)
+    return list(groups.values())
+
+
+def _block_intervals(
+    pub: Published, block: list[list[tuple[int, Cell]]], rhs: list[float], exact: bool = False, prove_only: bool = False
+) -> dict:
+    """The attacker's intervals for the hidden cells linked by one block of equations.
+
+    Cells the relations make equal (the same figure in two tables or period types) are one variable.
+    Every solution of the attacker's linear program is a table consistent with what is published, so
+    the values a cell takes in a few solutions (pushing all open cells up, down, and in random
+    directions; HiGHS) already prove it keeps a wide interval; only cells not proven so get their
+    exact minimum and maximum (two LPs each)."""
+    import numpy as np
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
+    cells = sorted({c for terms in block for _, c in terms}, key=repr)
+    parent = {c: c for c in cells}
+
+    def find(c):
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    rest, rest_rhs = [], []
+    for terms, r in zip(block, rhs):
+        if len(terms) == 2 and terms[0][0] == -terms[1][0] and r == 0:
+            x, y = find(terms[0][1]), find(terms[1][1])
+            if x != y:
+                parent[y] = x
+        else:
+            rest.append(terms)
+            rest_rhs.append(r)
+    variables = sorted({find(c) for c in cells}, key=repr)
+    index = {c: j for j, c in enumerate(variables)}
+    n = len(variables)
+    low_bound = np.zeros(n)
+    high_bound = np.full(n, np.inf)
+    for c in cells:
+        lo, hi = pub.bounds(c)
+        j = index[find(c)]
+        low_bound[j] = max(low_bound[j], lo)
+        high_bound[j] = min(high_bound[j], np.inf if hi is None else hi)
+    rows, cols, data = [], [], []
+    for r, terms in enumerate(rest):
+        for k, c in terms:
+            rows.append(r)
+            cols.append(index[find(c)])
+            data.append(k)
+    a = coo_matrix((data, (rows, cols)), shape=(len(rest), n)).tocsr() if rest else None
+    b = np.asarray(rest_rhs, dtype=float) if rest else None
+    bounds = np.column_stack([low_bound, high_bound])
+
+    def solve(objective):
+        if a is None:  # no relation left but equalities: every variable moves within its bounds
+            return np.where(objective > 0, low_bound, np.where(objective < 0, high_bound, low_bound))
+        res = linprog(objective, A_eq=a, b_eq=b, bounds=bounds, method="highs")
+        if res.status == 2:
+            raise DisclosureError(
+                f"motsägelsefulla samband kring {variables[0]}: kontrollera deklarationerna i _public.yml"
+            )
+        return res.x if res.status == 0 else None
+
+    lo_seen = np.full(n, np.inf)
+    hi_seen = np.full(n, -np.inf)
+    open_ = np.ones(n, dtype=bool)
+    finite = np.isfinite(high_bound)
+    rng = np.random.default_rng(n)
+    for attempt in range(10):
+        if attempt < 2:
+            sign = 1.0 if attempt == 0 else -1.0
+            objective = np.where(open_, sign, 0.0)
+        else:
+            objective = np.where(open_, rng.choice([-1.0, 1.0], size=n), 0.0)
+        objective = np.where(finite | (objective > 0), objective, 0.0)  # never push an unbounded cell up
+        x = solve(objective)
+        if x is None:
+            continue
+        lo_seen = np.minimum(lo_seen, x)
+        hi_seen = np.maximum(hi_seen, x)
+        open_ = np.floor(hi_seen + 1e-6) - np.ceil(lo_seen - 1e-6) + 1 < MIN_VALUES
+        if not open_.any():
+            break
+    exact_values = {}
+    for j in range(n):
+        if prove_only and not exact:
+            break  # the cells not proven wide keep the range seen: treated as narrow (more suppression)
+        if open_[j] or exact:
+            objective = np.zeros(n)
+            objective[j] = 1.0
+            x_low = solve(objective) if a is not None else low_bound
+            lo = x_low[j] if x_low is not None else low_bound[j]
+            x_high = solve(-objective) if a is not None else high_bound
+            hi = x_high[j] if x_high is not None and np.isfinite(x_high[j]) else None
+            exact_values[j] = (float(lo), None if hi is None else float(hi), True)
+    result = {}
+    for c in cells:
+        j = index[find(c)]
+        result[c] = exact_values.get(j, (float(lo_seen[j]), float(hi_seen[j]), False))
+    return result
+
+
+def intervals(
+    pub: Published,
+    eqs: list[Equation],
+    exact: bool = False,
+    cache: dict | None = None,
+    prove_only: bool = False,
+    only: Iterable[Cell] | None = None,
+) -> dict[Cell, tuple]:
+    """For every hidden cell: (min, max, exact) an attacker can derive by linear programming from
+    the published cells, the relations and the hidden cells' known bounds, block by block. With
+    exact=False a cell proven to keep at least MIN_VALUES values gets the range seen in the
+    attacker's solutions (a lower bound on its interval; exact=False), the others their exact one."""
+    reduced, rhs = _reduced(pub, eqs)
+    result: dict[Cell, tuple] = {}
+    for c, s in pub.status.items():
+        if s != "published" and (only is None or c in only):
+            lo, hi = pub.bounds(c)
+            result[c] = (lo, hi, True)  # in no relation: only its own bounds
+    wanted = None if only is None else set(only)
+    for group in _components(reduced):
+        block = [reduced[i] for i in group]
+        if wanted is not None and not any(c in wanted for terms in block for _, c in terms):
+            continue
+        block_rhs = [rhs[i] for i in group]
+        key = None
+        if cache is not None:  # a block unchanged since the last round has the same intervals
+            key = tuple(sorted((tuple(t), r) for t, r in zip(block, block_rhs)))
+            if key in cache:
+                result.update(cache[key])
+                continue
+        found = _block_intervals(pub, block, block_rhs, exact, prove_only)
+        if key is not None:
+            cache[key] = found
+        result.update(found)
+    return result
+
+
+def possible_values(interval: tuple) -> float:
+    """How many integers an interval (min, max[, exact]) holds (inf when unbounded above)."""
+    lo, hi = interval[0], interval[1]
+    if hi is None:
+        return math.inf
+    return math.floor(hi + 1e-6) - math.ceil(lo - 1e-6) + 1
+
+
+class DisclosureError(RuntimeError):
+    pass
+
+
+# ------------------------------------------------------------------------------ secondary suppression
+
+
+def propagated_bounds(pub: Published, eqs: list[Equation], passes: int = 100) -> dict[Cell, tuple]:
+    """Bounds on the hidden cells by propagating every relation's bounds (each cell of a relation lies
+    between the relation's right-hand side minus the others' largest and smallest contributions),
+    repeated until nothing changes. Every value an attacker's LP allows lies within them, so a cell
+    narrow here is narrow for the attacker too; cheap enough (numpy) to run on every publish."""
+    import numpy as np
+
+    reduced, rhs = _reduced(pub, eqs)
+    cells = sorted({c for terms in reduced for _, c in terms}, key=repr)
+    if not cells:
+        return {}
+    index = {c: j for j, c in enumerate(cells)}
+    row = np.array([r for r, terms in enumerate(reduced) for _ in terms])
+    col = np.array([index[c] for terms in reduced for _, c in terms])
+    k = np.array([float(k) for terms in reduced for k, _ in terms])
+    b = np.asarray(rhs, dtype=float)
+    m = len(reduced)
+    lo = np.array([pub.bounds(c)[0] for c in cells], dtype=float)
+    hi = np.array([np.inf if pub.bounds(c)[1] is None else pub.bounds(c)[1] for c in cells], dtype=float)
+    for _ in range(passes):
+        # contributions k*x of every term: smallest (may be -inf) and largest (may be +inf)
+        c_min = np.where(k > 0, k * lo[col], k * hi[col])
+        c_max = np.where(k > 0, k * hi[col], k * lo[col])
+        min_inf, max_inf = np.isinf(c_min), np.isinf(c_max)
+        row_min = np.bincount(row, np.where(min_inf, 0.0, c_min), minlength=m)
+        row_max = np.bincount(row, np.where(max_inf, 0.0, c_max), minlength=m)
+        n_min_inf = np.bincount(row, min_inf, minlength=m)
+        n_max_inf = np.bincount(row, max_inf, minlength=m)
+        rest_min = np.where(n_min_inf[row] - min_inf > 0, -np.inf, row_min[row] - np.where(min_inf, 0.0, c_min))
+        rest_max = np.where(n_max_inf[row] - max_inf > 0, np.inf, row_max[row] - np.where(max_inf, 0.0, c_max))
+        with np.errstate(invalid="ignore"):
+            a1, a2 = (b[row] - rest_max) / k, (b[row] - rest_min) / k
+        new_lo = np.nan_to_num(np.minimum(a1, a2), nan=-np.inf)
+        new_hi = np.nan_to_num(np.maximum(a1, a2), nan=np.inf)
+        lo_next, hi_next = lo.copy(), hi.copy()
+        np.maximum.at(lo_next, col, new_lo)
+        np.minimum.at(hi_next, col, new_hi)
+        if (
+            np.allclose(lo_next, lo, atol=1e-9)
+            and np.array_equal(np.isinf(hi_next), np.isinf(hi))
+            and np.allclose(hi_next[np.isfinite(hi_next)], hi[np.isfinite(hi)], atol=1e-9)
+        ):
+            break
+        lo, hi = lo_next, hi_next
+    return {c: (float(lo[j]), None if np.isinf(hi[j]) else float(hi[j])) for c, j in index.items()}
+
+
+def secondary_pattern(pub: Published, eqs: list[Equation], max_rounds: int = 200) -> set[Cell]:
+    """Cells to hide in addition to the primary ones (mutates `pub`: they become 'secondary').
+
+    1. No relation may keep exactly one hidden cell (it would be the difference of the others): the
+       relation's published cell with the smallest value is hidden too (the least information lost).
+    2. Bounds: a hidden cell whose propagated interval holds fewer than MIN_VALUES values (e.g. a
+       total of 5 = "–" (at least 5) + "<5" pins the "<5" to 0) gets the largest published cell of its
+       relations hidden too (more room). Repeated until neither rule finds anything."""
+    added: set[Cell] = set()
+    by_cell: dict[Cell, list[int]] = defaultdict(list)
+    for i, (terms, _) in enumerate(eqs):
+        for _, c in terms:
+            by_cell[c].append(i)
+
+    def hide(cell: Cell) -> None:
+        pub.status[cell] = "secondary"
+        added.add(cell)
+
+    def published_in(equation_ids: Iterable[int]) -> list[Cell]:
+        return sorted({c for i in equation_ids for _, c in eqs[i][0] if pub.status[c] == "published"}, key=repr)
+
+    for _ in range(max_rounds):
+        changed = True
+        while changed:
+            changed = False
+            for terms, _ in eqs:
+                hidden = 0
+                for _k, c in terms:
+                    if pub.status[c] != "published":
+                        hidden += 1
+                if hidden == 1:
+                    published = [c for _k, c in terms if pub.status[c] == "published"]
+                    if published:
+                        hide(min(published, key=lambda c: (pub.value[c], repr(c))))
+                        changed = True
+        bounds = propagated_bounds(pub, eqs)
+        narrow = sorted((c for c, iv in bounds.items() if possible_values(iv) < MIN_VALUES), key=repr)
+        log.info("sekundär undertryckning: %d tillagda, %d celler för smala", len(added), len(narrow))
+        if not narrow:
+            return added
+        progressed = False
+        widened: set[int] = set()
+        for cell in narrow:
+            if widened.intersection(by_cell[cell]):
+                continue  # a relation of this cell got a new suppression this round: look again first
+            candidates = published_in(by_cell[cell])
+            if not candidates:  # every relation of the cell is hidden: widen through its neighbours
+                neighbours = {c for i in by_cell[cell] for _, c in eqs[i][0]}
+                candidates = published_in(j for n in neighbours for j in by_cell[n])
+            if candidates:
+                extra = max(candidates, key=lambda c: (pub.value[c], repr(c)))
+                hide(extra)
+                widened.update(by_cell[extra])
+                progressed = True
+        if not progressed:
+            raise DisclosureError(f"kan inte skydda {narrow[0]}: inga fler celler att undertrycka")
+    raise DisclosureError("den sekundära undertryckningen blev inte klar")
+
+
+# ------------------------------------------------------------------------------ the step
+
+
+def _qualified(schema: str, table: str, catalog: str | None = None) -> str:
+    return f'{catalog + "." if catalog else ""}{schema}."{table}"'
+
+
+def protected_copy(con: duckdb.DuckDBPyConnection, alias: str = "disclosed", schema: str = PUBLIC_SCHEMA) -> dict:
+    """Copy the pub_ tables of `con` (the warehouse, opened read-only) into an in-memory database
+    attached as `alias` and protect them there: the publish step writes the snapshot, the Parquet
+    files (and so the BI database) from `alias.public.*`."""
+    con.execute(f"detach database if exists {alias}")  # a process-wide instance may hold the last one
+    con.execute(f"attach ':memory:' as {alias}")
+    con.execute(f"create schema {alias}.{schema}")
+    for (table,) in con.execute(
+        "select table_name from information_schema.tables where table_schema = ? "
+        "and table_catalog = current_database() order by 1",
+        [schema],
+    ).fetchall():
+        con.execute(f"create table {_qualified(schema, table, alias)} as select * from {_qualified(schema, table)}")
+    return protect(con, schema, catalog=alias)
+
+
+def protect(con: duckdb.DuckDBPyConnection, schema: str = PUBLIC_SCHEMA, catalog: str | None = None) -> dict:
+    """Secondary suppression of the pub_ tables in `schema` of `con`, in place (they must be writable:
+    the publish step runs it on an in-memory copy). Returns counts for the run's summary."""
+    pub = read_published(con, schema, catalog=catalog)
+    eqs = equations(pub)
+    primary = sum(1 for s in pub.status.values() if s == "primary")
+    added = secondary_pattern(pub, eqs)
+    by_table: dict[tuple[str, str], list] = defaultdict(list)
+    rows_touched: dict[str, set] = defaultdict(set)
+    for table, key, column in added:
+        by_table[(table, column)].append(key)
+        rows_touched[table].add(key)
+    for (table, column), keys in sorted(by_table.items()):
+        key_column = pub.tables[table].key
+        con.execute(
+            f'update {_qualified(schema, table, catalog)} set "{column}" = null, "{column}_suppressed" = true, '
+            f'"{column}_display" = \'{SECONDARY_DISPLAY}\' where "{key_column}" in (select unnest(?))',
+            [keys],
+        )
+    # shares, means and medians are computed from the row's counts: hidden with any of them
+    for table, keys in sorted(rows_touched.items()):
+        derived = pub.tables[table].derived
+        if derived:
+            sets = ", ".join(f'"{c}" = null, "{c}_suppressed" = true' for c in derived)
+            con.execute(
+                f'update {_qualified(schema, table, catalog)} set {sets} where "{pub.tables[table].key}" in (select unnest(?))',
+                [sorted(keys)],
+            )
+    return {"primary": primary, "secondary": len(added), "relations": len(eqs)}

@@ -1,0 +1,1 @@
+"""The web portal for intervention owners (docs/portal.md)."""

@@ -1,0 +1,194 @@
+"""The three formats, from the same blocks: PDF (Typst, templates/reports/report.typ), DOCX
+(python-docx, with empty sections for the owner to write) and HTML (Jinja2,
+templates/reports/report.html.j2: one self-contained file, inline CSS, charts as inline SVG)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from pathlib import Path
+
+from ingestion.core.config import REPO_ROOT
+from ingestion.reports.document import blocks_for, document_title, header_text
+
+TEMPLATES = REPO_ROOT / "templates" / "reports"
+FORMATS = ("pdf", "docx", "html")
+FOOTER = "Finsam-uppföljningen · siffrorna ur de publicerade martsen"
+
+
+def _doc(figures: dict, blocks: list[dict]) -> dict:
+    title = document_title(figures)
+    return {
+        "title": title,
+        "short_title": title if len(title) < 70 else title[:67] + "…",
+        "internal": figures["internal"],
+        "header": header_text(figures),
+        "footer": f"{FOOTER} · publicerade {figures['published_at']}",
+        "blocks": blocks,
+    }
+
+
+def render_pdf(figures: dict, blocks: list[dict] | None = None) -> bytes:
+    import typst
+
+    blocks = blocks if blocks is not None else blocks_for(figures)
+    doc = _doc(figures, [{k: v for k, v in b.items() if k != "png"} for b in blocks])
+    return typst.compile(
+        str(TEMPLATES / "report.typ"),
+        sys_inputs={"doc": json.dumps(doc, ensure_ascii=False)},
+        font_paths=[],
+    )
+
+
+_XML_HEADER = re.compile(r"^<\?xml[^>]*>\s*(<!DOCTYPE[^>]*>\s*)?", re.S)
+
+
+def render_html(figures: dict, blocks: list[dict] | None = None) -> str:
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    blocks = blocks if blocks is not None else blocks_for(figures)
+    inline = []
+    for n, b in enumerate(blocks):
+        if b["t"] == "chart":
+            svg = _XML_HEADER.sub("", b["svg"])
+            # ids inside each inline SVG made unique across the page (clip paths, glyphs)
+            svg = re.sub(r'id="([^"]+)"', rf'id="c{n}-\1"', svg)
+            svg = re.sub(r'(url\(#|xlink:href="#|href="#)([^)"]+)', rf"\1c{n}-\2", svg)
+            svg = svg.replace("<svg ", f'<svg role="img" aria-label="{_attr(b["caption"])}" ', 1)
+            b = {**b, "svg_inline": svg}
+        inline.append(b)
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "j2"]))
+    return env.get_template("report.html.j2").render(doc=_doc(figures, inline))
+
+
+def _attr(text: str) -> str:
+    return text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+
+
+def render_docx(figures: dict, blocks: list[dict] | None = None) -> bytes:
+    from docx import Document
+    from docx.enum.section import WD_ORIENT  # noqa: F401  (portrait, the default)
+    from docx.enum.table import WD_TABLE_ALIGNMENT
+    from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
+    from docx.shared import Cm, Pt, RGBColor
+
+    blocks = blocks if blocks is not None else blocks_for(figures, png=True)
+    doc = _doc(figures, blocks)
+    document = Document()
+    styles = document.styles
+    styles["Normal"].font.name = "Liberation Sans"
+    styles["Normal"].font.size = Pt(10)
+    for name, size in (("Heading 1", 15), ("Heading 2", 12), ("Title", 24)):
+        styles[name].font.name = "Liberation Sans"
+        styles[name].font.size = Pt(size)
+        styles[name].font.color.rgb = RGBColor(0x1F, 0x5F, 0x8B)
+    section = document.sections[0]
+    section.page_height, section.page_width = Cm(29.7), Cm(21.0)
+    section.left_margin = section.right_margin = Cm(1.8)
+    header = section.header.paragraphs[0]
+    run = header.add_run(doc["header"])
+    run.font.size = Pt(8)
+    run.bold = figures["internal"]
+    if figures["internal"]:
+        run.font.color.rgb = RGBColor(0xA4, 0x26, 0x2C)
+    header.add_run("\t\t" + doc["short_title"]).font.size = Pt(8)
+    footer = section.footer.paragraphs[0]
+    footer.add_run(doc["footer"]).font.size = Pt(7.5)
+
+    usable = section.page_width - section.left_margin - section.right_margin
+    for b in blocks:
+        kind = b["t"]
+        if kind == "title":
+            document.add_paragraph(b["kicker"]).runs[0].bold = True
+            document.add_paragraph(b["title"], style="Title")
+            sub = document.add_paragraph(b["subtitle"])
+            sub.runs[0].font.size = Pt(13)
+            table = document.add_table(rows=0, cols=2)
+            for key, value in b["lines"]:
+                cells = table.add_row().cells
+                cells[0].text, cells[1].text = key, value
+                cells[0].width, cells[1].width = Cm(5.5), usable - Cm(5.5)
+        elif kind == "h1":
+            document.add_heading(b["text"], level=1)
+        elif kind == "h2":
+            document.add_heading(b["text"], level=2)
+        elif kind == "p":
+            document.add_paragraph(b["text"])
+        elif kind == "note":
+            para = document.add_paragraph()
+            note = para.add_run(b["text"])
+            note.italic, note.font.size = True, Pt(8)
+        elif kind == "table":
+            if b.get("caption"):
+                cap = document.add_paragraph()
+                cap_run = cap.add_run(b["caption"])
+                cap_run.bold, cap_run.font.size = True, Pt(9)
+            table = document.add_table(rows=1, cols=len(b["columns"]))
+            table.style = "Light Grid Accent 1"
+            table.alignment = WD_TABLE_ALIGNMENT.CENTER
+            size = Pt(7.5 if b.get("small") else 8.5)
+            total = sum(b["widths"])
+            widths = [int(usable * w / total) for w in b["widths"]]
+            for n, text in enumerate(b["columns"]):
+                _docx_cell(table.rows[0].cells[n], text, b["align"][n], size, True, widths[n], WD_ALIGN_PARAGRAPH)
+            for i, row in enumerate(b["rows"]):
+                cells = table.add_row().cells
+                bold = bool(b.get("total_last")) and i == len(b["rows"]) - 1
+                for n, text in enumerate(row):
+                    _docx_cell(cells[n], text, b["align"][n], size, bold, widths[n], WD_ALIGN_PARAGRAPH)
+            document.add_paragraph()
+        elif kind == "chart":
+            if b.get("png"):
+                document.add_picture(io.BytesIO(base64.b64decode(b["png"])), width=Cm(15))
+            cap = document.add_paragraph()
+            cap_run = cap.add_run(b["caption"])
+            cap_run.italic, cap_run.font.size = True, Pt(8)
+        elif kind == "owner":
+            document.add_heading(b["text"], level=1)
+            document.add_paragraph("")
+        elif kind == "pagebreak":
+            document.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+    document.core_properties.title = doc["title"]
+    document.core_properties.author = "Finsam-uppföljningen"
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def _docx_cell(cell, text: str, align: str, size, bold: bool, width, WD_ALIGN_PARAGRAPH) -> None:
+    cell.width = width
+    para = cell.paragraphs[0]
+    para.alignment = WD_ALIGN_PARAGRAPH.RIGHT if align == "r" else WD_ALIGN_PARAGRAPH.LEFT
+    run = para.add_run(text)
+    run.font.size = size
+    run.bold = bold
+
+
+def render(figures: dict, formats: tuple[str, ...] = FORMATS) -> dict[str, bytes]:
+    """The report in each asked format, as bytes; the charts are drawn once (PNG only for DOCX)."""
+    blocks = blocks_for(figures, png="docx" in formats)
+    out: dict[str, bytes] = {}
+    if "pdf" in formats:
+        out["pdf"] = render_pdf(figures, blocks)
+    if "docx" in formats:
+        out["docx"] = render_docx(figures, blocks)
+    if "html" in formats:
+        out["html"] = render_html(figures, blocks).encode("utf-8")
+    return out
+
+
+def write(figures: dict, target_stem: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
+    """Write `<target_stem>.<format>` for each format (each via a temporary name and a rename)."""
+    import os
+
+    target_stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt, data in render(figures, formats).items():
+        path = target_stem.with_name(f"{target_stem.name}.{fmt}")
+        part = path.with_name(f".{path.name}.new")
+        part.write_bytes(data)
+        os.replace(part, path)
+        paths.append(path)
+    return paths

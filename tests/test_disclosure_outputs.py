@@ -1,0 +1,100 @@
+"""Suppression is the same in every public output: the DuckDB snapshot, its Parquet files, the
+open-data export and the PostgreSQL BI database (all written from the one disclosure step)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import county_env
+
+pytestmark = [pytest.mark.dbt]
+
+TABLE = "pub_rpt_outcomes_by_period"
+KEY = "outcome_period_key"
+
+
+def _displays(con, relation: str) -> dict:
+    columns = [d[0] for d in con.execute(f"select * from {relation} limit 0").description]
+    shown = sorted(c for c in columns if c.endswith("_display"))
+    rows = con.execute(f"select {KEY}, {', '.join(shown)} from {relation}").fetchall()
+    return {r[0]: dict(zip(shown, r[1:])) for r in rows}
+
+
+def _snapshot(home: Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(home / "var" / "publish" / "finsam_marts.duckdb"), read_only=True)
+
+
+def test_snapshot_parquet_and_export_hide_the_same_cells(published_sample, tmp_path, monkeypatch):
+    con = _snapshot(published_sample)
+    try:
+        in_snapshot = _displays(con, f"public.{TABLE}")
+        parquet = published_sample / "var" / "publish" / "parquet" / f"public.{TABLE}.parquet"
+        in_parquet = _displays(con, f"read_parquet('{parquet}')")
+        secondary = sum(1 for row in in_snapshot.values() for v in row.values() if v == "–")
+        year_rows = {
+            r[0]: r[1:]
+            for r in con.execute(
+                f"select association_code || '/' || intervention_code, participants_display, exits_to_sje_ake_display "
+                f"from public.{TABLE} where period_type = 'year' and period_label = '2016' and measure_window = 'in_period'"
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    assert in_snapshot == in_parquet
+    assert secondary > 0, "the disclosure step hid something secondarily"
+    # the export the publish step refreshed, and one written by the command
+    refreshed = published_sample / "var" / "publish" / "oppna-data" / "finsam_2016.csv"
+    assert refreshed.exists()
+    for key, value in county_env(published_sample).items():
+        monkeypatch.setenv(key, value)
+    from ingestion.cli import main
+
+    assert main(["export", "--oppna-data", "--period", "2016", "--ut", str(tmp_path)]) == 0
+    for path in (refreshed, tmp_path / "finsam_2016.csv"):
+        with path.open(encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        assert rows
+        exported = {
+            f"{r['association_code']}/{r['intervention_code']}": (
+                r["participants_display"],
+                r["exits_to_sje_ake_display"],
+            )
+            for r in rows
+        }
+        assert exported == year_rows
+    assert (tmp_path / "finsam_2016.parquet").exists()
+    licence = (tmp_path / "LICENS.txt").read_text(encoding="utf-8")
+    assert "CC0 1.0" in licence
+    dictionary = (tmp_path / "dataordlista.csv").read_text(encoding="utf-8")
+    assert "Antal deltagare" in dictionary or "deltagare" in dictionary.lower()
+
+
+@pytest.mark.services
+def test_postgres_bi_hides_the_same_cells(published_sample, fresh_postgres_db, monkeypatch):
+    import psycopg2
+
+    from ingestion.core.config import load_settings
+    from ingestion.warehouse.postgres import publish_to_postgres
+
+    for key, value in county_env(published_sample).items():
+        monkeypatch.setenv(key, value)
+    dsn = " ".join(f"{k}={v}" for k, v in fresh_postgres_db.items() if v != "")
+    publish_to_postgres(load_settings(), published_sample / "var" / "publish" / "parquet", dsn=dsn, schemas=("public",))
+    con = _snapshot(published_sample)
+    try:
+        in_snapshot = _displays(con, f"public.{TABLE}")
+    finally:
+        con.close()
+    pg = psycopg2.connect(dsn)
+    try:
+        with pg.cursor() as cur:
+            cur.execute(f"select * from public.{TABLE} limit 0")
+            shown = sorted(d[0] for d in cur.description if d[0].endswith("_display"))
+            cur.execute(f"select {KEY}, {', '.join(shown)} from public.{TABLE}")
+            in_postgres = {r[0]: dict(zip(shown, r[1:])) for r in cur.fetchall()}
+    finally:
+        pg.close()
+    assert in_postgres == in_snapshot

@@ -1,0 +1,388 @@
+"""The reports people read (issue 14), made from the sample county's published snapshot
+(`published_sample`, run once per session): the Avesta report's figures in the PDF (text extracted
+with pypdfium2), the DOCX (python-docx) and the HTML; every PDF page rendered to an image; a
+publication report shows no count below 5; the board pack and the county comparison; only
+reports whose figures changed are written again."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.dbt]  # published_sample runs the whole pipeline (dbt build) once per session
+
+NINE_HEADERS = [
+    "Antal inskrivna",
+    "Antal avslut totalt",
+    "Varav tidiga avhopp",
+    "Antal i arbete",
+    "Antal i studier",
+    "Till annan arbetslivs\xadinriktad rehab",
+    "Till sjuk- eller aktivitets\xadersättning",
+    "Till annat",
+    "Aktiva vid periodslut",
+]
+AVESTA_ROW = ["57", "18", "4", "5", "0", "2", "2", "5", "39"]  # reference-figures.md, seed 002
+BANNER = "Internt underlag – innehåller små tal"
+
+
+def _norm(text: str) -> str:
+    """Extracted text as a person reads it: no-break spaces as spaces, soft hyphens and the PDF's
+    hyphenation marks gone, runs of whitespace as one space."""
+    text = text.replace("\xa0", " ").replace("\xad", "").replace("\ufffe", "").replace("\u2010", "")
+    return re.sub(r"\s+", " ", text)
+
+
+def _pdf_pages(path: Path) -> list[str]:
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        return [pdf[i].get_textpage().get_text_range() for i in range(len(pdf))]
+    finally:
+        pdf.close()
+
+
+def _snapshot(home: Path) -> Path:
+    return home / "var" / "publish" / "finsam_marts.duckdb"
+
+
+@pytest.fixture(scope="module")
+def avesta(published_sample, tmp_path_factory):
+    """`finsam rapport --insats SODRA/AVESTA --from 2015-07-01 --to 2016-06-30 --internt`, all three formats."""
+    from conftest import county_env
+
+    from ingestion.cli import main
+
+    out = tmp_path_factory.mktemp("avesta")
+    mp = pytest.MonkeyPatch()
+    for key, value in county_env(published_sample).items():
+        mp.setenv(key, value)
+    try:
+        code = main(
+            [
+                "rapport",
+                "--insats",
+                "SODRA/AVESTA",
+                "--from",
+                "2015-07-01",
+                "--to",
+                "2016-06-30",
+                "--internt",
+                "--ut",
+                str(out),
+            ]
+        )
+    finally:
+        mp.undo()
+    assert code == 0
+    stem = out / "SODRA" / "AVESTA" / "2015-16"
+    return {fmt: stem.with_name(f"2015-16.{fmt}") for fmt in ("pdf", "docx", "html")}
+
+
+def test_avesta_pdf_has_the_results_table_the_sentence_and_the_budget(avesta):
+    pages = [_norm(p) for p in _pdf_pages(avesta["pdf"])]
+    text = " ".join(pages)
+    assert "7 av 14 = 50 %" in text
+    squeezed = re.sub(r"[\s\-\ufffe]", "", text)  # headers wrap and hyphenate inside their cells
+    for header in NINE_HEADERS:
+        assert re.sub(r"[\s\-\xad]", "", header) in squeezed, header
+    assert "Under perioden " + " ".join(AVESTA_ROW) in text
+    # the budget line as reported, both differences: computed 956 000 before the owner's 955 000
+    assert re.search(r"Personal 1 775 000 819 000 956 000 955 000 0\b", text), text[text.find("Personal 1") :][:200]
+    assert re.search(r"Summa 2 100 000 988 000 1 112 000 1 111 000 \+11 000", text)
+    assert "1 775 000 − 819 000 = 956 000" in text  # the arithmetic error stated with both numbers
+    assert "Inga mål registrerade" in text  # no rpt_target_attainment in this snapshot
+    assert len(pages) >= 4 and all(BANNER in p for p in pages)  # on every page
+
+
+def test_every_pdf_page_renders_to_an_image(avesta, tmp_path):
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(str(avesta["pdf"]))
+    try:
+        for i in range(len(pdf)):
+            image = pdf[i].render(scale=1).to_pil()
+            path = tmp_path / f"page-{i + 1}.png"
+            image.save(path)
+            assert image.size[0] > 500 and image.size[1] > 700
+            assert image.convert("L").getextrema()[0] < 100, f"page {i + 1} is blank"
+    finally:
+        pdf.close()
+
+
+def test_avesta_docx_has_the_same_figures_and_room_for_the_owner(avesta):
+    from docx import Document
+
+    document = Document(str(avesta["docx"]))
+    paragraphs = [_norm(p.text) for p in document.paragraphs]
+    assert any("7 av 14 = 50 %" in p for p in paragraphs)
+    tables = [[[_norm(c.text) for c in row.cells] for row in t.rows] for t in document.tables]
+    results = next(t for t in tables if t[0][1:] == [_norm(h) for h in NINE_HEADERS])
+    assert results[1] == ["Under perioden", *AVESTA_ROW]
+    budget = next(t for t in tables if t[0][0] == "Kr")
+    assert ["Personal", "1 775 000", "819 000", "956 000", "955 000", "0"] in budget
+    assert budget[-1] == ["Summa", "2 100 000", "988 000", "1 112 000", "1 111 000", "+11 000"]
+    # Reflektion and Utvecklingsområden: headings followed by an empty paragraph for the owner
+    headings = [(n, p) for n, p in enumerate(document.paragraphs) if p.style.name.startswith("Heading")]
+    for name in ("Reflektion", "Utvecklingsområden"):
+        n = next(n for n, p in headings if p.text == name)
+        assert document.paragraphs[n + 1].text == ""
+    assert BANNER in document.sections[0].header.paragraphs[0].text
+    assert document.inline_shapes, "the charts are in the DOCX"
+
+
+def test_avesta_html_is_self_contained_with_the_same_figures(avesta):
+    html = avesta["html"].read_text(encoding="utf-8")
+    text = _norm(re.sub(r"<[^>]+>", " ", html))
+    assert "7 av 14 = 50 %" in text
+    assert "Personal 1 775 000 819 000 956 000 955 000 0" in text
+    assert html.count(BANNER) >= 2
+    assert "<svg" in html and "<script" not in html
+    assert not re.search(r'(src|href)="(https?:)?//', html), "no external resources"
+
+
+def test_the_three_formats_show_the_same_numbers(avesta):
+    """One figures structure, three renderings: the numbers of the results and budget tables agree."""
+    from docx import Document
+
+    pdf = _norm(" ".join(_pdf_pages(avesta["pdf"])))
+    html = _norm(re.sub(r"<[^>]+>", " ", avesta["html"].read_text(encoding="utf-8")))
+    document = Document(str(avesta["docx"]))
+    for table in document.tables:
+        for row in table.rows:
+            cells = [_norm(c.text) for c in row.cells]
+            if cells[0] in ("Under perioden", "Personal", "Lokaler", "Övriga kostnader"):
+                line = " ".join(cells)
+                assert line in pdf and line in html, line
+
+
+@pytest.fixture(scope="module")
+def public_avesta(published_sample):
+    from ingestion.reports.figures import Snapshot, intervention_figures
+
+    snap = Snapshot(_snapshot(published_sample), internal=False)
+    try:
+        return intervention_figures(snap, "SODRA", "AVESTA", "2016H1")
+    finally:
+        snap.close()
+
+
+def _count_cells(node):
+    if isinstance(node, dict):
+        if node.get("k") == "n":
+            yield node
+        else:
+            for value in node.values():
+                yield from _count_cells(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _count_cells(value)
+
+
+def test_a_publication_report_contains_no_count_below_5(public_avesta, tmp_path):
+    from docx import Document
+
+    from ingestion.reports.render import write
+
+    counts = list(_count_cells(public_avesta))
+    assert len(counts) > 50
+    assert any(c["t"] == "<5" for c in counts), "2016H1 has small counts; they must show as <5"
+    for c in counts:
+        assert c["v"] is None or c["v"] >= 5, c
+        assert c["t"] in ("<5", "–") or int(c["t"].replace("\xa0", "")) >= 5, c
+    paths = write(public_avesta, tmp_path / "avesta-2016H1")
+    # the results table in every format: each count is "<5" or at least 5
+    pdf = _norm(" ".join(_pdf_pages(paths[0])))
+    row = re.search(r"Under perioden((?: (?:<5|\d+)){9})", pdf).group(1).split()
+    assert all(v == "<5" or int(v) >= 5 for v in row), row
+    docx_rows = [[_norm(c.text) for c in r.cells] for t in Document(str(paths[1])).tables for r in t.rows]
+    results = next(r for r in docx_rows if r[0] == "Under perioden")
+    assert all(v == "<5" or int(v) >= 5 for v in results[1:]), results
+    assert "Internt underlag" not in pdf and "antal under 5 visas som <5" in pdf
+
+
+def test_publication_mode_reads_counts_only_from_the_public_tables(published_sample, tmp_path):
+    """Change a people count in marts only: the publication report does not move, the internal one does."""
+    import duckdb
+
+    from ingestion.reports.figures import Snapshot, intervention_figures
+
+    copy = tmp_path / "snap.duckdb"
+    shutil.copyfile(_snapshot(published_sample), copy)
+    copy.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    con = duckdb.connect(str(copy))
+    con.execute(
+        "update marts.rpt_outcomes_by_period set participants = 999 where intervention_code = 'AVESTA' "
+        "and period_label = '2016H1'"
+    )
+    con.close()
+    public = Snapshot(copy, internal=False)
+    internal = Snapshot(copy, internal=True)
+    try:
+        assert (
+            intervention_figures(public, "SODRA", "AVESTA", "2016H1")["outcomes"]["in_period"]["participants"]["v"]
+            == 54
+        )
+        assert (
+            intervention_figures(internal, "SODRA", "AVESTA", "2016H1")["outcomes"]["in_period"]["participants"]["v"]
+            == 999
+        )
+    finally:
+        public.close()
+        internal.close()
+
+
+def test_targets_are_shown_when_the_marts_have_them(published_sample, tmp_path):
+    import duckdb
+
+    from ingestion.reports.document import intervention_blocks, texts
+    from ingestion.reports.figures import Snapshot, intervention_figures
+
+    copy = tmp_path / "snap.duckdb"
+    shutil.copyfile(_snapshot(published_sample), copy)
+    copy.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    con = duckdb.connect(str(copy))
+    con.execute(
+        "create table marts.rpt_target_attainment as select 'SODRA' as association_code, 'AVESTA' as intervention_code, "
+        "'operating_year' as period_type, '2015/16' as period_label, date '2015-07-01' as period_start, "
+        "date '2016-06-30' as period_end, 'SHARE_WSR' as target_code, "
+        "'Minst 30 % till arbete, studier eller rehab' as target_label, 0.30 as target_value, 0.50 as actual_value, "
+        "true as met, null as note"
+    )
+    con.close()
+    snap = Snapshot(copy, internal=True)
+    try:
+        figures = intervention_figures(snap, "SODRA", "AVESTA", "2015/16")
+    finally:
+        snap.close()
+    assert figures["targets"]["rows"] == [
+        {
+            "label": "Minst 30 % till arbete, studier eller rehab",
+            "target": "30\xa0%",
+            "actual": "50\xa0%",
+            "met": "ja",
+            "note": "",
+        }
+    ]
+    words = texts(intervention_blocks(figures))
+    assert "Minst 30 % till arbete, studier eller rehab" in words and "Inga mål registrerade." not in words
+
+
+def test_board_pack_and_county_comparison(published_sample, tmp_path):
+    from ingestion.reports.document import board_blocks, county_blocks, texts
+    from ingestion.reports.figures import Snapshot, board_figures, county_figures
+    from ingestion.reports.render import render_html, render_pdf
+
+    snap = Snapshot(_snapshot(published_sample), internal=True)
+    try:
+        board = board_figures(snap, "SODRA", "2016")
+        county = county_figures(snap, "2016")
+    finally:
+        snap.close()
+    assert [i["name"] for i in board["interventions"]] == [
+        "Samverkansteam Avesta",
+        "Kraften Hedemora",
+        "Samverkansteam Säter",
+    ]
+    assert [g["expected"]["t"] for g in board["funding"]["groups"]] == ["50\xa0%", "25\xa0%", "25\xa0%"]
+    assert board["admin"]["share"]["v"] > 0
+    assert board["volume"]["rows"] == []  # SODRA has no count-only intervention (NORR's METODUTB is one)
+    pdf = tmp_path / "board.pdf"
+    pdf.write_bytes(render_pdf(board, board_blocks(board)))
+    text = _norm(" ".join(_pdf_pages(pdf)))
+    assert "Fördelningen följer 50/25/25-regeln." in text and "Samverkansteam Säter" in text
+    assert county["national_share_ws"]["t"] == "31\xa0%"
+    shares = sorted(i["share_ws"]["v"] for i in county["interventions"] if i["share_ws"]["v"] is not None)
+    middle = len(shares) // 2
+    expected = shares[middle] if len(shares) % 2 else (shares[middle - 1] + shares[middle]) / 2
+    assert county["median_share_ws"]["v"] == pytest.approx(expected)
+    assert county["associations"][-1]["name"] == "Hela länet"
+    html = render_html(county, county_blocks(county))
+    assert "Nationell referens" in html and "Länets median" in html
+    assert "Insatser som bara redovisar antal" not in " ".join(texts(county_blocks(county)))
+
+
+def test_norr_board_pack_counts_the_count_only_intervention(published_sample):
+    from ingestion.reports.figures import Snapshot, board_figures
+
+    internal = Snapshot(_snapshot(published_sample), internal=True)
+    public = Snapshot(_snapshot(published_sample), internal=False)
+    try:
+        rows = board_figures(internal, "NORR", "2016")["volume"]["rows"]
+        hidden = board_figures(public, "NORR", "2016")["volume"]
+    finally:
+        internal.close()
+        public.close()
+    assert [r["name"] for r in rows] == ["Metodutbildning för handläggare"] and rows[0]["counts"]
+    assert hidden["rows"][0]["counts"] is None and hidden["note"]
+
+
+def test_an_unknown_period_or_intervention_is_refused_in_swedish(published_sample, capsys):
+    from conftest import county_env
+
+    from ingestion.cli import main
+
+    mp = pytest.MonkeyPatch()
+    for key, value in county_env(published_sample).items():
+        mp.setenv(key, value)
+    try:
+        assert main(["rapport", "--insats", "SODRA/AVESTA", "--period", "2019H1"]) == 1
+        assert "Perioden 2019H1 finns inte" in capsys.readouterr().err
+        assert main(["rapport", "--insats", "SODRA/OKAND", "--period", "2016"]) == 1
+        assert "Insatsen SODRA/OKAND finns inte" in capsys.readouterr().err
+    finally:
+        mp.undo()
+
+
+def test_only_reports_whose_figures_changed_are_written_again(published_sample, tmp_path):
+    """The scheduled refresh: written once, kept when nothing changed, and after a publish that changes
+    one intervention's figures only that intervention's report (and the packs that show it) again."""
+    import duckdb
+
+    from ingestion.core.config import load_settings
+    from ingestion.reports.batch import refresh_reports, scheduled_jobs
+    from ingestion.reports.figures import Snapshot
+
+    home = tmp_path / "var"
+    (home / "publish").mkdir(parents=True)
+    snapshot = home / "publish" / "finsam_marts.duckdb"
+    shutil.copyfile(_snapshot(published_sample), snapshot)
+    snapshot.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    settings = load_settings(home=str(home))
+    snap = Snapshot(snapshot, internal=False)
+    try:
+        every = scheduled_jobs(snap)
+    finally:
+        snap.close()
+    assert {"kind": "intervention", "association": "SODRA", "intervention": "AVESTA", "period": "2016H1"} in every
+    assert {"kind": "board", "association": "SODRA", "period": "2016"} in every
+    assert {"kind": "county", "period": "2016"} in every
+    assert not any(j.get("intervention") == "METODUTB" for j in every)  # count-only: in the board pack
+    jobs = [
+        {"kind": "intervention", "association": "SODRA", "intervention": "AVESTA", "period": "2016H1"},
+        {"kind": "intervention", "association": "SODRA", "intervention": "SATER", "period": "2016H1"},
+    ]
+    first = refresh_reports(settings, formats=("html",), jobs=jobs, workers=2)  # the process pool's path
+    assert first["written"] == ["SODRA/AVESTA/2016H1", "SODRA/SATER/2016H1"] and not first["failed"]
+    page = Path(first["root"]) / "SODRA" / "AVESTA" / "2016H1.html"
+    assert page.exists() and (Path(first["root"]) / "index.html").exists()
+    assert str(Path(first["root"])) == str(home / "publish" / "rapporter")
+    written_at = page.stat().st_mtime_ns
+
+    again = refresh_reports(settings, formats=("html",), jobs=jobs)
+    assert again["written"] == [] and sorted(again["unchanged"]) == ["SODRA/AVESTA/2016H1", "SODRA/SATER/2016H1"]
+    assert page.stat().st_mtime_ns == written_at
+
+    con = duckdb.connect(str(snapshot))
+    con.execute(
+        "update public.pub_rpt_outcomes_by_period set entrants = 27, entrants_display = '27' "
+        "where intervention_code = 'SATER' and period_label = '2016H1' and measure_window = 'in_period'"
+    )
+    con.close()
+    third = refresh_reports(settings, formats=("html",), jobs=jobs)
+    assert third["written"] == ["SODRA/SATER/2016H1"] and third["unchanged"] == ["SODRA/AVESTA/2016H1"]
