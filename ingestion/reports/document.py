@@ -414,6 +414,7 @@ def _economy_blocks(f: dict) -> list[dict]:
                 "rows": rows,
             }
         )
+        blocks.append({"t": "note", "text": "Prognos: helårsprognosens avvikelse mot budget (+ = under budget)."})
         for text in budget["mismatches"]:
             blocks.append({"t": "p", "text": "Räknefel i leveransen: " + text})
         if budget["total"]:
@@ -428,7 +429,6 @@ def _economy_blocks(f: dict) -> list[dict]:
                 )
             elif t["granted"]["v"] is not None:
                 blocks.append({"t": "p", "text": f"Beviljat av styrelsen: {t['granted']['t']} kr, samma som budgeten."})
-        blocks.append({"t": "note", "text": "Prognos: helårsprognosens avvikelse mot budget (+ = under budget)."})
     cost = f["cost"]
     if cost:
         rows = []
