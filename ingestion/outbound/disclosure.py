@@ -576,12 +576,18 @@ def _qualified(schema: str, table: str, catalog: str | None = None) -> str:
     return f'{catalog + "." if catalog else ""}{schema}."{table}"'
 
 
-def protected_copy(con: duckdb.DuckDBPyConnection, alias: str = "disclosed", schema: str = PUBLIC_SCHEMA) -> dict:
-    """Copy the pub_ tables of `con` (the warehouse, opened read-only) into an in-memory database
-    attached as `alias` and protect them there: the publish step writes the snapshot, the Parquet
-    files (and so the BI database) from `alias.public.*`."""
+def protected_copy(
+    con: duckdb.DuckDBPyConnection, alias: str = "disclosed", schema: str = PUBLIC_SCHEMA, path: Path | None = None
+) -> dict:
+    """Copy the pub_ tables of `con` (the warehouse) into a database attached as `alias` and protect
+    them there: the publish step writes the snapshot, the Parquet files (and so the BI database) from
+    `alias.public.*`. `path`: a scratch DuckDB file, needed when `con` is read-only (DuckDB attaches
+    no in-memory database to a read-only connection, as in an Airflow task); in memory otherwise."""
     con.execute(f"detach database if exists {alias}")  # a process-wide instance may hold the last one
-    con.execute(f"attach ':memory:' as {alias}")
+    if path is None:
+        con.execute(f"attach ':memory:' as {alias}")
+    else:
+        con.execute(f"attach '{path}' as {alias} (read_only false)")
     con.execute(f"create schema {alias}.{schema}")
     for (table,) in con.execute(
         "select table_name from information_schema.tables where table_schema = ? "

@@ -72,9 +72,11 @@ def publish_marts(settings: Settings) -> dict:
         shutil.copyfile(snapshot, tmp)
     con = read_connection(settings) if not postgres else _marts_from_postgres(settings)
     counts: dict[str, int] = {}
+    scratch = out / ".disclosed.duckdb"  # the protected copy; the warehouse may be open read-only
+    _remove_duckdb_file(scratch)
     try:
         # Disclosure control (docs/disclosure.md): every public output is written from the protected copy.
-        disclosure = protected_copy(con, DISCLOSED)
+        disclosure = protected_copy(con, DISCLOSED, path=scratch)
         con.execute(f"attach '{tmp}' as snap (read_only false)")  # the warehouse itself may be open read-only
         kept = {f"{s}.{t}" for s, t in published_tables(con)}
         for schema, table in con.execute(
@@ -109,6 +111,7 @@ def publish_marts(settings: Settings) -> dict:
         con.execute("detach snap")
     finally:
         con.close()
+        _remove_duckdb_file(scratch)
     os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
     os.replace(tmp, snapshot)
     if until is not None:
@@ -132,6 +135,11 @@ def publish_marts(settings: Settings) -> dict:
         "disclosure": disclosure,
         "associations": "alla" if codes is None or not incremental else codes,
     }
+
+
+def _remove_duckdb_file(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
 
 
 def _marts_from_postgres(settings: Settings) -> duckdb.DuckDBPyConnection:
