@@ -31,7 +31,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=40
 
 # Everything that needs no Airflow, no dbt build and no servers (under 2 minutes).
 test-fast: $(STAMP)

@@ -198,43 +198,48 @@ def test_a_publication_report_contains_no_count_below_5(public_avesta, tmp_path)
     paths = write(public_avesta, tmp_path / "avesta-2016H1")
     # the results table in every format: each count is "<5" or at least 5
     pdf = _norm(" ".join(_pdf_pages(paths[0])))
-    row = re.search(r"Under perioden((?: (?:<5|\d+)){9})", pdf).group(1).split()
-    assert all(v == "<5" or int(v) >= 5 for v in row), row
+    # "<5" a count below 5, "–" a count of 5 or more hidden so that no small count can be derived
+    row = re.search(r"Under perioden((?: (?:<5|–|\d+)){9})", pdf).group(1).split()
+    assert all(v in ("<5", "–") or int(v) >= 5 for v in row), row
     docx_rows = [[_norm(c.text) for c in r.cells] for t in Document(str(paths[1])).tables for r in t.rows]
     results = next(r for r in docx_rows if r[0] == "Under perioden")
-    assert all(v == "<5" or int(v) >= 5 for v in results[1:]), results
+    assert all(v in ("<5", "–") or int(v) >= 5 for v in results[1:]), results
     assert "Internt underlag" not in pdf and "antal under 5 visas som <5" in pdf
 
 
 def test_publication_mode_reads_counts_only_from_the_public_tables(published_sample, tmp_path):
-    """Change a people count in marts only: the publication report does not move, the internal one does."""
+    """Change a people count in marts only: the publication report does not move, the internal one
+    does. Change it in the public table: the publication report shows the public table's figure."""
     import duckdb
 
     from ingestion.reports.figures import Snapshot, intervention_figures
 
+    def participants(path, internal):
+        snap = Snapshot(path, internal=internal)
+        try:
+            figures = intervention_figures(snap, "SODRA", "AVESTA", "2016H1")
+            return figures["outcomes"]["in_period"]["participants"]
+        finally:
+            snap.close()
+
     copy = tmp_path / "snap.duckdb"
     shutil.copyfile(_snapshot(published_sample), copy)
     copy.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    before = participants(copy, internal=False)
+    assert participants(copy, internal=True)["v"] == 54
+    where = "where intervention_code = 'AVESTA' and period_label = '2016H1' and measure_window = 'in_period'"
+    con = duckdb.connect(str(copy))
+    con.execute(f"update marts.rpt_outcomes_by_period set participants = 999 {where}")
+    con.close()
+    assert participants(copy, internal=False) == before
+    assert participants(copy, internal=True)["v"] == 999
     con = duckdb.connect(str(copy))
     con.execute(
-        "update marts.rpt_outcomes_by_period set participants = 999 where intervention_code = 'AVESTA' "
-        "and period_label = '2016H1'"
+        "update public.pub_rpt_outcomes_by_period set participants = 77, participants_suppressed = false, "
+        f"participants_display = '77' {where}"
     )
     con.close()
-    public = Snapshot(copy, internal=False)
-    internal = Snapshot(copy, internal=True)
-    try:
-        assert (
-            intervention_figures(public, "SODRA", "AVESTA", "2016H1")["outcomes"]["in_period"]["participants"]["v"]
-            == 54
-        )
-        assert (
-            intervention_figures(internal, "SODRA", "AVESTA", "2016H1")["outcomes"]["in_period"]["participants"]["v"]
-            == 999
-        )
-    finally:
-        public.close()
-        internal.close()
+    assert participants(copy, internal=False)["v"] == 77
 
 
 def test_targets_are_shown_when_the_marts_have_them(published_sample, tmp_path):
@@ -248,7 +253,7 @@ def test_targets_are_shown_when_the_marts_have_them(published_sample, tmp_path):
     copy.chmod(stat.S_IRUSR | stat.S_IWUSR)
     con = duckdb.connect(str(copy))
     con.execute(
-        "create table marts.rpt_target_attainment as select 'SODRA' as association_code, 'AVESTA' as intervention_code, "
+        "create or replace table marts.rpt_target_attainment as select 'SODRA' as association_code, 'AVESTA' as intervention_code, "
         "'operating_year' as period_type, '2015/16' as period_label, date '2015-07-01' as period_start, "
         "date '2016-06-30' as period_end, 'SHARE_WSR' as target_code, "
         "'Minst 30 % till arbete, studier eller rehab' as target_label, 0.30 as target_value, 0.50 as actual_value, "
