@@ -438,4 +438,4 @@ def _settle_replay(
     reason_file = settings.quarantine / association / f"{m['file_name']}.fel.txt"
     if reason_file.parent.is_dir():
         original = dict(m, delivery_id=m["replay_of"], received_at=m["original_received_at"])
-        reason_file.write_text(explanation_sv(original, findings), encoding="utf-8")
+        reason_file.write_text(explanation_sv(original, findings, settings.portal_url), encoding="utf-8")

@@ -397,8 +397,9 @@ def template_bytes(kind: str) -> bytes:
         "låt rubrikraden stå kvar.",
         f"2. Spara som .xlsx med namnet <förbund>_<insats>_{kind}_<period>.xlsx, "
         f"t.ex. SODRA_AVESTA_{kind}_2016T2.xlsx.",
-        "3. Kontrollera gärna filen före leverans: finsam validate <fil>",
-        "4. Lägg filen i förbundets mapp. En ny fil för samma period ersätter den förra.",
+        "3. Ladda upp filen på insatsens sida i länets portal (du får besked direkt) eller lägg den i "
+        "förbundets mapp. En ny fil för samma period ersätter den förra.",
+        "4. Behöver något rättas får du ett besked med rad, kolumn, värde och vad som är giltigt.",
         "Kodkolumnerna har rullistor (kodlistorna finns på bladet 'koder'); svenska benämningar går också bra.",
     ):
         guide.append([line])

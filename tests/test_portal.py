@@ -339,8 +339,39 @@ def test_alert_mail_links_to_the_intervention_page_instead_of_a_command():
     _, body = compose(manifest, "quarantined", [finding], "https://finsam.region.example.se/")
     assert "https://finsam.region.example.se/insats/SODRA/AVESTA" in body
     assert "finsam validate" not in body
-    _, body = compose(manifest, "quarantined", [finding])  # no portal: the command, as before
-    assert "finsam validate" in body
+    _, body = compose(manifest, "quarantined", [finding])  # no portal: the landing folder
+    assert "finsam validate" not in body  # the data team's command; owners do not have it
+    assert "Lägg filen i förbundets mapp med samma namn, SODRA_AVESTA_deltagare_2016T3.csv" in body
+
+
+def test_reminders_and_quarantine_notes_point_owners_to_the_portal_never_to_a_command():
+    """Owners have no `finsam` command: a reminder and a quarantine note name the intervention's
+    page when the county runs the portal, and the landing folder when it does not."""
+    from datetime import date
+
+    from ingestion.core.findings import BLOCKING, Finding
+    from ingestion.outbound.reminders import Due, reminder_sv
+    from ingestion.quality.quarantine import explanation_sv
+
+    due = Due(
+        "SODRA", "AVESTA", "deltagare", "2016T2", date(2016, 5, 1), date(2016, 8, 31), date(2016, 9, 30), 12, None
+    )
+    portal = "https://finsam.region.example.se"
+    _, with_portal = reminder_sv("SODRA", [due], 30, portal)
+    _, without = reminder_sv("SODRA", [due], 30)
+    assert "    Ladda upp på: https://finsam.region.example.se/insats/SODRA/AVESTA" in with_portal
+    assert "insats/" not in without and "Lägg filen i förbundets mapp" in without
+    manifest = {
+        "file_name": "SODRA_AVESTA_deltagare_2016T2.csv",
+        "association": "SODRA",
+        "intervention": "AVESTA",
+        "sha256": "0" * 64,
+    }
+    finding = Finding(BLOCKING, "kon_finns", "kön saknas", column="kon", rows=[3])
+    note = explanation_sv(manifest, [finding], portal)
+    assert "ladda upp den på insatsens sida, https://finsam.region.example.se/insats/SODRA/AVESTA" in note
+    for text in (with_portal, without, note, explanation_sv(manifest, [finding])):
+        assert "finsam validate" not in text
 
 
 def test_an_accepted_upload_lands_under_its_canonical_name(portal):

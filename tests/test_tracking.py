@@ -204,7 +204,8 @@ def test_a_reminder_is_sent_once_per_overdue_delivery(quality_env, smtp_server):
         "skulle ha kommit senast 2016-07-30 och är 52 dagar sen."
     ) in body
     assert "SODRA_RAKNA_budget_2016H1.xlsx" in body
-    assert "finsam validate <fil>" in body
+    assert "finsam validate" not in body  # the data team's command; owners do not have it
+    assert "Lägg filen i förbundets mapp. Du får ett besked om något behöver rättas." in body
 
     # Same day again, and the day after: nothing new is overdue, nothing is sent again.
     for as_of in (date(2016, 9, 20), date(2016, 9, 21)):

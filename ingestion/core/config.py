@@ -169,3 +169,13 @@ def load_settings(**overrides) -> Settings:
         if value is not None:
             values[key] = Path(value).resolve() if key in ("landing", "warehouse", "registry", "mappings") else value
     return Settings(**values)
+
+
+PORTAL_PAGE = "/insats/{association}/{intervention}"  # an intervention's page in the portal (ingestion/portal)
+
+
+def portal_link(portal_url: str | None, association: str, intervention: str) -> str | None:
+    """The intervention's page in the owners' portal (FINSAM_PORTAL_URL), or None without a portal."""
+    if not portal_url:
+        return None
+    return portal_url.rstrip("/") + PORTAL_PAGE.format(association=association, intervention=intervention)

@@ -24,7 +24,7 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from ingestion.core.config import Settings
+from ingestion.core.config import Settings, portal_link
 from ingestion.core.contract import load_contract
 from ingestion.core.findings import BLOCKING, WARNING, Finding, by_severity, group_findings, mapping_lines_sv
 from ingestion.core.privacy import scrub_text
@@ -33,14 +33,6 @@ from ingestion.core.registry import Registry
 
 log = logging.getLogger(__name__)
 REPLAYED_MARKER = "replayed"  # beside a delivery accepted on replay (ingestion/replay.py): its owner is told
-PORTAL_PAGE = "/insats/{association}/{intervention}"  # an intervention's page in the portal (ingestion/portal)
-
-
-def portal_link(portal_url: str | None, association: str, intervention: str) -> str | None:
-    """The intervention's page in the owners' portal (FINSAM_PORTAL_URL), or None without a portal."""
-    if not portal_url:
-        return None
-    return portal_url.rstrip("/") + PORTAL_PAGE.format(association=association, intervention=intervention)
 
 
 def compose(manifest: dict, status: str, findings: list[Finding], portal_url: str | None = None) -> tuple[str, str]:
@@ -116,9 +108,8 @@ def compose(manifest: dict, status: str, findings: list[Finding], portal_url: st
                 ]
                 if link
                 else [
-                    "  2. Kontrollera gärna filen först: finsam validate <fil>",
-                    f"  3. Lägg filen i förbundets mapp med samma namn, {manifest['file_name']}. "
-                    "Den ersätter den underkända.",
+                    f"  2. Lägg filen i förbundets mapp med samma namn, {manifest['file_name']}. "
+                    "Den ersätter den underkända, och du får ett nytt besked när den har lästs.",
                 ]
             ),
             "",

@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +52,8 @@ def threshold() -> int:
 
 def declarations(path: Path = PUBLIC_YML) -> dict[str, dict]:
     """{pub_ model: its `config.meta.disclosure`} for the models that declare relations."""
-    models = yaml.safe_load(path.read_text(encoding="utf-8")).get("models", [])
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the file is large: libyaml when present
+    models = yaml.load(path.read_text(encoding="utf-8"), Loader=loader).get("models", [])
     out = {}
     for model in models:
         meta = (model.get("config") or {}).get("meta") or {}
@@ -523,28 +524,29 @@ def secondary_pattern(pub: Published, eqs: list[Equation], max_rounds: int = 200
     for i, (terms, _) in enumerate(eqs):
         for _, c in terms:
             by_cell[c].append(i)
+    # hidden terms per relation, kept up to date as cells are hidden; relations left with one hidden
+    # cell wait in `single` (a work list: each hiding looks only at the relations of that cell)
+    hidden_terms = [sum(1 for _, c in terms if pub.status[c] != "published") for terms, _ in eqs]
+    single = deque(i for i, n in enumerate(hidden_terms) if n == 1)
 
     def hide(cell: Cell) -> None:
         pub.status[cell] = "secondary"
         added.add(cell)
+        for i in by_cell[cell]:
+            hidden_terms[i] += 1
+            if hidden_terms[i] == 1:
+                single.append(i)
 
     def published_in(equation_ids: Iterable[int]) -> list[Cell]:
         return sorted({c for i in equation_ids for _, c in eqs[i][0] if pub.status[c] == "published"}, key=repr)
 
     for _ in range(max_rounds):
-        changed = True
-        while changed:
-            changed = False
-            for terms, _ in eqs:
-                hidden = 0
-                for _k, c in terms:
-                    if pub.status[c] != "published":
-                        hidden += 1
-                if hidden == 1:
-                    published = [c for _k, c in terms if pub.status[c] == "published"]
-                    if published:
-                        hide(min(published, key=lambda c: (pub.value[c], repr(c))))
-                        changed = True
+        while single:
+            i = single.popleft()
+            if hidden_terms[i] == 1:
+                published = [c for _k, c in eqs[i][0] if pub.status[c] == "published"]
+                if published:
+                    hide(min(published, key=lambda c: (pub.value[c], repr(c))))
         bounds = propagated_bounds(pub, eqs)
         narrow = sorted((c for c, iv in bounds.items() if possible_values(iv) < MIN_VALUES), key=repr)
         log.info("sekundär undertryckning: %d tillagda, %d celler för smala", len(added), len(narrow))

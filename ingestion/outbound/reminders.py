@@ -35,7 +35,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ingestion.core.config import Settings
+from ingestion.core.config import Settings, portal_link
 from ingestion.core.contract import fold
 from ingestion.core.registry import Registry
 from ingestion.intake.discover import NameError_, Period, parse_period
@@ -296,7 +296,9 @@ class Due:
         return text
 
 
-def reminder_sv(association: str, items: list[Due], overdue_days: int) -> tuple[str, str]:
+def reminder_sv(
+    association: str, items: list[Due], overdue_days: int, portal_url: str | None = None
+) -> tuple[str, str]:
     subject = f"[Finsam] Påminnelse: {len(items)} leverans{'er' if len(items) != 1 else ''} saknas ({association})"
     lines = [
         "Hej!",
@@ -305,15 +307,22 @@ def reminder_sv(association: str, items: list[Due], overdue_days: int) -> tuple[
         "efter periodens slut. Vi har ännu inte fått någon godkänd fil för dem:",
         "",
     ]
-    lines += [f"  - {item.line_sv()}" for item in items[:100]]
+    for item in items[:100]:
+        lines.append(f"  - {item.line_sv()}")
+        link = portal_link(portal_url, item.association_code, item.intervention_code)
+        if link:
+            lines.append(f"    Ladda upp på: {link}")
     if len(items) > 100:
         lines.append(f"  … och {len(items) - 100} till (dataenheten kan ta fram hela listan).")
     lines += [
         "",
         "Så lämnar du en leverans:",
         "  1. Spara exporten med filnamnet ovan (.xlsx, .xls, .ods eller .csv, enligt länets exportkontrakt).",
-        "  2. Kontrollera gärna filen först: finsam validate <fil>",
-        "  3. Lägg filen i förbundets mapp. Du får ett besked om något behöver rättas.",
+        *(
+            ["  2. Ladda upp filen på insatsens sida (länken under leveransen ovan): du får besked direkt."]
+            if portal_url
+            else ["  2. Lägg filen i förbundets mapp. Du får ett besked om något behöver rättas."]
+        ),
         "",
         "Har insatsen avslutats eller ändrat rapporteringsintervall? Uppdatera insatsregistret (kolumnerna "
         "slutdatum och rapportering: T tertial, H halvår, M månad, A år) så stämmer påminnelserna.",
@@ -375,7 +384,7 @@ def send_reminders(
             for r in group.itertuples()
         ]
         try:
-            subject, body = reminder_sv(association, items, settings.overdue_days)
+            subject, body = reminder_sv(association, items, settings.overdue_days, settings.portal_url)
             message = build_message(settings, to, team, subject, body)
             message["X-Finsam-Reminder"] = f"{association}:{as_of.isoformat()}"
             name = f"paminnelse-{association}-{as_of.isoformat()}-{summary['messages']:03d}.eml"

@@ -27,10 +27,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ingestion.core.config import DEMO_SECRET, REPO_ROOT, ConfigError, Settings
+from ingestion.core.config import DEMO_SECRET, PORTAL_PAGE, REPO_ROOT, ConfigError, Settings
 from ingestion.core.contract import KINDS, load_contract
 from ingestion.core.registry import load_registry
-from ingestion.outbound.alerts import PORTAL_PAGE
 from ingestion.portal import data
 from ingestion.portal.accounts import Account, Accounts, SignInLimiter
 from ingestion.portal.oidc import CALLBACK, LOGIN, OIDC, OIDCError

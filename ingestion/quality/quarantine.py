@@ -5,13 +5,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ingestion.core.config import Settings
+from ingestion.core.config import Settings, portal_link
 from ingestion.core.contract import load_contract
 from ingestion.core.findings import Finding, by_severity, group_findings, mapping_lines_sv
 from ingestion.core.rawzone import Landed
 
 
-def explanation_sv(manifest: dict, findings: list[Finding]) -> str:
+def explanation_sv(manifest: dict, findings: list[Finding], portal_url: str | None = None) -> str:
     contract = load_contract()
     lines = [
         f"Leveransen {manifest['file_name']} har inte lästs in (karantän).",
@@ -42,9 +42,12 @@ def explanation_sv(manifest: dict, findings: list[Finding]) -> str:
         lines.append(f"Information, behöver inte rättas ({len(information)}):")
         lines += [f"  - {f.line_sv()}" for f in information]
         lines.append("")
+    link = portal_link(portal_url, manifest.get("association", ""), manifest.get("intervention", ""))
     lines += [
-        "Så lämnar du en ny leverans: rätta filen och lägg den i förbundets mapp med samma filnamn.",
-        "Den nya filen ersätter den underkända. Du kan kontrollera filen först med: finsam validate <fil>",
+        "Så lämnar du en ny leverans: rätta filen och "
+        + (f"ladda upp den på insatsens sida, {link} (du får besked direkt), eller " if link else "")
+        + "lägg den i förbundets mapp med samma filnamn.",
+        "Den nya filen ersätter den underkända.",
     ]
     mapping = mapping_lines_sv(findings, manifest.get("association"))
     if mapping:
@@ -71,5 +74,5 @@ def quarantine(settings: Settings, landed: Landed, original: Path | None, findin
     elif original.exists():
         shutil.copyfile(original, base)
     reason = folder / (manifest["file_name"] + ".fel.txt")
-    reason.write_text(explanation_sv(manifest, findings), encoding="utf-8")
+    reason.write_text(explanation_sv(manifest, findings, settings.portal_url), encoding="utf-8")
     return reason
