@@ -470,18 +470,42 @@ def _empty(value) -> bool:
     return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and pd.isna(value))
 
 
-def _quote(frame_by_key: pd.DataFrame, key: tuple, meta: dict, fallback) -> str | None:
+class _Rows:
+    """The delivered rows by (delivery_id, source_row), for quoting a failing row's values (the
+    first row of a key wins). Positions are indexed once, on the first look-up, and a value is read
+    from its column: no row object per failure (a file with a thousand failing rows stays cheap)."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self._frame = frame
+        self._positions: dict | None = None
+
+    def position(self, key: tuple) -> int | None:
+        if self._positions is None:
+            self._positions = {}
+            keys = zip(self._frame[INDEX_COLUMNS[0]].tolist(), self._frame[INDEX_COLUMNS[1]].tolist())
+            for i, k in enumerate(keys):
+                self._positions.setdefault(k, i)
+        return self._positions.get(key)
+
+    def __contains__(self, key: tuple) -> bool:
+        return self.position(key) is not None
+
+    def value(self, key: tuple, column: str):
+        i = self.position(key)
+        if i is None or column not in self._frame.columns:
+            return None
+        return self._frame[column].iloc[i]
+
+
+def _quote(rows: _Rows, key: tuple, meta: dict, fallback) -> str | None:
     columns = meta.get("quote")
     if not columns:
         return None if _empty(fallback) else str(fallback)
-    if key not in frame_by_key.index:
+    if key not in rows:
         return None
-    row = frame_by_key.loc[key]
-    if isinstance(row, pd.DataFrame):
-        row = row.iloc[0]
     parts = []
     for col in columns:
-        value = row.get(col)
+        value = rows.value(key, col)
         empty = _empty(value)
         if len(columns) == 1:
             if not empty:
@@ -491,17 +515,14 @@ def _quote(frame_by_key: pd.DataFrame, key: tuple, meta: dict, fallback) -> str 
     return ", ".join(parts) if parts else None
 
 
-def _fill(text: str | None, frame_by_key: pd.DataFrame, key: tuple, ctx: Context) -> str | None:
+def _fill(text: str | None, rows: _Rows, key: tuple, ctx: Context) -> str | None:
     """Fill `$contract` placeholders, then `{column}` placeholders from the failing row."""
     text = _resolve_text(text, ctx)
-    if not text or "{" not in text or key not in frame_by_key.index:
+    if not text or "{" not in text or key not in rows:
         return text
-    row = frame_by_key.loc[key]
-    if isinstance(row, pd.DataFrame):
-        row = row.iloc[0]
 
     def fill(match):
-        value = row.get(match.group(1))
+        value = rows.value(key, match.group(1))
         if _empty(value):
             return "?"
         return format_sek(value) if re.fullmatch(r"-?\d+(\.\d+)?", str(value)) else str(value)
@@ -515,7 +536,7 @@ def findings_from_result(
     """(delivery_id, finding) for every failing row of every failed expectation.
 
     `contexts`: each delivery's own Context when one run checked several associations."""
-    by_key = frame.set_index(INDEX_COLUMNS, drop=False)
+    by_key = _Rows(frame)
     found = []
     base = ctx
     unknown: dict[tuple, tuple[str, str | None]] = {}  # (code list, multi, value) -> (unknown text, nearest)
@@ -536,7 +557,7 @@ def findings_from_result(
             )
             column = meta.get("column") or raw_col
             if meta.get("column_from"):
-                column = str(by_key.loc[key, meta["column_from"]]) if key in by_key.index else column
+                column = str(by_key.value(key, meta["column_from"])) if key in by_key else column
             valid = _fill(meta.get("valid_sv"), by_key, key, ctx)
             code_list = meta.get("code_list")
             text, near = None, None
