@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ingestion.core.config import REPO_ROOT, Settings
+from ingestion.core.contract import PERSON_KINDS
 from ingestion.core.rawzone import Landed, all_landed, write_json_atomic
 from ingestion.intake import pseudonymize as pz
 from ingestion.intake.discover import sha256_file
@@ -64,7 +65,7 @@ def _without(table: pa.Table, key: str) -> pa.Table:
 def _erase_raw(landed: Landed, key: str, now: str) -> int:
     """Rewrite one delivery's data.parquet without the person; returns rows removed."""
     data = landed.directory / "data.parquet"
-    if landed.manifest.get("kind") != "deltagare" or not data.exists():
+    if landed.manifest.get("kind") not in PERSON_KINDS or not data.exists():  # deltagare, uppfoljning
         return 0
     keys = pq.read_table(data, columns=["person_key"])["person_key"]
     found = pc.sum(pc.equal(keys, key)).as_py() or 0
@@ -127,8 +128,8 @@ def _erase_warehouse(settings: Settings, key: str, raw_rows: int, now: str) -> i
             count = con.execute(f'select count(*) from "{schema}"."{table}" where person_key = ?', [key]).fetchone()[0]
             if count:
                 con.execute(f'delete from "{schema}"."{table}" where person_key = ?', [key])
-                if (schema, table) == ("raw", "deltagare"):
-                    removed = count
+                if schema == "raw" and table in PERSON_KINDS:
+                    removed += count
         con.execute(
             "insert into meta.erasures values (cast(? as timestamp), ?, ?, ?)", [now, key[:PREFIX], raw_rows, removed]
         )

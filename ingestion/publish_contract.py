@@ -40,6 +40,7 @@ TYPE_SV = {
     "yesno": "J (ja) eller N (nej)",
     "personnummer": "personnummer eller samordningsnummer, 10 eller 12 siffror, med eller utan - / +",
     "kommun": "kommunkod (fyra siffror, SCB) eller kommunens namn",
+    "months": "tid i månader, dagar eller år (6, 6 mån, 90 dagar, 1 år); läses som hela månader",
 }
 
 

@@ -148,3 +148,47 @@
 {% macro count_where(condition) -%}
     cast(sum(case when {{ condition }} then 1 else 0 end) as bigint)
 {%- endmacro %}
+
+{#- ---------------------------------------------------------------------------
+    Follow-up after exit (delivery kind uppfoljning, contract 1.2;
+    rpt_follow_up_after_exit). -#}
+
+{#- Months from exit to a follow-up made on a date: days / finsam_days_per_month,
+    rounded to whole months (90 days is 3 months, 365 days 12), as the contract
+    reads "90 dagar". -#}
+{% macro kpi_follow_up_months(slutdatum, uppfoljningsdatum) -%}
+    cast(round(cast({{ dbt.datediff(slutdatum, uppfoljningsdatum, 'day') }} as decimal(18, 6)) / {{ var('finsam_days_per_month') }}) as integer)
+{%- endmacro %}
+
+{#- In work at follow-up: work or subsidised work (sysselsättning ARBETE, SUBV_ARBETE). -#}
+{% macro kpi_follow_up_in_work(sysselsattning) -%}
+    (coalesce({{ sysselsattning }}, '') in ('ARBETE', 'SUBV_ARBETE'))
+{%- endmacro %}
+
+{#- In studies at follow-up (sysselsättning STUDIER). -#}
+{% macro kpi_follow_up_in_studies(sysselsattning) -%}
+    (coalesce({{ sysselsattning }}, '') = 'STUDIER')
+{%- endmacro %}
+
+{#- Public support (offentlig försörjning): any of the support codes of a
+    multi-valued försörjning ('AKS+FBS'): sickness and activity benefits,
+    unemployment benefit, activity support, establishment benefit, social
+    assistance. Wages (LON, SUBV), study grants (CSN), INGEN and OVR are not. -#}
+{% macro kpi_is_public_support(forsorjning) -%}
+    (
+    {%- for code in ['SJP', 'AKE', 'SJE', 'AKASSA', 'AKS', 'ETB', 'FBS'] %}
+        {% if not loop.first %}or {% endif %}('+' || coalesce({{ forsorjning }}, '') || '+') like '%+{{ code }}+%'
+    {%- endfor %}
+    )
+{%- endmacro %}
+
+{#- Of the exits of a cohort, those followed up (at a given time after exit). -#}
+{% macro share_of_exits_followed_up(followed_up='followed_up', exits='exits') -%}
+    {{ safe_divide(followed_up, exits) }}
+{%- endmacro %}
+
+{#- Of those followed up, those with a given situation at follow-up (in work,
+    in studies, in work or studies, on public support). -#}
+{% macro share_of_followed_up(numerator, followed_up='followed_up') -%}
+    {{ safe_divide(numerator, followed_up) }}
+{%- endmacro %}

@@ -11,7 +11,6 @@ from pathlib import Path
 import yaml
 
 CONTRACT_PATH = Path(__file__).resolve().parents[1] / "contract.yml"  # ingestion/contract.yml
-KINDS = ("deltagare", "insatser", "budget", "volym")
 
 
 def fold(text: str) -> str:
@@ -65,6 +64,11 @@ class Contract:
             )
             for name, spec in cols.items()
         }
+
+    def identifies_persons(self, kind: str) -> bool:
+        """A kind with a personnummer column (deltagare, uppfoljning): its rows are pseudonymised at
+        the first read (personnummer or deltagar_id -> person_key) and erased on withdrawn consent."""
+        return any(col.type == "personnummer" for col in self.columns(kind).values())
 
     def kind_label(self, kind: str) -> str:
         return self.data["kinds"][kind].get("label", kind)
@@ -137,6 +141,12 @@ class Contract:
 def load_contract(path: str | None = None) -> Contract:
     with open(path or CONTRACT_PATH, encoding="utf-8") as handle:
         return Contract(yaml.safe_load(handle))
+
+
+# The delivery kinds, in the contract's order (deltagare, insatser, budget, volym, uppfoljning).
+KINDS = tuple(load_contract().data["kinds"])
+# The kinds whose rows identify persons (a personnummer column): pseudonymised, erasable.
+PERSON_KINDS = tuple(kind for kind in KINDS if load_contract().identifies_persons(kind))
 
 
 # ---------------------------------------------------------------- the owners' words

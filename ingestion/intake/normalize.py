@@ -202,6 +202,29 @@ def date_text(value: str) -> str | None:
     return None
 
 
+MONTH_UNITS = {"d": 1 / 30.4375, "v": 7 / 30.4375, "m": 1.0, "a": 12.0}  # per day, week, month, year
+MONTHS_FORM = re.compile(
+    r"^(?:efter\s+)?(?P<n>\d+(?:[.,]\d+)?)\s*(?P<unit>"
+    r"d|dag|dagar|dgr|v|vecka|veckor|veckan|m|man|mån|månad|månader|manad|manader|mnd|å|år|ar)?\.?"
+    r"(?:\s+efter(?:\s+avslut(?:et)?)?)?$"
+)
+
+
+def months_text(value: str) -> str | None:
+    """A time after an event in whole months: '6', '6 mån', '6 månader', '90 dagar' (3), '13 veckor' (3),
+    '1 år' (12), '12 mån efter avslut'. A bare number is months. Days and weeks round to the nearest
+    month (30.4375 days, as dbt's finsam_days_per_month)."""
+    text = " ".join(value.strip().lower().split())
+    match = MONTHS_FORM.match(text)
+    if not match:
+        return None
+    number = float(match["n"].replace(",", "."))
+    unit = (match["unit"] or "m").replace("å", "a").replace("ä", "a")
+    months = number * MONTH_UNITS[unit[0] if unit[0] in "dvma" else "m"]
+    rounded = int(months + 0.5)
+    return str(rounded) if rounded > 0 else None
+
+
 def parse_dates(series: pd.Series) -> pd.Series:
     """2016-06-30, 20160630, 160630, 30/6 2016, 30/6/2016, 2016-06-30 00:00:00, Excel serial."""
     return per_unique(series, _each(date_text))
@@ -337,6 +360,8 @@ def column_parser(
         return _each(number_text)
     if col.type == "percent":
         return _each(percent_text)
+    if col.type == "months":
+        return _each(months_text)
     if col.type in ("code", "codes", "yesno"):
         code_list = col.codes if col.type != "yesno" else "ja_nej"
         return _each(
@@ -466,7 +491,7 @@ def normalise_many(
         distinct = _scrub_personnummer(batch, name, distinct=typed is not None)
         if typed is not None:
             _type_column(batch, name, *typed, distinct)
-    if kind == "deltagare":
+    if load_contract().identifies_persons(kind):  # deltagare, uppfoljning: by declaration
         _identities(batch, association, secret, erased)
     if kind == "budget":
         _budget_lines(batch)
@@ -826,7 +851,8 @@ def _identities(
     body, part, parts = batch.body, batch.part, batch.parts
     for i in np.unique(part[body["personnummer"].notna().to_numpy(dtype=bool)]):
         parts[int(i)].had_pnr = True
-    anonymous = body["anonym"].fillna("N").eq("J")
+    # A kind without an `anonym` column (uppfoljning) has no anonymous rows.
+    anonymous = body["anonym"].fillna("N").eq("J") if "anonym" in body.columns else pd.Series(False, index=body.index)
     # A placeholder such as '-' or 'saknas' is no number: the cell counts as empty. Excel drops
     # the leading zero of a 10-digit number stored as a number (born 2000-2009): put it back.
     pnr = body["personnummer"].where(body["personnummer"].str.contains(r"\d", regex=True, na=False))
@@ -861,8 +887,9 @@ def _identities(
     body["is_anonymous"] = anonymous
     # Birth year from the personnummer when the column was left empty, else from the age at
     # start that anonymous lists often give instead (start year − age).
-    body["fodelsear"] = body["fodelsear"].fillna(canonical.str.slice(0, 4))
-    missing = body["fodelsear"].isna() & body["alder"].notna() if "alder" in body.columns else None
+    if "fodelsear" in body.columns:
+        body["fodelsear"] = body["fodelsear"].fillna(canonical.str.slice(0, 4))
+    missing = body["fodelsear"].isna() & body["alder"].notna() if {"alder", "fodelsear"} <= set(body.columns) else None
     if missing is not None and missing.any():
         body.loc[missing, "fodelsear"] = _birth_year_from_age(
             body.loc[missing, "startdatum"], body.loc[missing, "alder"]

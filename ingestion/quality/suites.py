@@ -35,6 +35,7 @@ SUITES_BY_KIND = {
     "insatser": ["insatser.landing"],
     "budget": ["budget.landing", "budget_totals.landing", "budget_granted.landing", "budget_funding.landing"],
     "volym": ["volym.landing"],
+    "uppfoljning": ["uppfoljning.landing"],
 }
 INDEX_COLUMNS = ["delivery_id", "source_row"]
 log = logging.getLogger(__name__)
@@ -187,6 +188,33 @@ def derive_deltagare(frame: pd.DataFrame, batches: list[Batch], ctx: Context) ->
             index=f.index,
         )
         f["_referrer_member"] = member
+    return f
+
+
+def derive_uppfoljning(frame: pd.DataFrame, batches: list[Batch], ctx: Context) -> pd.DataFrame:
+    """Follow-up after exit (contract 1.2). Whether the follow-up comes after the episode's exit
+    needs the episodes: dbt checks it (a warning on stg_uppfoljning's match), not this suite."""
+    f = frame.copy()
+    start, followed = _dates(f["startdatum"]), _dates(f["uppfoljningsdatum"])
+    f["_identity_ok"] = f["person_key"].notna() | f["personnummer_status"].eq("ogiltigt").fillna(False)
+    f["_when_given"] = f["uppfoljningsdatum"].notna() | f["uppfoljning_efter"].notna()
+    latest = f["delivery_id"].map({b.delivery_id: pd.Timestamp(min(b.period_end, ctx.as_of)) for b in batches})
+    f["_start_not_future"] = start.isna() | (start <= latest)
+    f["_follow_up_not_future"] = followed.isna() | (followed <= latest)
+    f["_follow_up_after_start"] = start.isna() | followed.isna() | (followed >= start)
+    f["_months_int"] = _num(f["uppfoljning_efter"])
+    keys = ["delivery_id", "person_key", "startdatum", "uppfoljning_efter", "uppfoljningsdatum"]
+    f["_duplicate_follow_up"] = f["person_key"].notna() & f.duplicated(keys, keep=False)
+    intervention = f["delivery_id"].map({b.delivery_id: b.intervention for b in batches})
+    f["_intervention_code"] = intervention
+    f["_intervention_known"] = True
+    f["_intervention_person_level"] = True
+    register = ctx.register
+    if register is not None and len(register):
+        reg = register.drop_duplicates("insats_kod", keep="last").set_index("insats_kod")
+        known = intervention.isin(reg.index)
+        f["_intervention_known"] = known
+        f["_intervention_person_level"] = ~known | intervention.map(reg["matmetod"]).ne("VOLYM").fillna(True)
     return f
 
 
@@ -367,6 +395,7 @@ DERIVE = {
     "insatser": derive_insatser,
     "budget": derive_budget,
     "volym": lambda frame, batches, ctx: frame.copy(),
+    "uppfoljning": derive_uppfoljning,
 }
 
 

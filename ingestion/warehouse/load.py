@@ -13,6 +13,7 @@ import json
 import duckdb
 
 from ingestion.core.config import Settings
+from ingestion.core.contract import PERSON_KINDS
 from ingestion.core.rawzone import Landed, all_landed, erased_keys, utc_timestamp
 from ingestion.core.registry import Registry
 from ingestion.warehouse.queue import queue_build
@@ -201,9 +202,9 @@ def load_warehouse(settings: Settings, registry: Registry) -> dict:
             for start in range(0, len(group), LOAD_BATCH):
                 chunk = group[start : start + LOAD_BATCH]
                 summary["rows"] += sum(_insert_deliveries(con, kind, chunk).values())
-                if erased and kind == "deltagare":
+                if erased and kind in PERSON_KINDS:  # deltagare, uppfoljning
                     con.execute(
-                        "delete from raw.deltagare where delivery_id in (select unnest(?::varchar[])) and "
+                        f"delete from raw.{kind} where delivery_id in (select unnest(?::varchar[])) and "
                         "person_key in (select unnest(?::varchar[]))",
                         [[l.delivery_id for l in chunk], sorted(erased)],
                     )

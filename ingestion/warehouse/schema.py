@@ -24,9 +24,19 @@ DELIVERY_COLUMNS = [
     ("received_at", "timestamp"),
     ("source_row", "integer"),
 ]
-TYPE_SQL = {"date": "date", "int": "integer", "amount": "decimal(18,2)", "percent": "integer", "yesno": "boolean"}
+TYPE_SQL = {
+    "date": "date",
+    "int": "integer",
+    "amount": "decimal(18,2)",
+    "percent": "integer",
+    "yesno": "boolean",
+    "months": "integer",
+}
 DELTAGARE_IDENTITY = [("person_key", "varchar"), ("person_key_source", "varchar"), ("is_anonymous", "boolean")]
-SKIP = {"deltagare": {"personnummer", "deltagar_id", "anonym", "alder"}}  # alder: only fills fodelsear
+# Never stored: the identity columns of a kind that identifies persons (they became person_key at
+# the first read); alder only fills fodelsear.
+IDENTITY_INPUT = {"personnummer", "deltagar_id", "anonym"}
+SKIP = {"deltagare": {"alder"}}
 
 META_DDL = [
     """create table if not exists meta.load_ledger (
@@ -84,11 +94,12 @@ FACTS_ALERTS_DDL = """create table if not exists meta.facts_alerts (
 
 def kind_columns(kind: str) -> list[tuple[str, str]]:
     columns = []
+    identifies = load_contract().identifies_persons(kind)
     for name, col in load_contract().columns(kind).items():
-        if name in SKIP.get(kind, set()):
+        if name in SKIP.get(kind, set()) or (identifies and name in IDENTITY_INPUT):
             continue
         columns.append((name, "varchar" if col.type == "kommun" else TYPE_SQL.get(col.type, "varchar")))
-    if kind == "deltagare":
+    if identifies:  # deltagare, uppfoljning (contract: a personnummer column)
         columns = DELTAGARE_IDENTITY + columns
     return columns
 
