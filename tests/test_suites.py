@@ -515,6 +515,127 @@ def test_volym_bad_batch_fails_exactly_these_rows(tmp_path, municipality_list):
     assert verdict(found) == "quarantined"
 
 
+# ---------------------------------------------------------------- uppfoljning
+
+U_COLUMNS = [
+    "deltagar_id",
+    "personnummer",
+    "startdatum",
+    "uppfoljningsdatum",
+    "uppfoljning_efter",
+    "sysselsattning",
+    "forsorjning",
+]
+
+
+def u(i: int, **values) -> list[str]:
+    """A valid follow-up row (deltagar_id D<i>, episode started 2016-02-01, six months after exit)."""
+    row = dict(
+        deltagar_id=f"D{i}",
+        personnummer="",
+        startdatum="2016-02-01",
+        uppfoljningsdatum="",
+        uppfoljning_efter="6 mån",
+        sysselsattning="Arbete",
+        forsorjning="Lön",
+    )
+    row.update(values)
+    return [row[c] for c in U_COLUMNS]
+
+
+def test_uppfoljning_good_batch_has_no_findings(tmp_path, municipality_list):
+    rng = random.Random(13)
+    rows = [
+        u(1),
+        u(1, uppfoljning_efter="12 mån", sysselsattning="studier", forsorjning="CSN"),  # the same episode, later
+        u(1, startdatum="2016-06-01", uppfoljning_efter="90 dagar"),  # the same person's second episode
+        u(
+            2,
+            deltagar_id="",
+            personnummer=synthetic.make_pnr(rng, 1985),
+            startdatum="20160115",
+            uppfoljningsdatum="2016-08-15",
+            uppfoljning_efter="",
+            sysselsattning="arbetssökande",
+            forsorjning="Aktivitetsstöd, försörjningsstöd",
+        ),
+        u(3, uppfoljningsdatum="31/8 2016", uppfoljning_efter="6", sysselsattning="Lönebidrag", forsorjning="AKS+FBS"),
+        u(4, startdatum="2016-08-31", uppfoljning_efter="1 år", sysselsattning="SJUKSKRIVEN", forsorjning="SJP"),
+        u(5, uppfoljning_efter="", uppfoljningsdatum="2016-05-02"),  # given by date only: two dates, two occasions
+        u(5, uppfoljning_efter="", uppfoljningsdatum="2016-08-02"),
+    ]
+    findings = validate(tmp_path, [batch("uppfoljning", U_COLUMNS, rows)])["d1"]
+    assert findings == []
+    assert verdict(findings) == "accepted"
+
+
+U_RNG = random.Random(2017)
+U_INVALID_PNR = synthetic.invalid_pnr(U_RNG)
+U_PNR = synthetic.make_pnr(U_RNG, 1988)
+UPPFOLJNING_BAD = [
+    (u(1, deltagar_id=""), ["be_in_set:_identity_ok"]),
+    (u(2, deltagar_id="", personnummer=U_INVALID_PNR), ["be_in_set:personnummer_status"]),
+    (u(3, startdatum=""), ["not_be_null:startdatum"]),
+    (u(4, startdatum="igår"), ["match_regex:startdatum"]),
+    (u(5, startdatum="2016-09-15"), ["be_in_set:_start_not_future"]),
+    (u(6, uppfoljning_efter=""), ["be_in_set:_when_given"]),
+    (u(7, uppfoljning_efter="", uppfoljningsdatum="snart"), ["match_regex:uppfoljningsdatum"]),
+    (u(8, uppfoljning_efter="", uppfoljningsdatum="2016-09-15"), ["be_in_set:_follow_up_not_future"]),
+    (u(9, uppfoljning_efter="", uppfoljningsdatum="2016-01-15"), ["be_in_set:_follow_up_after_start"]),
+    (u(10, uppfoljning_efter="efter ett tag"), ["match_regex:uppfoljning_efter"]),
+    (u(11, uppfoljning_efter="0"), ["be_between:_months_int"]),
+    (u(12, uppfoljning_efter="121"), ["be_between:_months_int"]),
+    (u(13, uppfoljning_efter="11 år"), ["be_between:_months_int"]),
+    (u(14, sysselsattning=""), ["not_be_null:sysselsattning"]),
+    (u(15, sysselsattning="XYZ"), ["be_in_set:sysselsattning"]),
+    (u(16, forsorjning=""), ["not_be_null:forsorjning"]),
+    (u(17, forsorjning="XYZ"), ["match_regex:forsorjning"]),
+    # The same person's episode and time after exit twice, written differently (12 and 10 digits; 6 months).
+    (u(18, deltagar_id="", personnummer=U_PNR), ["be_in_set:_duplicate_follow_up"]),
+    (
+        u(19, deltagar_id="", personnummer=U_PNR[2:], uppfoljning_efter="180 dagar"),
+        ["be_in_set:_duplicate_follow_up"],
+    ),
+    # Six months after exit twice with two dates: one occasion (the report would keep only one).
+    (u(20, uppfoljningsdatum="2016-08-01"), ["be_in_set:_duplicate_follow_up"]),
+    (u(20, uppfoljningsdatum="2016-08-15"), ["be_in_set:_duplicate_follow_up"]),
+]
+
+
+def test_uppfoljning_bad_batches_fail_exactly_these_rows(tmp_path, municipality_list):
+    main = batch("uppfoljning", U_COLUMNS, [row for row, _ in UPPFOLJNING_BAD])
+    volume_only = batch("uppfoljning", U_COLUMNS, [u(1)], delivery="d2", intervention="RAKNA")
+    unknown = batch("uppfoljning", U_COLUMNS, [u(1)], delivery="d3", intervention="OKAND")
+    found = validate(tmp_path, [main, volume_only, unknown])
+
+    assert failing(found["d1"]) == expected("uppfoljning.landing", UPPFOLJNING_BAD)
+    # The register decides these two (context(): AVESTA per person, RAKNA counted by volume).
+    assert failing(found["d2"]) == {
+        "uppfoljning.landing:expect_column_values_to_be_in_set:_intervention_person_level": {2}
+    }
+    assert failing(found["d3"]) == {"uppfoljning.landing:expect_column_values_to_be_in_set:_intervention_known": {2}}
+    every = {c for f in found.values() for c in failing(f)}
+    assert every == suite_ids("uppfoljning.landing"), "every uppfoljning expectation is exercised"
+    assert {verdict(f) for f in found.values()} == {"quarantined"}
+
+    invalid_pnr = next(f for f in found["d1"] if f.check.endswith(":personnummer_status"))
+    assert invalid_pnr.value is None
+    lines = "\n".join(f.line_sv() for f in found["d1"])
+    for number in (U_INVALID_PNR, U_PNR):
+        assert number.replace("-", "")[2:] not in lines.replace("-", "")
+    early = next(f for f in found["d1"] if f.check.endswith(":_follow_up_after_start"))
+    assert (early.row, early.value) == (10, "startdatum 2016-02-01, uppfoljningsdatum 2016-01-15")
+    unknown_finding = next(f for f in found["d3"] if f.check.endswith(":_intervention_known"))
+    assert unknown_finding.value == "OKAND" and "AVESTA" in unknown_finding.valid_sv
+
+
+def test_follow_up_in_the_future_is_measured_against_the_run_date(tmp_path, municipality_list):
+    """A period still running: a follow-up after today is in the future even inside the period."""
+    rows = [u(1, uppfoljningsdatum="2016-05-02"), u(2, uppfoljningsdatum="2016-05-20")]
+    found = validate(tmp_path, [batch("uppfoljning", U_COLUMNS, rows)], context(as_of=date(2016, 5, 10)))["d1"]
+    assert failing(found) == {"uppfoljning.landing:expect_column_values_to_be_in_set:_follow_up_not_future": {3}}
+
+
 # ---------------------------------------------------------------- the suite files themselves
 
 
@@ -540,5 +661,6 @@ def test_every_landing_suite_is_covered_here():
         "budget_granted.landing",
         "budget_funding.landing",
         "volym.landing",
+        "uppfoljning.landing",
     }
     assert set(landing_suites()) == covered

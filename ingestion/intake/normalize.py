@@ -181,6 +181,9 @@ DATE_FORMS = [
 EXCEL_SERIAL = re.compile(r"^(?P<serial>[1-6]\d{4})(?:\.\d+)?$")
 
 
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # the form every date column is validated in
+
+
 def date_text(value: str) -> str | None:
     """2016-06-30, 20160630, 160630, 30/6 2016, 30.6.2016, an Excel serial (42551) -> '2016-06-30'."""
     from datetime import date, timedelta
@@ -194,8 +197,8 @@ def date_text(value: str) -> str | None:
                 year += 2000 if year <= 68 else 1900  # the same pivot as strptime's %y
             try:
                 return date(year, int(match["m"]), int(match["d"])).isoformat()
-            except ValueError:
-                return None
+            except ValueError:  # no such day: kept as delivered, never in the form the suites accept
+                return f"{text} (finns inte i kalendern)" if ISO_DAY.fullmatch(text) else None
     match = EXCEL_SERIAL.match(text)
     if match:
         return (date(1899, 12, 30) + timedelta(days=int(match["serial"]))).isoformat()
