@@ -203,8 +203,11 @@ def derive_uppfoljning(frame: pd.DataFrame, batches: list[Batch], ctx: Context) 
     f["_follow_up_not_future"] = followed.isna() | (followed <= latest)
     f["_follow_up_after_start"] = start.isna() | followed.isna() | (followed >= start)
     f["_months_int"] = _num(f["uppfoljning_efter"])
-    keys = ["delivery_id", "person_key", "startdatum", "uppfoljning_efter", "uppfoljningsdatum"]
-    f["_duplicate_follow_up"] = f["person_key"].notna() & f.duplicated(keys, keep=False)
+    # The occasion is the time after exit when given, else the date (as rpt_follow_up_after_exit keeps
+    # one row per episode and months): two dates for the same "6 mån" are the same follow-up twice.
+    occasion = f["uppfoljning_efter"].fillna("datum " + f["uppfoljningsdatum"])
+    keys = ["delivery_id", "person_key", "startdatum"]
+    f["_duplicate_follow_up"] = f["person_key"].notna() & f[keys].assign(_occasion=occasion).duplicated(keep=False)
     intervention = f["delivery_id"].map({b.delivery_id: b.intervention for b in batches})
     f["_intervention_code"] = intervention
     f["_intervention_known"] = True
