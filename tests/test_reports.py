@@ -391,3 +391,154 @@ def test_only_reports_whose_figures_changed_are_written_again(published_sample, 
     con.close()
     third = refresh_reports(settings, formats=("html",), jobs=jobs)
     assert third["written"] == ["SODRA/SATER/2016H1"] and third["unchanged"] == ["SODRA/AVESTA/2016H1"]
+
+
+# --- participants' age, stays by length and beyond the maximum (internal marts only) ----------------
+
+
+def _marts(home: Path, sql: str, params: list | None = None) -> list[tuple]:
+    import duckdb
+
+    con = duckdb.connect(str(_snapshot(home)), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def _one_decimal(value) -> str:
+    return f"{float(value):.1f}".replace(".", ",")
+
+
+def test_avesta_internal_report_shows_age_mean_range_age_by_sex_and_stays(avesta, published_sample):
+    """The operating year 2015/16 (the avesta fixture): the figures in the PDF and DOCX are the
+    internal marts' own, and the marts agree with the participation facts counted here directly."""
+    from docx import Document
+
+    window = "intervention_code = 'AVESTA' and period_type = 'operating_year' and period_label = '2015/16' "
+    window += "and measure_window = 'in_period'"
+    profile = _marts(
+        published_sample,
+        "select dimension, category, participants, participants_women, participants_men, avg_age_at_start, "
+        "avg_age_at_start_total, min_age_at_start_total, max_age_at_start_total from marts.rpt_profile_by_period "
+        f"where {window} and dimension in ('kon', 'age_band') order by dimension, category",
+    )
+    avg, youngest, oldest = profile[0][6], profile[0][7], profile[0][8]
+    # the facts, counted without the marts' running totals: everyone active on a day of the year
+    n, mean, low, high, women = _marts(
+        published_sample,
+        "select count(*), avg(age_at_start), min(age_at_start), max(age_at_start), count(*) filter (where kon = 'K') "
+        "from marts.fct_participation where intervention_code = 'AVESTA' and startdatum <= date '2016-06-30' "
+        "and (slutdatum is null or slutdatum >= date '2015-07-01')",
+    )[0]
+    assert (n, youngest, oldest) == (57, low, high) and float(avg) == pytest.approx(mean, abs=0.005)
+    by_sex = {r[1]: r for r in profile if r[0] == "kon"}
+    assert by_sex["K"][2] == by_sex["K"][3] == women and by_sex["M"][4] == by_sex["M"][2]
+    bands = [r for r in profile if r[0] == "age_band"]
+    assert sum(r[3] for r in bands) == women and sum(r[2] for r in bands) == n
+
+    pdf = _norm(" ".join(_pdf_pages(avesta["pdf"])))
+    sentence = (
+        f"Medelåldern vid start var {_one_decimal(avg)} år (yngst {youngest} år, äldst {oldest} år); "
+        f"kvinnorna {_one_decimal(by_sex['K'][5])} år, männen {_one_decimal(by_sex['M'][5])} år."
+    )
+    assert sentence in pdf, pdf[pdf.find("Medelåldern") :][:200]
+    tables = [[[_norm(c.text) for c in row.cells] for row in t.rows] for t in Document(str(avesta["docx"])).tables]
+    age_sex = next(t for t in tables if t[0] == ["Ålder vid start", "Kvinnor", "Män", "Alla"])
+    assert age_sex[1:] == [[f"{r[1].replace('-', '–')} år", str(r[3]), str(r[4]), str(r[2])] for r in bands]
+
+    exits, *buckets = _marts(
+        published_sample,
+        "select exits, exits_stay_0_3, exits_stay_3_6, exits_stay_6_12, exits_stay_12_18, exits_stay_18_24, "
+        "exits_stay_over_24 from marts.rpt_time_in_intervention_by_period "
+        f"where {window} and age_band_scheme = 'standard' and kon = 'ALL' and age_band = 'ALL'",
+    )[0]
+    facts = _marts(
+        published_sample,
+        "select months_in_intervention from marts.fct_participation where intervention_code = 'AVESTA' "
+        "and slutdatum between date '2015-07-01' and date '2016-06-30'",
+    )
+    edges = [(0, 3), (3, 6), (6, 12), (12, 18), (18, 24), (24, 10**6)]
+    counted = [sum(1 for (m,) in facts if (lo == 0 or m > lo) and m <= hi) for lo, hi in edges]
+    assert buckets == counted and sum(buckets) == exits == 18
+    stays = next(t for t in tables if t[0] == ["Månader", "0–3", "3–6", "6–12", "12–18", "18–24", ">24"])
+    assert stays[1] == ["Avslut", *[str(b) for b in buckets]]
+    assert "Avslut 4 0 14 0 0 0" in pdf  # the sample's stays: 4 within three months, 14 in 6–12
+    assert "Registret anger ingen längsta tid i insatsen (max_manader) för insatsen." in pdf  # Avesta sets none
+
+
+def test_stays_beyond_the_registers_maximum(published_sample):
+    """MITT/VAGEN's register sets max_manader 12: its 2016H1 report counts the exits that stayed longer."""
+    from ingestion.reports.document import intervention_blocks, texts
+    from ingestion.reports.figures import Snapshot, intervention_figures
+
+    snap = Snapshot(_snapshot(published_sample), internal=True)
+    try:
+        figures = intervention_figures(snap, "MITT", "VAGEN", "2016H1")
+    finally:
+        snap.close()
+    beyond = figures["time"]["beyond_max"]
+    ((exits, longer),) = _marts(
+        published_sample,
+        "select count(*), count(*) filter (where months_in_intervention > 12) from marts.fct_participation "
+        "where intervention_code = 'VAGEN' and slutdatum between date '2016-01-01' and date '2016-06-30'",
+    )
+    assert beyond["target"] == 12 and beyond["exits"]["v"] == longer == 3 and beyond["with_target"]["v"] == exits
+    assert f"Längre än insatsens maxtid (12 månader): 3 av {exits} avslutade under perioden." in texts(
+        intervention_blocks(figures)
+    )
+
+
+def test_a_publication_report_shows_no_age_range_and_no_stay_buckets(public_avesta, tmp_path):
+    """Youngest and oldest are one person's age, and the buckets are not in any public table: a
+    publication report has neither (only the public age bands and averages), and says so."""
+    from ingestion.reports.document import intervention_blocks, texts
+    from ingestion.reports.render import render_pdf
+
+    assert public_avesta["age"] is None
+    assert public_avesta["time"]["stays"] is None and public_avesta["time"]["beyond_max"] is None
+    words = " ".join(texts(intervention_blocks(public_avesta)))
+    age_range = re.compile(r"(yngst|äldst) \d+ år")  # "yngst 18 år, äldst 64 år" in an internal report
+    assert not age_range.search(words) and "Medelåldern" not in words
+    pdf_path = tmp_path / "public.pdf"
+    pdf_path.write_bytes(render_pdf(public_avesta))
+    pdf = _norm(" ".join(_pdf_pages(pdf_path)))
+    assert not age_range.search(pdf) and "efter tid i insatsen (månader)" not in pdf
+    assert "redovisas bara i internt underlag" in pdf
+
+
+# --- the owner's mail after an accepted delivery links to the refreshed reports ------------------------
+
+MANIFEST = {
+    "file_name": "SODRA_AVESTA_deltagare_2016T3.csv",
+    "association": "SODRA",
+    "intervention": "AVESTA",
+    "kind": "deltagare",
+    "period": "2016T3",
+    "received_at": "2017-01-10T10:00:00+00:00",
+}
+
+
+def test_an_accepted_deliverys_mail_links_to_the_interventions_reports():
+    from ingestion.core.config import REPO_ROOT
+    from ingestion.core.findings import BLOCKING, WARNING, Finding
+    from ingestion.outbound.alerts import compose
+
+    warning = Finding(WARNING, "kommun_kod", "okänd kommunkod", column="kommun", rows=[3])
+    _, body = compose(MANIFEST, "accepted", [warning], "https://finsam.region.example.se/")
+    assert (
+        "uppdateras med leveransens siffror när körningen är klar: https://finsam.region.example.se/insats/SODRA/AVESTA#rapporter"
+        in body
+    )
+    # the anchor exists on the portal page
+    page = (REPO_ROOT / "ingestion" / "portal" / "templates" / "intervention.html").read_text(encoding="utf-8")
+    assert '<h2 id="rapporter">Rapporter</h2>' in page
+    # without a portal: the reports' folder under the publish zone (docs/reports.md)
+    _, body = compose(MANIFEST, "accepted", [warning])
+    assert "när körningen är klar: var/publish/rapporter/SODRA/AVESTA/" in body
+    _, body = compose(MANIFEST, "accepted", [warning], None, "/srv/finsam/publish/rapporter")
+    assert "när körningen är klar: /srv/finsam/publish/rapporter/SODRA/AVESTA/" in body
+    # a refused delivery changed no figure: no link to reports
+    blocking = Finding(BLOCKING, "kon_finns", "kön saknas", column="kon", rows=[3, 4])
+    _, body = compose(MANIFEST, "quarantined", [blocking], "https://finsam.region.example.se/")
+    assert "rapporter" not in body.lower()

@@ -156,6 +156,7 @@ def intervention_blocks(f: dict, png: bool = False) -> list[dict]:
                 png,
             )
         )
+    blocks += _age_blocks(f.get("age"), f["internal"], png)
     for dimension, title in DIMENSION_TITLES.items():
         if profile[dimension]:
             blocks.append(_profile_table(title, profile[dimension]))
@@ -200,7 +201,7 @@ def intervention_blocks(f: dict, png: bool = False) -> list[dict]:
                 png,
             )
         )
-    blocks += _time_blocks(f["time"], png)
+    blocks += _time_blocks(f["time"], png, f["internal"])
     blocks += _transition_blocks(f["transitions"], png)
     if f["employment"]:
         blocks.append({"t": "h2", "text": "Sysselsättning efter avslut"})
@@ -261,7 +262,106 @@ def _targets_blocks(targets: dict) -> list[dict]:
     return blocks
 
 
-def _time_blocks(time: dict, png: bool) -> list[dict]:
+def _age_blocks(age: dict | None, internal: bool, png: bool) -> list[dict]:
+    """Mean age and range, and age x sex: internal reports only (figures.py: `_age`)."""
+    if not internal:
+        return [
+            {
+                "t": "note",
+                "text": "Medelålder, yngsta och äldsta ålder samt ålder × kön redovisas bara i internt underlag "
+                "(yngsta och äldsta ålder är en enskild persons ålder).",
+            }
+        ]
+    if not age:
+        return []
+    plural = {"K": "kvinnorna", "M": "männen"}
+    by_sex = [
+        f"{plural.get(s['code'], s['label'].lower())} {s['avg']['t']} år"
+        for s in age["by_sex"]
+        if s["avg"]["v"] is not None
+    ]
+    blocks: list[dict] = [
+        {
+            "t": "p",
+            "text": f"Medelåldern vid start var {age['avg']['t']} år (yngst {age['min']['t']} år, äldst "
+            f"{age['max']['t']} år)" + (f"; {', '.join(by_sex)}." if by_sex else "."),
+        }
+    ]
+    bands = age["by_band_sex"]
+    if bands:
+        blocks.append(
+            {
+                "t": "table",
+                "caption": "Ålder vid start × kön (deltagare under perioden)",
+                "columns": ["Ålder vid start", "Kvinnor", "Män", "Alla"],
+                "align": ["l", "r", "r", "r"],
+                "widths": [3, 1, 1, 1],
+                "rows": [[b["label"], b["women"]["t"], b["men"]["t"], b["all"]["t"]] for b in bands],
+            }
+        )
+        blocks.append(
+            _chart(
+                charts.grouped_bars(
+                    [b["label"].replace(" år", "") for b in bands],
+                    [
+                        {"label": "Kvinnor", "cells": [b["women"] for b in bands]},
+                        {"label": "Män", "cells": [b["men"] for b in bands]},
+                    ],
+                    "Deltagare per åldersgrupp och kön",
+                    png=png,
+                ),
+                "Deltagare under perioden efter ålder vid start och kön.",
+                png,
+            )
+        )
+    return blocks
+
+
+def _stay_blocks(time: dict, internal: bool, png: bool) -> list[dict]:
+    """Stays by length (a histogram) and stays beyond the register's maximum: internal only."""
+    if not internal:
+        return [
+            {
+                "t": "note",
+                "text": "Fördelningen efter tid i insatsen och antalet som stannat längre än insatsens maxtid "
+                "redovisas bara i internt underlag.",
+            }
+        ]
+    if not time.get("stays"):
+        return []
+    stays, beyond = time["stays"], time["beyond_max"]
+    blocks: list[dict] = [
+        {
+            "t": "table",
+            "caption": "Avslutade under perioden efter tid i insatsen (månader)",
+            "columns": ["Månader", *[b["label"] for b in stays]],
+            "align": ["l", *["r"] * len(stays)],
+            "widths": [2, *[1] * len(stays)],
+            "rows": [["Avslut", *[b["exits"]["t"] for b in stays]]],
+        },
+        _chart(
+            charts.bars(
+                [{"label": b["label"], "cell": b["exits"]} for b in stays],
+                "Tid i insatsen för avslutade (månader)",
+                png=png,
+            ),
+            "Avslutade under perioden efter tid i insatsen (månader; en stapel räknar mer än sin första "
+            "och högst sin sista månad).",
+            png,
+        ),
+    ]
+    if beyond["target"] is None:
+        text = "Registret anger ingen längsta tid i insatsen (max_manader) för insatsen."
+    else:
+        text = (
+            f"Längre än insatsens maxtid ({beyond['target']} månader): {beyond['exits']['t']} av "
+            f"{beyond['with_target']['t']} avslutade under perioden."
+        )
+    blocks.append({"t": "p", "text": text})
+    return blocks
+
+
+def _time_blocks(time: dict, png: bool, internal: bool = False) -> list[dict]:
     if not time["all"]:
         return []
     overall = time["all"]
@@ -295,6 +395,7 @@ def _time_blocks(time: dict, png: bool) -> list[dict]:
                 png,
             )
         )
+    blocks += _stay_blocks(time, internal, png)
     return blocks
 
 

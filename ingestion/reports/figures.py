@@ -440,6 +440,7 @@ def intervention_figures(
         "outcomes": {window: _outcome_cells(snap, row) for window, row in outcomes.items()},
         "previous": _outcome_cells(snap, previous),
         "profile": _profile(snap, key, in_period, pkeys),
+        "age": _age(snap, key, in_period, pkeys),
         "exit_categories": _exit_categories(snap, outcomes.get("in_period")),
         "time": _time_in_intervention(snap, key, in_period, pkeys),
         "transitions": _transitions(snap, key, in_period, pkeys),
@@ -484,6 +485,51 @@ def _profile(snap: Snapshot, key: str, in_period: str, params: list) -> dict:
     return out
 
 
+def _age(snap: Snapshot, key: str, in_period: str, params: list) -> dict | None:
+    """Age at start of the period's participants: mean, youngest and oldest, mean by sex, and
+    age band x sex. Internal marts only (rpt_profile_by_period's internal columns): the public
+    table has none of them, and the youngest and oldest are one person's age, so a publication
+    report shows the age bands only (None here)."""
+    if not snap.internal:
+        return None
+    rows = snap.rows(
+        "select dimension, category, participants, participants_women, participants_men, avg_age_at_start, "
+        "avg_age_at_start_total, min_age_at_start_total, max_age_at_start_total "
+        f"from marts.rpt_profile_by_period where {key} and {in_period} and measure_window = 'in_period' "
+        "and dimension in ('kon', 'age_band') order by dimension, category",
+        params,
+    )
+    if not rows:
+        return None
+    first = rows[0]
+
+    def years(value) -> dict:
+        value = _nullable(value)
+        return cell(None if value is None else float(value), fmt_dec(value, 1))
+
+    return {
+        "avg": years(first["avg_age_at_start_total"]),
+        "min": cell(_nullable(first["min_age_at_start_total"]), fmt_int(_nullable(first["min_age_at_start_total"]))),
+        "max": cell(_nullable(first["max_age_at_start_total"]), fmt_int(_nullable(first["max_age_at_start_total"]))),
+        "by_sex": [
+            {"code": r["category"], "label": snap.label("kon", r["category"]), "avg": years(r["avg_age_at_start"])}
+            for r in rows
+            if r["dimension"] == "kon"
+        ],
+        "by_band_sex": [
+            {
+                "code": r["category"],
+                "label": _age_label(r["category"]),
+                "women": snap.count(r, "participants_women"),
+                "men": snap.count(r, "participants_men"),
+                "all": snap.count(r, "participants"),
+            }
+            for r in rows
+            if r["dimension"] == "age_band"
+        ],
+    }
+
+
 def _age_label(band: str) -> str:
     return {"OVRIG": "övriga åldrar", "OKAND": "okänd ålder"}.get(band, f"{band.replace('-', '–')} år")
 
@@ -522,8 +568,43 @@ def _time_in_intervention(snap: Snapshot, key: str, in_period: str, params: list
 
     by_sex = [entry(r, snap.label("kon", r["kon"])) for r in rows if r["kon"] != "ALL" and r["age_band"] == "ALL"]
     by_age = [entry(r, _age_label(r["age_band"])) for r in rows if r["kon"] == "ALL" and r["age_band"] != "ALL"]
-    overall = [entry(r, "Alla") for r in rows if r["kon"] == "ALL" and r["age_band"] == "ALL"]
-    return {"all": overall[0] if overall else None, "by_sex": by_sex, "by_age": by_age}
+    overall_rows = [r for r in rows if r["kon"] == "ALL" and r["age_band"] == "ALL"]
+    overall = overall_rows[0] if overall_rows else None
+    return {
+        "all": entry(overall, "Alla") if overall else None,
+        "by_sex": by_sex,
+        "by_age": by_age,
+        **_stays(snap, overall),
+    }
+
+
+STAY_BUCKETS = (
+    ("exits_stay_0_3", "0–3"),
+    ("exits_stay_3_6", "3–6"),
+    ("exits_stay_6_12", "6–12"),
+    ("exits_stay_12_18", "12–18"),
+    ("exits_stay_18_24", "18–24"),
+    ("exits_stay_over_24", ">24"),
+)
+
+
+def _stays(snap: Snapshot, overall: dict | None) -> dict:
+    """The period's exits by length of stay (months; a bucket holds more than its first and at most
+    its last month) and those beyond the register's max_manader. Internal marts only: the public
+    table does not publish them (a bucket's count could be worked out from the published total),
+    so a publication report has neither (None)."""
+    if not snap.internal or overall is None:
+        return {"stays": None, "beyond_max": None}
+    target = _nullable(overall.get("target_max_months_in_intervention"))
+    return {
+        "stays": [{"label": label, "exits": snap.count(overall, column)} for column, label in STAY_BUCKETS],
+        "beyond_max": {
+            "target": None if target is None else int(target),
+            "exits": snap.count(overall, "exits_beyond_max_months"),
+            "with_target": snap.count(overall, "exits_with_max_months"),
+            "all": snap.count(overall, "exits"),
+        },
+    }
 
 
 def _transitions(snap: Snapshot, key: str, in_period: str, params: list) -> dict | None:
