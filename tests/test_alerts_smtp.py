@@ -121,7 +121,8 @@ def test_one_swedish_message_per_delivery_arrives(quality_env, smtp_server):
     ) in q_body
     assert "VARNINGAR" not in q_body
     assert "Så lämnar du en ny leverans:" in q_body
-    assert "3. Lägg filen i förbundets mapp med samma namn, SODRA_AVESTA_deltagare_2016T2.csv." in q_body
+    assert "2. Lägg filen i förbundets mapp med samma namn, SODRA_AVESTA_deltagare_2016T2.csv." in q_body
+    assert "finsam validate" not in q_body  # the data team's command: owners do not have it
 
     assert "FEL SOM MÅSTE RÄTTAS" not in w_body
     assert "VARNINGAR – filen lästes in, men kontrollera (1)" in w_body

@@ -1,14 +1,17 @@
 """The owners' portal in a real browser (Debian's Chromium through Playwright), served by uvicorn:
 Avesta's owner signs in, sees the intervention's deliveries, uploads a faulty file and reads the
 grouped Swedish findings, uploads the fixed file and sees it accepted; the file is then in the
-association's landing folder where the next run finds it. Screenshots of the main pages are
-written to /tmp/portal_shots/ and to the test's own folder.
+association's landing folder; the next DAG run (real Airflow, `airflow dags test`) loads it as a
+correction, and the page shows the run's verdict. Screenshots of the main pages are written to
+/tmp/portal_shots/ and to the test's own folder.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import re
 import shutil
 import socket
 import threading
@@ -20,6 +23,18 @@ from test_portal import AVESTA_CSV, OWNER, PASSWORD, holds_pnr, landing_files, m
 
 pytestmark = [pytest.mark.browser, pytest.mark.dbt]
 SHOTS = Path("/tmp/portal_shots")
+
+
+def corrected_avesta_file() -> bytes:
+    """The sample's Avesta file (already loaded by the sample run) with one correction an owner
+    would send: the first participant's education level. A new file, so the next run loads it."""
+    rows = list(csv.reader(AVESTA_CSV.read_text(encoding="utf-8-sig").splitlines()))
+    education = rows[0].index("Utbildningsnivå")
+    assert rows[1][education] == "OKAND"
+    rows[1][education] = "Gymnasium"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode("utf-8")
 
 
 def faulty_avesta_file() -> bytes:
@@ -45,6 +60,8 @@ def served_portal(published_sample, tmp_path, monkeypatch):
     from ingestion.portal.app import create_app
 
     settings = make_portal_home(published_sample, tmp_path / "county", monkeypatch)
+    # the county's warehouse too: the next DAG run loads what the portal placed in landing
+    shutil.copytree(published_sample / "var" / "warehouse", settings.home / "warehouse")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -73,7 +90,7 @@ def test_owner_signs_in_uploads_a_faulty_then_a_fixed_file(served_portal, tmp_pa
     faulty = files / "faulty" / name
     faulty.write_bytes(faulty_avesta_file())
     fixed = files / "fixed" / name
-    shutil.copyfile(AVESTA_CSV, fixed)
+    fixed.write_bytes(corrected_avesta_file())
     SHOTS.mkdir(parents=True, exist_ok=True)
     shots = tmp_path / "shots"
     shots.mkdir()
@@ -142,6 +159,21 @@ def test_owner_signs_in_uploads_a_faulty_then_a_fixed_file(served_portal, tmp_pa
             expect(page.get_by_role("status")).to_contain_text("läses in vid nästa körning")
             assert not holds_pnr(page.content())
             shot(page, "05_godkand")
+            placed = settings.landing / "SODRA" / name
+            assert landing_files(settings) == [placed]
+            assert placed.read_bytes() == fixed.read_bytes()
+
+            # The next DAG run loads it (a correction of the delivery the sample run loaded), and the
+            # intervention's page shows the run's verdict on the owner's file.
+            state, output = next_dag_run(settings)
+            assert state == "success", output[-3000:]
+            assert landing_files(settings) == []  # taken from landing by the run
+            page.reload()
+            row = page.get_by_role("row", name=re.compile(r"^Deltagare \S+ 2016T3 "))
+            expect(row).to_contain_text(name)
+            expect(row).to_contain_text("Godkänd")
+            assert not holds_pnr(page.content())
+            shot(page, "05b_inlast_efter_korning")
 
             # Sign out (a form with its CSRF token), and in as the association's analyst: a quarantined
             # delivery of another intervention shows the pipeline's grouped findings.
@@ -161,13 +193,35 @@ def test_owner_signs_in_uploads_a_faulty_then_a_fixed_file(served_portal, tmp_pa
         finally:
             browser.close()
 
-    placed = settings.landing / "SODRA" / name
-    assert landing_files(settings) == [placed]
-    assert placed.read_bytes() == AVESTA_CSV.read_bytes()
-    # The next run's discovery finds it as a folder delivery, under the naming rule.
-    from ingestion.intake.discover import find_files, parse_file_name
+    # The run loaded the owner's file: the ledger holds it, and the correction is in the marts.
+    import duckdb
 
-    found = find_files(settings.landing, "SODRA")
-    assert [f.path for f in found] == [placed]
-    assert parse_file_name(found[0].path.name).intervention == "AVESTA"
+    digest = hashlib.sha256(fixed.read_bytes()).hexdigest()
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        loaded = con.execute(
+            "select status from meta.load_ledger where sha256 = ? and file_name = ?", [digest, name]
+        ).fetchall()
+    finally:
+        con.close()
+    assert loaded == [("accepted",)] or loaded == [("accepted_with_warnings",)], loaded
     print(f"verdicts in the browser: faulty {faulty_seconds:.1f} s, fixed {fixed_seconds:.1f} s")
+
+
+def next_dag_run(settings) -> tuple[str, str]:
+    """The county DAG's next run on the portal's county (`airflow dags test`, as the demo runs it)."""
+    from conftest import SAMPLE_AS_OF
+
+    from ingestion.demo import airflow_env, prepare_airflow, run_dag
+
+    env = airflow_env(
+        settings.home,
+        {
+            "FINSAM_LANDING": str(settings.landing),
+            "FINSAM_REGISTRY": str(settings.registry),
+            "FINSAM_WAREHOUSE": str(settings.warehouse),
+            "FINSAM_DEMO": "1",  # the sample run's pseudonymisation key: the same people keep their keys
+        },
+    )
+    prepare_airflow(env)
+    return run_dag(env, "2026-11-01", conf={"as_of": SAMPLE_AS_OF})

@@ -32,10 +32,35 @@ from ingestion.core.rawzone import current_register, existing, landed_directorie
 from ingestion.core.registry import Registry
 
 log = logging.getLogger(__name__)
+SENDING = "sending"  # alert.json while the relay is being given the mail (a run killed then: not sent again)
+INTERRUPTED = "interrupted"  # the outcome of a send whose run was killed: maybe delivered, never repeated
 REPLAYED_MARKER = "replayed"  # beside a delivery accepted on replay (ingestion/replay.py): its owner is told
 
 
-def compose(manifest: dict, status: str, findings: list[Finding], portal_url: str | None = None) -> tuple[str, str]:
+REPORTS_FOLDER = "var/publish/rapporter"  # docs/reports.md: <FINSAM_HOME>/publish/rapporter/<förbund>/<insats>/
+
+
+def reports_line(manifest: dict, link: str | None, reports_dir: str | None = None) -> str:
+    """Where the owner finds the intervention's reports, refreshed with an accepted delivery's
+    figures: the portal page's reports section, or without a portal the publish folder."""
+    where = (
+        f"{link}#rapporter"
+        if link
+        else f"{(reports_dir or REPORTS_FOLDER).rstrip('/')}/{manifest['association']}/{manifest['intervention']}/"
+    )
+    return (
+        "Insatsens rapporter (halvårs- och helårsrapporter i PDF, Word och HTML) uppdateras med "
+        f"leveransens siffror när körningen är klar: {where}"
+    )
+
+
+def compose(
+    manifest: dict,
+    status: str,
+    findings: list[Finding],
+    portal_url: str | None = None,
+    reports_dir: str | None = None,
+) -> tuple[str, str]:
     contract = load_contract()
     link = portal_link(portal_url, manifest["association"], manifest["intervention"])
     kind = contract.kind_label(manifest["kind"])
@@ -121,6 +146,8 @@ def compose(manifest: dict, status: str, findings: list[Finding], portal_url: st
             f"  Vill ni ersätta filen redan nu: lägg en rättad fil med samma namn, {manifest['file_name']}, i "
             "förbundets mapp. Den senaste filen för samma insats, typ och period gäller.",
             *([f"  Insatsens sida, där ni också kan ladda upp filen och få besked direkt: {link}"] if link else []),
+            "",
+            reports_line(manifest, link, reports_dir),
             "",
         ]
     mapping = mapping_lines_sv(findings, manifest.get("association"))
@@ -216,6 +243,14 @@ def send_alerts(settings: Settings, registry: Registry, *, attempts: int = 3, ba
     for directory in landed_directories(settings):
         marker = directory / "alert.json"
         previous = json.loads(marker.read_text(encoding="utf-8")) if marker.exists() else None
+        if previous is not None and previous.get("status") == SENDING:
+            # The run that sent this stopped (killed) before it wrote the outcome: the relay may have
+            # taken the mail. A delivery is mailed at most once, so it is not sent again; the message
+            # is in the outbox, and the outcome is recorded as interrupted.
+            record = dict(previous, status=INTERRUPTED, at=_now())
+            write_json_atomic(marker, record)
+            records.append(record)
+            continue
         if previous is not None and previous.get("status", "sent" if previous.get("sent") else "outbox") != "failed":
             continue
         verdict = directory / "validation.json"
@@ -245,11 +280,25 @@ def send_alerts(settings: Settings, registry: Registry, *, attempts: int = 3, ba
                     ).items()
                 }
             owner = registers[m["association"]].get(m["intervention"]) or team
-            subject, body = compose(m, status, findings, settings.portal_url)
+            subject, body = compose(m, status, findings, settings.portal_url, str(settings.publish / "rapporter"))
             message = build_message(settings, owner, team, subject, body)
             message["X-Finsam-Delivery"] = landed.delivery_id
             (outbox / f"{landed.delivery_id[:16]}.eml").write_bytes(bytes(message))
             summary["outbox"] += 1
+            if settings.smtp_host:  # written before the hand-over to the relay: never mailed twice
+                write_json_atomic(
+                    marker,
+                    {
+                        "delivery_id": landed.delivery_id,
+                        "recipient": owner,
+                        "cc": team,
+                        "status": SENDING,
+                        "sent": False,
+                        "attempts": (previous or {}).get("attempts", 0),
+                        "at": _now(),
+                        "sent_at": None,
+                    },
+                )
             sent, tries = send_mail(settings, message, attempts=attempts, backoff=backoff)
         except Exception:
             log.exception("Varningen för leverans %s kunde inte skapas eller skickas", landed.delivery_id[:12])
