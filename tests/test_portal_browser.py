@@ -168,7 +168,8 @@ def test_owner_signs_in_uploads_a_faulty_then_a_fixed_file(served_portal, tmp_pa
             state, output = next_dag_run(settings)
             assert state == "success", output[-3000:]
             assert landing_files(settings) == []  # taken from landing by the run
-            page.reload()
+            page.goto(base + "/insats/SODRA/AVESTA")  # a new visit (a reload would send the upload again)
+            expect(page.get_by_role("status")).to_have_count(0)  # no verdict: nothing was uploaded now
             row = page.get_by_role("row", name=re.compile(r"^Deltagare \S+ 2016T3 "))
             expect(row).to_contain_text(name)
             expect(row).to_contain_text("Godkänd")
@@ -205,6 +206,7 @@ def test_owner_signs_in_uploads_a_faulty_then_a_fixed_file(served_portal, tmp_pa
     finally:
         con.close()
     assert loaded == [("accepted",)] or loaded == [("accepted_with_warnings",)], loaded
+    assert landing_files(settings) == []  # loaded once; nothing sent again
     print(f"verdicts in the browser: faulty {faulty_seconds:.1f} s, fixed {fixed_seconds:.1f} s")
 
 
