@@ -98,3 +98,59 @@ def test_postgres_bi_hides_the_same_cells(published_sample, fresh_postgres_db, m
     finally:
         pg.close()
     assert in_postgres == in_snapshot
+
+
+def test_bi_readers_see_the_models_descriptions(published_sample, fresh_postgres_db, monkeypatch):
+    """The dbt docs of every published table and column reach the snapshot and the PostgreSQL BI
+    database as comments (what a BI tool shows beside a column); a second publish to the same BI
+    database still replaces its own tables (the pipeline's mark stays at the end of the comment)."""
+    import psycopg2
+
+    from ingestion.core.config import load_settings
+    from ingestion.warehouse.postgres import publish_to_postgres
+
+    con = _snapshot(published_sample)
+    try:
+        query = (
+            "select schema_name, table_name, column_name, comment from duckdb_columns() "
+            "where schema_name in ('marts', 'public') and database_name = current_database()"
+        )
+        in_snapshot = {r[:3]: r[3] for r in con.execute(query).fetchall()}
+        table_docs = dict(
+            con.execute(
+                "select table_name, comment from duckdb_tables() where schema_name = 'public' "
+                "and database_name = current_database()"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    described = {k: v for k, v in in_snapshot.items() if v}
+    assert len(described) > 300 and len(described) == len(in_snapshot), "every published column is described"
+    assert all(v.startswith("sv: ") for v in described.values())  # the models' yml: "sv: … / en: …"
+    participants = in_snapshot[("public", TABLE, "participants")]
+    assert participants.startswith("sv: ") and "/ en: " in participants
+    assert table_docs[TABLE].startswith("sv: Publicerad version av rpt_outcomes_by_period")
+
+    for key, value in county_env(published_sample).items():
+        monkeypatch.setenv(key, value)
+    dsn = " ".join(f"{k}={v}" for k, v in fresh_postgres_db.items() if v != "")
+    parquet = published_sample / "var" / "publish" / "parquet"
+    for _ in range(2):
+        publish_to_postgres(load_settings(), parquet, dsn=dsn, schemas=("public",))
+    pg = psycopg2.connect(dsn)
+    try:
+        with pg.cursor() as cur:
+            cur.execute(
+                "select col_description(c.oid, a.attnum), obj_description(c.oid, 'pg_class') from pg_class c "
+                "join pg_namespace n on n.oid = c.relnamespace join pg_attribute a on a.attrelid = c.oid "
+                "where n.nspname = 'public' and c.relname = %s and a.attname = 'participants'",
+                (TABLE,),
+            )
+            column_doc, table_doc = cur.fetchone()
+            cur.execute("select count(*) from pg_tables where tablename = %s", (TABLE,))
+            copies = cur.fetchone()[0]
+    finally:
+        pg.close()
+    assert column_doc == participants
+    assert table_doc.startswith(table_docs[TABLE]) and table_doc.endswith("(ersätts vid varje publicering)")
+    assert copies == 1

@@ -108,6 +108,7 @@ def publish_marts(settings: Settings) -> dict:
                 part = target.with_suffix(".parquet.new")
                 con.execute(f"copy (select * from {source}) to '{part}' (format parquet)")
                 os.replace(part, target)
+        copy_docs(con, "snap", published_tables(con))
         con.execute("detach snap")
     finally:
         con.close()
@@ -121,9 +122,9 @@ def publish_marts(settings: Settings) -> dict:
         finally:
             con.close()
     if settings.bi_postgres_dsn:
-        from ingestion.warehouse.postgres import publish_to_postgres
+        from ingestion.warehouse.postgres import publish_to_postgres, snapshot_docs
 
-        publish_to_postgres(settings, parquet_dir)
+        publish_to_postgres(settings, parquet_dir, docs=snapshot_docs(snapshot))
     from ingestion.outbound.open_data import refresh_open_data
 
     open_data = refresh_open_data(settings)  # the open-data export, from the snapshot just written
@@ -135,6 +136,36 @@ def publish_marts(settings: Settings) -> dict:
         "disclosure": disclosure,
         "associations": "alla" if codes is None or not incremental else codes,
     }
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def copy_docs(con: duckdb.DuckDBPyConnection, catalog: str, tables: list[tuple[str, str]]) -> int:
+    """dbt's descriptions of the published tables and their columns (persisted in the warehouse by
+    `persist_docs`) onto the same tables in `catalog`, so a BI tool reading the snapshot shows them
+    (a table copied with CREATE TABLE AS has none). Returns how many comments were written."""
+    wanted = set(tables)
+    statements = []
+    for schema, table, comment in con.execute(
+        "select schema_name, table_name, comment from duckdb_tables() "
+        "where database_name = current_database() and coalesce(comment, '') <> ''"
+    ).fetchall():
+        if (schema, table) in wanted:
+            statements.append(f'comment on table {catalog}.{schema}."{table}" is {_literal(comment)}')
+    for schema, table, column, comment in con.execute(
+        "select schema_name, table_name, column_name, comment from duckdb_columns() "
+        "where database_name = current_database() and coalesce(comment, '') <> ''"
+    ).fetchall():
+        if (schema, table) in wanted:
+            statements.append(
+                f'comment on column {catalog}.{schema}."{table}"."{column.replace(chr(34), chr(34) * 2)}" '
+                f"is {_literal(comment)}"
+            )
+    if statements:
+        con.execute(";\n".join(statements))
+    return len(statements)
 
 
 def _remove_duckdb_file(path: Path) -> None:

@@ -132,7 +132,13 @@ def _copy_table(cur, con: duckdb.DuckDBPyConnection, schema: str, table: str, pa
 
 
 def replace_schema(
-    conn, schema: str, tables: list[tuple[str, Path]], *, reader_role: str | None = None, lock_timeout_s: int = 120
+    conn,
+    schema: str,
+    tables: list[tuple[str, Path]],
+    *,
+    reader_role: str | None = None,
+    lock_timeout_s: int = 120,
+    docs: dict[tuple[str, str], dict] | None = None,
 ) -> dict[str, int]:
     """Replace the published tables of `schema` with one table per Parquet file, in one transaction.
 
@@ -156,15 +162,26 @@ def replace_schema(
                 cur.execute(sql.SQL("create schema {}").format(sql.Identifier(staging)))
                 for table, path in tables:
                     counts[f"{schema}.{table}"] = _copy_table(cur, con, staging, table, path, Path(tmp))
+                    described = (docs or {}).get((schema, table), {})
+                    # the description a BI tool shows, then the mark that says the pipeline owns the table
+                    mark = f"{described['table']}\n\n{PUBLISHED_MARK}" if described.get("table") else PUBLISHED_MARK
                     cur.execute(
                         sql.SQL("comment on table {}.{} is %s").format(sql.Identifier(staging), sql.Identifier(table)),
-                        (PUBLISHED_MARK,),
+                        (mark,),
                     )
+                    for column, text in described.get("columns", {}).items():
+                        cur.execute(
+                            sql.SQL("comment on column {}.{}.{} is %s").format(
+                                sql.Identifier(staging), sql.Identifier(table), sql.Identifier(column)
+                            ),
+                            (text,),
+                        )
                 cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
                 cur.execute(
                     "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-                    "where n.nspname = %s and c.relkind in ('r', 'p') and obj_description(c.oid, 'pg_class') = %s",
-                    (schema, PUBLISHED_MARK),
+                    "where n.nspname = %s and c.relkind in ('r', 'p') "
+                    "and right(obj_description(c.oid, 'pg_class'), length(%s)) = %s",
+                    (schema, PUBLISHED_MARK, PUBLISHED_MARK),
                 )
                 for (old,) in cur.fetchall():
                     cur.execute(sql.SQL("drop table {}.{} cascade").format(sql.Identifier(schema), sql.Identifier(old)))
@@ -197,16 +214,45 @@ def replace_schema(
     return counts
 
 
+def snapshot_docs(snapshot: Path) -> dict[tuple[str, str], dict]:
+    """{(schema, table): {"table": description, "columns": {column: description}}} of a snapshot."""
+    docs: dict[tuple[str, str], dict] = {}
+    if not snapshot.exists():
+        return docs
+    con = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        for schema, table, comment in con.execute(
+            "select schema_name, table_name, comment from duckdb_tables() where coalesce(comment, '') <> ''"
+        ).fetchall():
+            docs.setdefault((schema, table), {"table": None, "columns": {}})["table"] = comment
+        for schema, table, column, comment in con.execute(
+            "select schema_name, table_name, column_name, comment from duckdb_columns() where coalesce(comment, '') <> ''"
+        ).fetchall():
+            docs.setdefault((schema, table), {"table": None, "columns": {}})["columns"][column] = comment
+    finally:
+        con.close()
+    return docs
+
+
 def publish_to_postgres(
-    settings: Settings, parquet_dir: Path, *, dsn: str | None = None, schemas: tuple[str, ...] = PUBLISHED_SCHEMAS
+    settings: Settings,
+    parquet_dir: Path,
+    *,
+    dsn: str | None = None,
+    schemas: tuple[str, ...] = PUBLISHED_SCHEMAS,
+    docs: dict[tuple[str, str], dict] | None = None,
 ) -> dict:
-    """Replace the published schemas in the BI database with the tables in `parquet_dir`."""
+    """Replace the published schemas in the BI database with the tables in `parquet_dir`. `docs`: the
+    tables' and columns' descriptions (`snapshot_docs`), written as comments a BI tool shows; by
+    default read from the snapshot beside `parquet_dir`."""
     import psycopg2
 
     dsn = dsn or settings.bi_postgres_dsn
     if not dsn:
         raise PublishError("FINSAM_BI_POSTGRES_DSN saknas: ange BI-databasen (PostgreSQL) att publicera till.")
     groups = parquet_tables(Path(parquet_dir), schemas)
+    if docs is None:
+        docs = snapshot_docs(Path(parquet_dir).parent / "finsam_marts.duckdb")
     if not any(groups.values()):
         raise PublishError(f"Inga tabeller att publicera i {parquet_dir} (väntade filer <schema>.<tabell>.parquet).")
     reader_role = settings.bi_reader_role
@@ -217,7 +263,7 @@ def publish_to_postgres(
     counts: dict[str, int] = {}
     try:
         for schema in schemas:
-            counts.update(replace_schema(conn, schema, groups[schema], reader_role=reader_role))
+            counts.update(replace_schema(conn, schema, groups[schema], reader_role=reader_role, docs=docs))
     except psycopg2.Error as exc:
         raise PublishError(
             f"Publiceringen till BI-databasen misslyckades (de gamla tabellerna finns kvar): {exc}"

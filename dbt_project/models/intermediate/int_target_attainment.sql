@@ -39,13 +39,7 @@ with_register as (
         dim_intervention.target_participants_per_year,
         dim_intervention.target_share_work_studies_rehab_percent,
         dim_intervention.target_max_months_in_intervention,
-        row_number() over (
-            partition by rpt_outcomes_by_period.outcome_period_key
-            order by
-                case when dim_intervention.valid_from <= rpt_outcomes_by_period.period_end then 0 else 1 end,
-                case when dim_intervention.valid_from <= rpt_outcomes_by_period.period_end then dim_intervention.valid_from end desc,
-                dim_intervention.valid_from
-        ) as version_rank
+        {{ register_version_rank('rpt_outcomes_by_period.outcome_period_key', 'rpt_outcomes_by_period.period_end') }} as version_rank
     from rpt_outcomes_by_period
     inner join dim_intervention
         on rpt_outcomes_by_period.association_code = dim_intervention.association_code

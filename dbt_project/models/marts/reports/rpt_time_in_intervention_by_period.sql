@@ -38,13 +38,7 @@ episode_targets as (
     select
         int_episode_periods.episode_key,
         dim_intervention.target_max_months_in_intervention,
-        row_number() over (
-            partition by int_episode_periods.episode_key
-            order by
-                case when dim_intervention.valid_from <= int_episode_periods.slutdatum then 0 else 1 end,
-                case when dim_intervention.valid_from <= int_episode_periods.slutdatum then dim_intervention.valid_from end desc,
-                dim_intervention.valid_from
-        ) as version_rank
+        {{ register_version_rank('int_episode_periods.episode_key', 'int_episode_periods.slutdatum') }} as version_rank
     from int_episode_periods
     inner join dim_intervention
         on int_episode_periods.association_code = dim_intervention.association_code
@@ -65,13 +59,7 @@ period_targets as (
     select
         period_completeness.period_key,
         dim_intervention.target_max_months_in_intervention,
-        row_number() over (
-            partition by period_completeness.period_key
-            order by
-                case when dim_intervention.valid_from <= period_completeness.period_end then 0 else 1 end,
-                case when dim_intervention.valid_from <= period_completeness.period_end then dim_intervention.valid_from end desc,
-                dim_intervention.valid_from
-        ) as version_rank
+        {{ register_version_rank('period_completeness.period_key', 'period_completeness.period_end') }} as version_rank
     from period_completeness
     inner join dim_intervention
         on period_completeness.association_code = dim_intervention.association_code
