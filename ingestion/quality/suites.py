@@ -133,6 +133,25 @@ def _dates(series: pd.Series) -> pd.Series:
     )
 
 
+def _intervention_checks(f: pd.DataFrame, batches: list[Batch], ctx: Context) -> tuple[pd.Series, pd.DataFrame | None]:
+    """A person-level delivery's intervention against the current register (one home for both
+    person-level kinds): known, and counted per person (not VOLYM). Sets `_intervention_code`,
+    `_intervention_known`, `_intervention_person_level`; returns the codes and the register by code
+    (None without a register)."""
+    intervention = f["delivery_id"].map({b.delivery_id: b.intervention for b in batches})
+    f["_intervention_code"] = intervention
+    f["_intervention_known"] = True
+    f["_intervention_person_level"] = True
+    register = ctx.register
+    if register is None or not len(register):
+        return intervention, None
+    reg = register.drop_duplicates("insats_kod", keep="last").set_index("insats_kod")
+    known = intervention.isin(reg.index)
+    f["_intervention_known"] = known
+    f["_intervention_person_level"] = ~known | intervention.map(reg["matmetod"]).ne("VOLYM").fillna(True)
+    return intervention, reg
+
+
 def derive_deltagare(frame: pd.DataFrame, batches: list[Batch], ctx: Context) -> pd.DataFrame:
     f = frame.copy()
     start, end = _dates(f["startdatum"]), _dates(f["slutdatum"])
@@ -160,18 +179,10 @@ def derive_deltagare(frame: pd.DataFrame, batches: list[Batch], ctx: Context) ->
     identity = f["person_key"].fillna("")
     dup = f["person_key"].notna() & f.duplicated(["delivery_id", "person_key", "startdatum"], keep=False)
     f["_duplicate_episode"] = dup & identity.ne("")
-    intervention = f["delivery_id"].map({b.delivery_id: b.intervention for b in batches})
-    f["_intervention_code"] = intervention
-    f["_intervention_known"] = True
-    f["_intervention_person_level"] = True
+    intervention, reg = _intervention_checks(f, batches, ctx)
     f["_start_after_intervention"] = True
     f["_referrer_member"] = True
-    register = ctx.register
-    if register is not None and len(register):
-        reg = register.drop_duplicates("insats_kod", keep="last").set_index("insats_kod")
-        known = intervention.isin(reg.index)
-        f["_intervention_known"] = known
-        f["_intervention_person_level"] = ~known | intervention.map(reg["matmetod"]).ne("VOLYM").fillna(True)
+    if reg is not None:
         reg_start = pd.to_datetime(intervention.map(reg["startdatum"]), errors="coerce")
         f["_start_after_intervention"] = reg_start.isna() | start.isna() | (start >= reg_start)
         parties = intervention.map(reg["huvudman"]).fillna("")
@@ -208,16 +219,7 @@ def derive_uppfoljning(frame: pd.DataFrame, batches: list[Batch], ctx: Context) 
     occasion = f["uppfoljning_efter"].fillna("datum " + f["uppfoljningsdatum"])
     keys = ["delivery_id", "person_key", "startdatum"]
     f["_duplicate_follow_up"] = f["person_key"].notna() & f[keys].assign(_occasion=occasion).duplicated(keep=False)
-    intervention = f["delivery_id"].map({b.delivery_id: b.intervention for b in batches})
-    f["_intervention_code"] = intervention
-    f["_intervention_known"] = True
-    f["_intervention_person_level"] = True
-    register = ctx.register
-    if register is not None and len(register):
-        reg = register.drop_duplicates("insats_kod", keep="last").set_index("insats_kod")
-        known = intervention.isin(reg.index)
-        f["_intervention_known"] = known
-        f["_intervention_person_level"] = ~known | intervention.map(reg["matmetod"]).ne("VOLYM").fillna(True)
+    _intervention_checks(f, batches, ctx)
     return f
 
 
