@@ -220,8 +220,8 @@ def intervention_blocks(f: dict, png: bool = False) -> list[dict]:
         blocks.append(
             {
                 "t": "note",
-                "text": "Uppföljning efter avslut: sysselsättningen vid avslutet enligt leveranserna; när den "
-                "saknas härleds den ur avslutsorsaken.",
+                "text": "Sysselsättningen vid avslutet enligt leveranserna; när den saknas härleds den ur "
+                "avslutsorsaken. (Uppföljning en tid efter avslutet levereras som uppföljningsfiler.)",
             }
         )
 
@@ -345,8 +345,7 @@ def _stay_blocks(time: dict, internal: bool, png: bool) -> list[dict]:
                 "Tid i insatsen för avslutade (månader)",
                 png=png,
             ),
-            "Avslutade under perioden efter tid i insatsen (månader; en stapel räknar mer än sin första "
-            "och högst sin sista månad).",
+            "Avslutade under perioden efter tid i insatsen i månader (t.ex. 3–6: mer än 3 och högst 6 månader).",
             png,
         ),
     ]
