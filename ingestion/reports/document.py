@@ -96,7 +96,12 @@ def intervention_blocks(f: dict, png: bool = False) -> list[dict]:
     ]
     if in_period is None:
         blocks.append({"t": "p", "text": "Inga deltagaruppgifter finns för perioden."})
-        return blocks
+        blocks += _targets_blocks(f["targets"])
+        blocks += _follow_up_blocks(f.get("follow_up"))
+        blocks += _economy_blocks(f)
+        blocks.append({"t": "owner", "text": "Reflektion"})
+        blocks.append({"t": "owner", "text": "Utvecklingsområden"})
+        return blocks + _appendix_blocks(f)
     prev = f["previous"]
     prev_label = f["previous_period"]["label"] if f["previous_period"] else "föregående period"
 
@@ -225,10 +230,107 @@ def intervention_blocks(f: dict, png: bool = False) -> list[dict]:
             }
         )
 
+    blocks += _follow_up_blocks(f.get("follow_up"))
+
     blocks += _economy_blocks(f)
     blocks.append({"t": "owner", "text": "Reflektion"})
     blocks.append({"t": "owner", "text": "Utvecklingsområden"})
     blocks += _appendix_blocks(f)
+    return blocks
+
+
+def _months_text(months: int) -> str:
+    return f"{months} månad" if months == 1 else f"{months} månader"
+
+
+def _follow_up_sentence(months: int, c: dict) -> str:
+    """ "x av y uppföljda = z % i arbete eller studier", from the mart's own counts and share."""
+    lead = f"{_months_text(months).capitalize()} efter avslut, avslutade {c['label']}"
+    if c["followed_up"]["v"] == 0:
+        return f"{lead}: ingen av de {c['exits']['t']} avslutade har följts upp."
+    ws, fu = c["in_work_or_studies"]["t"], c["followed_up"]["t"]
+    share = c["share_of_followed_up_in_work_or_studies"]
+    if share["v"] is None:
+        if c["in_work_or_studies"]["v"] is None or c["followed_up"]["v"] is None:
+            return f"{lead}: andelen uppföljda i arbete eller studier visas inte (den bygger på små eller dolda antal)."
+        return f"{lead}: {ws} av {fu} uppföljda i arbete eller studier; andelen visas inte."
+    return (
+        f"{lead}: {ws} av {fu} uppföljda = {share['t']} i arbete eller studier "
+        f"({fu} av {c['exits']['t']} avslutade följdes upp)."
+    )
+
+
+def _follow_up_blocks(fu: dict | None) -> list[dict]:
+    """Follow-up after exit (figures.py `_follow_up`): a table per time after exit for the period's
+    exit cohorts, and the sentence per cohort; one line when the intervention delivers none."""
+    blocks: list[dict] = [{"t": "h2", "text": "Uppföljning efter avslut"}]
+    if not fu or not fu["delivered"]:
+        blocks.append({"t": "p", "text": "Insatsen har inte levererat någon uppföljning efter avslut."})
+        return blocks
+    if not fu["offsets"]:
+        blocks.append(
+            {"t": "p", "text": "Uppföljningar finns, men ingen som avslutades under perioden har följts upp."}
+        )
+        return blocks
+    sentences: list[str] = []  # after the tables: "x av y uppföljda = z %" per time after exit
+    notes: list[str] = []
+    for offset in fu["offsets"]:
+        months = offset["months"]
+        blocks.append(
+            {
+                "t": "table",
+                "caption": f"Uppföljning {_months_text(months)} efter avslut, per avslutskohort",
+                "columns": [
+                    "Avslutade",
+                    "Avslut",
+                    "Uppföljda",
+                    "I arbete",
+                    "I studier",
+                    "Arbete eller studier",
+                    "Andel av uppföljda",
+                    "Offentlig försörjning",
+                ],
+                "align": ["l", *["r"] * 7],
+                "widths": [1.2, 1, 1.2, 1, 1, 1.3, 1.3, 1.7],
+                "rows": [
+                    [
+                        c["label"],
+                        c["exits"]["t"],
+                        c["followed_up"]["t"],
+                        c["in_work"]["t"],
+                        c["in_studies"]["t"],
+                        c["in_work_or_studies"]["t"],
+                        c["share_of_followed_up_in_work_or_studies"]["t"],
+                        c["on_public_support"]["t"],
+                    ]
+                    for c in offset["cohorts"]
+                ],
+            }
+        )
+        sentences += [_follow_up_sentence(months, c) for c in offset["cohorts"] if c["headline"]]
+        parts = [
+            f"{c['t']} {text}"
+            for c, text in (
+                (offset["unmatched"], "som inte hör till någon levererad episod"),
+                (offset["before_exit"], "gjorda innan episoden avslutades"),
+            )
+            if c and c["v"]
+        ]
+        if parts:
+            notes.append(f"Räknas inte ovan ({_months_text(months)}): uppföljningar {' och '.join(parts)}.")
+    blocks += [{"t": "p", "text": text} for text in sentences]
+    blocks += [{"t": "note", "text": text} for text in notes]
+    if fu["shorter_period"]:
+        blocks.append(
+            {"t": "note", "text": "Perioden är kortare än ett halvår: kohorterna är de avslutshalvår den ligger i."}
+        )
+    blocks.append(
+        {
+            "t": "note",
+            "text": "Avslutade: kohorten efter avslutsår eller avslutshalvår. Begreppen (uppföljda, arbete, "
+            "offentlig försörjning) definieras i bilagan.",
+        }
+    )
     return blocks
 
 
@@ -472,6 +574,8 @@ def _economy_blocks(f: dict) -> list[dict]:
     budget = f["budget"]
     if not budget:
         blocks.append({"t": "p", "text": "Ingen budgetleverans med utfall inom perioden."})
+    elif not any(line["actual"]["v"] is not None for line in budget["lines"]):
+        blocks += _planned_budget_blocks(budget)
     else:
         rows = [
             [
@@ -565,6 +669,42 @@ def _economy_blocks(f: dict) -> list[dict]:
         reasons = sorted({r for c in cost.values() for r in c["reasons"]})
         for reason in reasons:
             blocks.append({"t": "note", "text": f"Kostnadsmått saknas där {reason}."})
+    return blocks
+
+
+def _planned_budget_blocks(budget: dict) -> list[dict]:
+    """A budget delivery without actuals (a planned budget, as KRUS's): the owner's lines with their
+    cost type and the budget; no difference against actuals that were never delivered."""
+    forecast = any(line["forecast"]["v"] is not None for line in budget["lines"])
+    rows = [
+        [line["label"], line["kind"], line["budget"]["t"], *([line["forecast"]["t"]] if forecast else [])]
+        for line in budget["lines"]
+    ]
+    total = budget["total"]
+    if total:
+        rows.append(["Summa kostnader", "", total["budget"]["t"], *([total["forecast"]["t"]] if forecast else [])])
+    blocks: list[dict] = [
+        {
+            "t": "table",
+            "caption": f"Budget {budget['year']} (kr), leveransen per {budget['actuals_through']}",
+            "columns": ["Kr", "Kostnadsslag", "Budget", *(["Prognos"] if forecast else [])],
+            "align": ["l", "l", "r", *(["r"] if forecast else [])],
+            "widths": [3, 1.6, 1.2, *([1] if forecast else [])],
+            "total_last": bool(total),
+            "rows": rows,
+        },
+        {"t": "note", "text": "Leveransen har inget utfall än: differens mot budget redovisas när utfall levereras."},
+    ]
+    if total and total["differs_from_granted"]:
+        blocks.append(
+            {
+                "t": "p",
+                "text": f"Budgeten i leveransen ({total['budget']['t']} kr) stämmer inte med vad styrelsen beviljat "
+                f"({total['granted']['t']} kr): skillnad {total['budget_minus_granted']['t']} kr.",
+            }
+        )
+    elif total and total["granted"]["v"] is not None:
+        blocks.append({"t": "p", "text": f"Beviljat av styrelsen: {total['granted']['t']} kr, samma som budgeten."})
     return blocks
 
 

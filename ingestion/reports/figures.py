@@ -297,7 +297,7 @@ def resolve_period(
 
 @functools.lru_cache(maxsize=1)
 def _definitions_cached() -> tuple:
-    return tuple(_read_definitions())
+    return tuple(_read_definitions() + _read_more_definitions())
 
 
 def _definitions() -> list[dict]:
@@ -330,6 +330,83 @@ def _read_definitions() -> list[dict]:
         swedish = text.split(" / en:")[0].removeprefix("sv:").strip()
         if swedish:
             out.append({"term": term, "text": swedish})
+    return out
+
+
+# The definitions of the figures added to the intervention report after the first ones (age, stays,
+# follow-up after exit, targets): (term, the yml beside the mart, model, columns). A term with several
+# columns (the stay histogram's bins) joins their descriptions, each after its label.
+MORE_DEFINITIONS = (
+    ("Medelålder vid start", "_reports_by_period.yml", "rpt_profile_by_period", ("avg_age_at_start_total",)),
+    ("Medelålder per kön", "_reports_by_period.yml", "rpt_profile_by_period", ("avg_age_at_start",)),
+    ("Yngsta ålder", "_reports_by_period.yml", "rpt_profile_by_period", ("min_age_at_start_total",)),
+    ("Äldsta ålder", "_reports_by_period.yml", "rpt_profile_by_period", ("max_age_at_start_total",)),
+    (
+        "Ålder × kön",
+        "_reports_by_period.yml",
+        "rpt_profile_by_period",
+        ("participants_women", "participants_men"),
+    ),
+    (
+        "Tid i insatsen, fördelning (månader)",
+        "_reports_by_period.yml",
+        "rpt_time_in_intervention_by_period",
+        (
+            "exits_stay_0_3",
+            "exits_stay_3_6",
+            "exits_stay_6_12",
+            "exits_stay_12_18",
+            "exits_stay_18_24",
+            "exits_stay_over_24",
+        ),
+    ),
+    ("Längre än maxtid", "_reports_by_period.yml", "rpt_time_in_intervention_by_period", ("exits_beyond_max_months",)),
+    ("Maxtid", "_reports_by_period.yml", "rpt_time_in_intervention_by_period", ("target_max_months_in_intervention",)),
+    ("Avslutskohort", "_follow_up.yml", "rpt_follow_up_after_exit", ("cohort_type",)),
+    ("Tid efter avslut", "_follow_up.yml", "rpt_follow_up_after_exit", ("follow_up_months",)),
+    ("Uppföljda", "_follow_up.yml", "rpt_follow_up_after_exit", ("followed_up",)),
+    ("I arbete vid uppföljningen", "_follow_up.yml", "rpt_follow_up_after_exit", ("in_work",)),
+    ("I studier vid uppföljningen", "_follow_up.yml", "rpt_follow_up_after_exit", ("in_studies",)),
+    (
+        "Andel i arbete eller studier vid uppföljningen",
+        "_follow_up.yml",
+        "rpt_follow_up_after_exit",
+        ("share_of_followed_up_in_work_or_studies",),
+    ),
+    ("Offentlig försörjning vid uppföljningen", "_follow_up.yml", "rpt_follow_up_after_exit", ("on_public_support",)),
+    ("Mål", "_targets.yml", "rpt_target_attainment", ("target_value",)),
+    ("Utfall mot mål", "_targets.yml", "rpt_target_attainment", ("actual_value",)),
+    ("Uppfyllt", "_targets.yml", "rpt_target_attainment", ("met",)),
+)
+
+
+INTERNAL_ONLY_SV = "; bara internt"
+
+
+def _swedish(text: str) -> str:
+    return text.split(" / en:")[0].removeprefix("sv:").strip()
+
+
+def _read_more_definitions() -> list[dict]:
+    """The definitions in MORE_DEFINITIONS, from the same documentation as `_read_definitions` (the
+    marts' dbt yml, which states the KPIs of dbt_project/macros/kpi.sql): one home, nothing restated."""
+    folder = REPO_ROOT / "dbt_project" / "models" / "marts" / "reports"
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    models: dict[str, dict] = {}
+    for name in sorted({f for _, f, _, _ in MORE_DEFINITIONS}):
+        for model in yaml.load((folder / name).read_text(encoding="utf-8"), Loader=loader)["models"]:
+            models[model["name"]] = model
+    out = []
+    for term, _, model, wanted in MORE_DEFINITIONS:
+        columns = {c["name"]: c for c in models.get(model, {}).get("columns", [])}
+        texts = [_swedish(columns.get(column, {}).get("description", "")) for column in wanted]
+        texts = [t for t in texts if t]
+        if len(texts) > 1:  # one "bara internt" for the term, not one per column
+            internal = [t.endswith(INTERNAL_ONLY_SV) for t in texts]
+            texts = [t.removesuffix(INTERNAL_ONLY_SV) for t in texts]
+            texts[-1] += INTERNAL_ONLY_SV if any(internal) else ""
+        if texts:
+            out.append({"term": term, "text": "; ".join(texts)})
     return out
 
 
@@ -445,6 +522,7 @@ def intervention_figures(
         "time": _time_in_intervention(snap, key, in_period, pkeys),
         "transitions": _transitions(snap, key, in_period, pkeys),
         "employment": _employment(snap, key, in_period, pkeys),
+        "follow_up": _follow_up(snap, association, intervention, period),
         "budget": _budget(snap, association, intervention, period),
         "cost": _cost(snap, key, in_period, pkeys),
         "targets": _targets(snap, association, intervention, period),
@@ -651,6 +729,73 @@ def _employment(snap: Snapshot, key: str, in_period: str, params: list) -> list[
     ]
 
 
+FOLLOW_UP_COUNTS = ("exits", "followed_up", "in_work", "in_studies", "in_work_or_studies", "on_public_support")
+FOLLOW_UP_SHARES = (
+    "share_of_exits_followed_up",
+    "share_of_followed_up_in_work_or_studies",
+    "share_of_followed_up_on_public_support",
+)
+
+
+def _follow_up(snap: Snapshot, association: str, intervention: str, period: Period) -> dict:
+    """Follow-up after exit (rpt_follow_up_after_exit; pub_ in publication mode) for the exit
+    cohorts of the report period: the year and half-year cohorts that lie within it, or, for a
+    shorter period, the half-years it falls in. One entry per time after exit (months).
+    `delivered` is false when the intervention has no follow-up at all (no row in the mart);
+    `headline` marks the cohorts of the sentence "x av y uppföljda = z %" (the year when the period
+    holds one, else each half-year): nothing is added up here."""
+    table = snap.report("rpt_follow_up_after_exit")
+    if not snap.has(table):
+        return {"delivered": False, "offsets": [], "shorter_period": False}
+    rows = snap.rows(
+        f"select * from {table} where association_code = ? and intervention_code = ? "
+        "order by follow_up_months, cohort_type = 'year' desc, cohort_start",
+        [association, intervention],
+    )
+    if not rows:
+        return {"delivered": False, "offsets": [], "shorter_period": False}
+    cohorts = [r for r in rows if r["cohort_type"] in ("year", "half_year")]
+    inside = [
+        r for r in cohorts if _to_date(r["cohort_start"]) >= period.start and _to_date(r["cohort_end"]) <= period.end
+    ]
+    shorter = not inside
+    if shorter:
+        inside = [
+            r
+            for r in cohorts
+            if r["cohort_type"] == "half_year"
+            and _to_date(r["cohort_start"]) <= period.end
+            and _to_date(r["cohort_end"]) >= period.start
+        ]
+    has_year = any(r["cohort_type"] == "year" for r in inside)
+    unmatched = {r["follow_up_months"]: r for r in rows if r["cohort_type"] == "no_exit_cohort"}
+    offsets = []
+    for months in sorted({r["follow_up_months"] for r in inside}):
+        entries = []
+        for r in (r for r in inside if r["follow_up_months"] == months):
+            entry = {
+                "cohort_type": r["cohort_type"],
+                "label": str(r["cohort_label"]),
+                "start": fmt_date(_to_date(r["cohort_start"])),
+                "end": fmt_date(_to_date(r["cohort_end"])),
+                "headline": r["cohort_type"] == "year" or not has_year,
+            }
+            entry.update({c: snap.count(r, c) for c in FOLLOW_UP_COUNTS})
+            entry.update({c: snap.share(r, c) for c in FOLLOW_UP_SHARES})
+            entries.append(entry)
+        other = unmatched.get(months)
+        offsets.append(
+            {
+                "months": int(months),
+                "cohorts": entries,
+                # follow-ups of this offset that match no ended episode: exact counts, internal only
+                "unmatched": snap.count(other, "unmatched_follow_ups") if other and snap.internal else None,
+                "before_exit": snap.count(other, "follow_ups_before_exit") if other and snap.internal else None,
+            }
+        )
+    return {"delivered": True, "offsets": offsets, "shorter_period": shorter and bool(inside)}
+
+
 def _budget(snap: Snapshot, association: str, intervention: str, period: Period) -> dict | None:
     """The latest budget delivery whose actuals run to a day within the period (the owner's lines,
     both differences, the forecast), and the board's grant."""
@@ -724,6 +869,9 @@ COST_NULL_REASON_SV = {
     "no_actuals_before_period_start": "kostnaden före periodens start är inte levererad, så periodens kostnad går inte att räkna ut",
     "no_exits_to_work_or_studies": "inga avslut till arbete eller studier",
     "no_participants": "inga deltagare",
+    "no_actuals_at_period_end": "inget utfall är levererat till periodens slut",
+    "no_full_year_actuals": "utfallet för något av periodens år inte är levererat",
+    "participant_data_incomplete": "deltagaruppgifterna för perioden är ofullständiga",
 }
 
 
