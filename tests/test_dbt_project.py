@@ -460,12 +460,12 @@ def test_supersession_and_felreg(built_warehouse):
 
 def test_budget_difference_mismatch(built_warehouse):
     row = built_warehouse.execute("""
-        select differens_reported, differens_computed, difference_mismatch
-        from marts.fct_budget where intervention_code = 'AVESTA' and kostnadsslag = 'PERSONAL'
+        select difference_reported, difference_computed, difference_mismatch
+        from marts.fct_budget where intervention_code = 'AVESTA' and cost_type = 'PERSONAL'
     """).fetchone()
     assert (float(row[0]), float(row[1]), row[2]) == (955000.0, 956000.0, True)
     outcome = built_warehouse.execute("""
-        select budget, beviljat, budget_differs_from_beviljat
+        select budget, granted, budget_differs_from_granted
         from marts.rpt_budget_outcome where intervention_code = 'AVESTA'
     """).fetchone()
     assert (float(outcome[0]), float(outcome[1]), outcome[2]) == (2100000.0, 2000000.0, True)

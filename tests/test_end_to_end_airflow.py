@@ -276,16 +276,16 @@ def test_avesta_budget_gap_to_granted_is_shown(county_run):
     """The report: the budget in the finance system does not match what the board granted."""
     rows = query(
         county_run,
-        """select budget, beviljat, budget_minus_beviljat, budget_differs_from_beviljat
+        """select budget, granted, budget_minus_granted, budget_differs_from_granted
         from marts.rpt_budget_outcome
-        where association_code = 'SODRA' and intervention_code = 'AVESTA' and period_slut = date '2016-06-30'""",
+        where association_code = 'SODRA' and intervention_code = 'AVESTA' and period_end = date '2016-06-30'""",
     )
     assert [(float(a), float(b), float(c), d) for a, b, c, d in rows] == [(2100000.0, 2000000.0, 100000.0, True)]
     personal = query(
         county_run,
-        """select differens_reported, differens_computed, difference_mismatch
+        """select difference_reported, difference_computed, difference_mismatch
         from marts.fct_budget where association_code = 'SODRA' and intervention_code = 'AVESTA'
-          and period_slut = date '2016-06-30' and kostnadsslag = 'PERSONAL'""",
+          and period_end = date '2016-06-30' and cost_type = 'PERSONAL'""",
     )
     assert [(float(a), float(b), c) for a, b, c in personal] == [(955000.0, 956000.0, True)]
 

@@ -192,7 +192,7 @@ def test_quarantined_delivery_shows_as_quarantined_not_as_a_missing_row(sample):
     cost = one(
         sample,
         """select cost_per_participant, cost_per_participant_null_reason, participant_data_through
-        from marts.rpt_budget_outcome where intervention_code = 'KRAFTEN' and period_slut = date '2016-12-31'""",
+        from marts.rpt_budget_outcome where intervention_code = 'KRAFTEN' and period_end = date '2016-12-31'""",
     )
     assert cost == {
         "cost_per_participant": None,
@@ -258,9 +258,9 @@ def test_cost_per_participant_by_period(sample):
     )
     full_2015 = one(
         sample,
-        """select utfall from marts.rpt_budget_outcome
-        where intervention_code = 'AVESTA' and period_slut = date '2015-12-31'""",
-    )["utfall"]
+        """select actual from marts.rpt_budget_outcome
+        where intervention_code = 'AVESTA' and period_end = date '2015-12-31'""",
+    )["actual"]
     assert row["actual_cost"] == full_2015 + 988000
     assert row["participants"] == 57 and row["cost_per_participant_null_reason"] is None
     assert float(row["cost_per_participant"]) == pytest.approx(float(row["actual_cost"]) / 57, abs=0.01)

@@ -105,6 +105,6 @@ def test_education_and_time_in_intervention(marts):
 
 def test_board_granted_amount_is_shown(marts):
     """The board granted 550 000 SEK for 2014-07-01 – 2014-12-31; the file's budget matches it."""
-    rows = marts.execute("""select beviljat, budget_minus_beviljat, budget_differs_from_beviljat
+    rows = marts.execute("""select granted, budget_minus_granted, budget_differs_from_granted
         from marts.rpt_budget_outcome where association_code = 'SKEL' and intervention_code = 'ATORG'""").fetchall()
     assert [(float(a), float(b), c) for a, b, c in rows] == [(550000.0, 0.0, False)]

@@ -655,65 +655,65 @@ def _budget(snap: Snapshot, association: str, intervention: str, period: Period)
     """The latest budget delivery whose actuals run to a day within the period (the owner's lines,
     both differences, the forecast), and the board's grant."""
     latest = snap.rows(
-        "select max(period_slut) as slut from marts.fct_budget where association_code = ? and intervention_code = ? "
-        "and period_slut between ? and ?",
+        "select max(period_end) as slut from marts.fct_budget where association_code = ? and intervention_code = ? "
+        "and period_end between ? and ?",
         [association, intervention, period.start, period.end],
     )[0]["slut"]
     if latest is None:
         return None
     lines = snap.rows(
-        "select * from marts.fct_budget where association_code = ? and intervention_code = ? and period_slut = ? "
+        "select * from marts.fct_budget where association_code = ? and intervention_code = ? and period_end = ? "
         "order by source_row",
         [association, intervention, latest],
     )
     total = snap.rows(
         f"select * from {snap.report('rpt_budget_outcome')} where association_code = ? and intervention_code = ? "
-        "and period_slut = ?",
+        "and period_end = ?",
         [association, intervention, latest],
     )
     out_lines, mismatches = [], []
     for line in lines:
-        text = line.get("rad_text") or snap.label("kostnadsslag", line["kostnadsslag"])
+        text = line.get("line_text") or snap.label("kostnadsslag", line["cost_type"])
         out_lines.append(
             {
                 "label": text,
-                "kind": snap.label("kostnadsslag", line["kostnadsslag"]),
+                "kind": snap.label("kostnadsslag", line["cost_type"]),
                 "budget": snap.money(line, "budget"),
-                "actual": snap.money(line, "utfall"),
-                "difference": snap.money(line, "differens_computed"),
-                "reported": snap.money(line, "differens_reported"),
-                "forecast": cell(_nullable(line.get("prognos")), fmt_signed(_nullable(line.get("prognos")))),
+                "actual": snap.money(line, "actual"),
+                "difference": snap.money(line, "difference_computed"),
+                "reported": snap.money(line, "difference_reported"),
+                "forecast": cell(_nullable(line.get("forecast")), fmt_signed(_nullable(line.get("forecast")))),
                 "mismatch": bool(line.get("difference_mismatch")),
             }
         )
         if line.get("difference_mismatch"):
             mismatches.append(
-                f"{text}: leveransen anger differensen {fmt_sek(line['differens_reported'])} kr, men "
-                f"{fmt_sek(line['budget'])} − {fmt_sek(line['utfall'])} = {fmt_sek(line['differens_computed'])} kr."
+                f"{text}: leveransen anger differensen {fmt_sek(line['difference_reported'])} kr, men "
+                f"{fmt_sek(line['budget'])} − {fmt_sek(line['actual'])} = {fmt_sek(line['difference_computed'])} kr."
             )
     summary = None
     if total:
         t = total[0]
         summary = {
             "budget": snap.money(t, "budget"),
-            "actual": snap.money(t, "utfall"),
-            "difference": snap.money(t, "differens_computed"),
-            "reported": snap.money(t, "differens_reported"),
-            "forecast": cell(_nullable(t.get("prognos")), fmt_signed(_nullable(t.get("prognos")))),
-            "granted": snap.money(t, "beviljat"),
-            "budget_minus_granted": snap.money(t, "budget_minus_beviljat"),
-            "differs_from_granted": bool(t.get("budget_differs_from_beviljat")),
+            "actual": snap.money(t, "actual"),
+            "difference": snap.money(t, "difference_computed"),
+            "reported": snap.money(t, "difference_reported"),
+            "forecast": cell(_nullable(t.get("forecast")), fmt_signed(_nullable(t.get("forecast")))),
+            "granted": snap.money(t, "granted"),
+            "budget_minus_granted": snap.money(t, "budget_minus_granted"),
+            "differs_from_granted": bool(t.get("budget_differs_from_granted")),
         }
-        if _nullable(t.get("differens_reported")) is not None and float(t["differens_reported"]) != float(
-            t["differens_computed"]
+        if _nullable(t.get("difference_reported")) is not None and float(t["difference_reported"]) != float(
+            t["difference_computed"]
         ):
             mismatches.append(
-                f"Summa: leveransen anger differensen {fmt_sek(t['differens_reported'])} kr, men "
-                f"{fmt_sek(t['budget'])} − {fmt_sek(t['utfall'])} = {fmt_sek(t['differens_computed'])} kr."
+                f"Summa: leveransen anger differensen {fmt_sek(t['difference_reported'])} kr, men "
+                f"{fmt_sek(t['budget'])} − {fmt_sek(t['actual'])} = {fmt_sek(t['difference_computed'])} kr."
             )
     return {
         "actuals_through": fmt_date(_to_date(latest)),
-        "year": lines[0]["ar"] if lines else None,
+        "year": lines[0]["year"] if lines else None,
         "lines": out_lines,
         "total": summary,
         "mismatches": mismatches,
@@ -862,33 +862,33 @@ def board_figures(snap: Snapshot, association: str, spec: str) -> dict:
 def _latest_budget_total(snap: Snapshot, association: str, intervention: str, period: Period) -> dict | None:
     rows = snap.rows(
         f"select * from {snap.report('rpt_budget_outcome')} where association_code = ? and intervention_code = ? "
-        "and period_slut between ? and ? order by period_slut desc limit 1",
+        "and period_end between ? and ? order by period_end desc limit 1",
         [association, intervention, period.start, period.end],
     )
     if not rows:
         return None
     r = rows[0]
     return {
-        "actuals_through": fmt_date(_to_date(r["period_slut"])),
+        "actuals_through": fmt_date(_to_date(r["period_end"])),
         "budget": snap.money(r, "budget"),
-        "actual": snap.money(r, "utfall"),
-        "difference": snap.money(r, "differens_computed"),
-        "forecast": cell(_nullable(r.get("prognos")), fmt_signed(_nullable(r.get("prognos")))),
-        "granted": snap.money(r, "beviljat"),
+        "actual": snap.money(r, "actual"),
+        "difference": snap.money(r, "difference_computed"),
+        "forecast": cell(_nullable(r.get("forecast")), fmt_signed(_nullable(r.get("forecast")))),
+        "granted": snap.money(r, "granted"),
     }
 
 
 def _funding(snap: Snapshot, association: str, period: Period) -> dict | None:
     latest = snap.rows(
-        "select max(period_slut) as slut from marts.fct_funding where association_code = ? and intervention_code = 'ALL' "
-        "and period_slut between ? and ?",
+        "select max(period_end) as slut from marts.fct_funding where association_code = ? and intervention_code = 'ALL' "
+        "and period_end between ? and ?",
         [association, period.start, period.end],
     )[0]["slut"]
     if latest is None:
         return None
     rows = snap.rows(
-        "select * from marts.fct_funding where association_code = ? and intervention_code = 'ALL' and period_slut = ? "
-        "order by funder_group = 'STAT' desc, funder_group = 'REGION' desc, finansiar",
+        "select * from marts.fct_funding where association_code = ? and intervention_code = 'ALL' and period_end = ? "
+        "order by funder_group = 'STAT' desc, funder_group = 'REGION' desc, funder",
         [association, latest],
     )
     groups: dict[str, dict] = {}
@@ -907,7 +907,7 @@ def _funding(snap: Snapshot, association: str, period: Period) -> dict | None:
         "through": fmt_date(_to_date(latest)),
         "parties": [
             {
-                "party": _party(snap, r["finansiar"]),
+                "party": _party(snap, r["funder"]),
                 "amount": cell(float(r["amount"]), fmt_sek(r["amount"])),
                 "share": cell(_nullable(r["share"]), fmt_pct(_nullable(r["share"]))),
             }
@@ -920,14 +920,14 @@ def _funding(snap: Snapshot, association: str, period: Period) -> dict | None:
 
 
 def _admin_share(snap: Snapshot, association: str, period: Period) -> dict | None:
-    """Administrative costs (kostnadsslag ADMIN) against all the association's costs, from the latest
+    """Administrative costs (cost_type ADMIN) against all the association's costs, from the latest
     budget deliveries in the period (money, not people)."""
     rows = snap.rows(
-        "with latest as (select intervention_code, max(period_slut) as slut from marts.fct_budget "
-        "where association_code = ? and period_slut between ? and ? group by intervention_code) "
-        "select sum(case when b.kostnadsslag = 'ADMIN' then b.utfall else 0 end) as admin, sum(b.utfall) as total, "
-        "sum(case when b.kostnadsslag = 'ADMIN' then b.budget else 0 end) as admin_budget, sum(b.budget) as total_budget "
-        "from marts.fct_budget b join latest l on l.intervention_code = b.intervention_code and l.slut = b.period_slut "
+        "with latest as (select intervention_code, max(period_end) as slut from marts.fct_budget "
+        "where association_code = ? and period_end between ? and ? group by intervention_code) "
+        "select sum(case when b.cost_type = 'ADMIN' then b.actual else 0 end) as admin, sum(b.actual) as total, "
+        "sum(case when b.cost_type = 'ADMIN' then b.budget else 0 end) as admin_budget, sum(b.budget) as total_budget "
+        "from marts.fct_budget b join latest l on l.intervention_code = b.intervention_code and l.slut = b.period_end "
         "where b.association_code = ?",
         [association, period.start, period.end, association],
     )
@@ -959,10 +959,10 @@ def _volume(snap: Snapshot, association: str, period: Period) -> dict:
     out = []
     for n in names:
         counts = snap.rows(
-            "with latest as (select max(period_slut) as slut from marts.fct_volume where association_code = ? "
-            "and intervention_code = ? and period_slut between ? and ?) "
-            "select kon, sum(antal) as antal from marts.fct_volume, latest where association_code = ? "
-            "and intervention_code = ? and period_slut = latest.slut group by kon order by kon",
+            "with latest as (select max(period_end) as slut from marts.fct_volume where association_code = ? "
+            "and intervention_code = ? and period_end between ? and ?) "
+            "select sex, sum(participant_count) as participant_count from marts.fct_volume, latest where association_code = ? "
+            "and intervention_code = ? and period_end = latest.slut group by sex order by sex",
             [association, n["intervention_code"], period.start, period.end, association, n["intervention_code"]],
         )
         out.append(
@@ -970,8 +970,8 @@ def _volume(snap: Snapshot, association: str, period: Period) -> dict:
                 "name": n["namn"],
                 "counts": [
                     {
-                        "label": snap.label("kon", c["kon"]),
-                        "n": {**cell(int(c["antal"]), fmt_int(c["antal"])), "k": "n"},
+                        "label": snap.label("kon", c["sex"]),
+                        "n": {**cell(int(c["participant_count"]), fmt_int(c["participant_count"])), "k": "n"},
                     }
                     for c in counts
                 ],
