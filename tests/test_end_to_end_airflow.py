@@ -234,28 +234,28 @@ def test_avesta_figures_come_out_of_the_marts(county_run):
     sexes = dict(
         query(
             county_run,
-            """select kon, count(*) from marts.fct_participation
-        where association_code = 'SODRA' and intervention_code = 'AVESTA' and startdatum <= date '2016-06-30'
-        group by kon""",
+            """select sex, count(*) from marts.fct_participation
+        where association_code = 'SODRA' and intervention_code = 'AVESTA' and start_date <= date '2016-06-30'
+        group by sex""",
         )
     )
     assert sexes == {"K": 30, "M": 27}
     referrers = dict(
         query(
             county_run,
-            """select remittent, count(*) from marts.fct_participation
-        where association_code = 'SODRA' and intervention_code = 'AVESTA' and startdatum <= date '2016-06-30'
-        group by remittent""",
+            """select referrer, count(*) from marts.fct_participation
+        where association_code = 'SODRA' and intervention_code = 'AVESTA' and start_date <= date '2016-06-30'
+        group by referrer""",
         )
     )
     assert referrers == {"KOMMUN": 25, "FK": 21, "REGION": 8, "AF": 3}
     support = dict(
         query(
             county_run,
-            """select case when forsorjning_fore = 'FBS' then 'socialtjänst'
-            when forsorjning_fore in ('SJP', 'AKE', 'SJE') then 'FK' else 'annan' end, count(*)
+            """select case when support_before = 'FBS' then 'socialtjänst'
+            when support_before in ('SJP', 'AKE', 'SJE') then 'FK' else 'annan' end, count(*)
         from marts.fct_participation
-        where association_code = 'SODRA' and intervention_code = 'AVESTA' and startdatum <= date '2016-06-30'
+        where association_code = 'SODRA' and intervention_code = 'AVESTA' and start_date <= date '2016-06-30'
         group by 1""",
         )
     )

@@ -73,13 +73,13 @@ OUTCOME_COUNTS = (
 )
 OUTCOME_SHARES = ("share_of_exits_excl_dropouts_to_work_studies_rehab", "share_of_exits_to_work_or_studies")
 OUTCOME_MONTHS = ("avg_months_in_intervention", "median_months_in_intervention")
-PROFILE_DIMENSIONS = ("kon", "age_band", "utbildning", "tid_offentlig_forsorjning", "forsorjning_fore", "remittent")
-DIMENSION_CODE_LIST = {
-    "kon": "kon",
-    "utbildning": "utbildning",
-    "tid_offentlig_forsorjning": "tid_offentlig_forsorjning",
-    "forsorjning_fore": "forsorjning",
-    "remittent": "remittent",
+PROFILE_DIMENSIONS = ("sex", "age_band", "education", "time_on_public_support", "support_before", "referrer")
+DIMENSION_CODE_LIST = {  # the profile mart's dimension (a fct_participation column) -> the contract's code list
+    "sex": "kon",
+    "education": "utbildning",
+    "time_on_public_support": "tid_offentlig_forsorjning",
+    "support_before": "forsorjning",
+    "referrer": "remittent",
 }
 
 
@@ -356,15 +356,15 @@ def _intervention_meta(snap: Snapshot, association: str, intervention: str) -> d
     row = rows[0]
     return {
         "code": intervention,
-        "name": row.get("namn") or intervention,
-        "parties": [_party(snap, p) for p in str(row.get("huvudman") or "").split("+") if p],
-        "inriktning": row.get("inriktning"),
-        "target_group": ", ".join(snap.label("malgrupp", m) for m in str(row.get("malgrupp") or "").split("+") if m),
-        "method": row.get("matmetod"),
-        "start": fmt_date(_to_date(row.get("startdatum"))),
-        "end": fmt_date(_to_date(row.get("slutdatum"))) if row.get("slutdatum") is not None else "tills vidare",
-        "places": _nullable(row.get("platser")),
-        "planned": _nullable(row.get("planerat_antal")),
+        "name": row.get("intervention_name") or intervention,
+        "parties": [_party(snap, p) for p in str(row.get("lead_organisation") or "").split("+") if p],
+        "inriktning": row.get("focus"),
+        "target_group": ", ".join(snap.label("malgrupp", m) for m in str(row.get("target_group") or "").split("+") if m),
+        "method": row.get("measurement_method"),
+        "start": fmt_date(_to_date(row.get("start_date"))),
+        "end": fmt_date(_to_date(row.get("end_date"))) if row.get("end_date") is not None else "tills vidare",
+        "places": _nullable(row.get("places")),
+        "planned": _nullable(row.get("planned_participants")),
     }
 
 
@@ -378,8 +378,8 @@ def _party(snap: Snapshot, code: str) -> str:
 
 
 def _municipality(snap: Snapshot, code: str) -> str:
-    rows = snap.rows("select kommun_namn from marts.dim_municipality where kommunkod = ?", [code])
-    return f"{rows[0]['kommun_namn']} kommun" if rows else f"kommun {code}"
+    rows = snap.rows("select municipality_name from marts.dim_municipality where municipality_code = ?", [code])
+    return f"{rows[0]['municipality_name']} kommun" if rows else f"kommun {code}"
 
 
 def _association(snap: Snapshot, association: str) -> dict:
@@ -496,7 +496,7 @@ def _age(snap: Snapshot, key: str, in_period: str, params: list) -> dict | None:
         "select dimension, category, participants, participants_women, participants_men, avg_age_at_start, "
         "avg_age_at_start_total, min_age_at_start_total, max_age_at_start_total "
         f"from marts.rpt_profile_by_period where {key} and {in_period} and measure_window = 'in_period' "
-        "and dimension in ('kon', 'age_band') order by dimension, category",
+        "and dimension in ('sex', 'age_band') order by dimension, category",
         params,
     )
     if not rows:
@@ -514,7 +514,7 @@ def _age(snap: Snapshot, key: str, in_period: str, params: list) -> dict | None:
         "by_sex": [
             {"code": r["category"], "label": snap.label("kon", r["category"]), "avg": years(r["avg_age_at_start"])}
             for r in rows
-            if r["dimension"] == "kon"
+            if r["dimension"] == "sex"
         ],
         "by_band_sex": [
             {
@@ -554,7 +554,7 @@ def _exit_categories(snap: Snapshot, row: dict | None) -> list[dict]:
 def _time_in_intervention(snap: Snapshot, key: str, in_period: str, params: list) -> dict:
     rows = snap.rows(
         f"select * from {snap.report('rpt_time_in_intervention_by_period')} where {key} and {in_period} "
-        "and measure_window = 'in_period' and age_band_scheme = 'standard' order by kon, age_band",
+        "and measure_window = 'in_period' and age_band_scheme = 'standard' order by sex, age_band",
         params,
     )
 
@@ -566,9 +566,9 @@ def _time_in_intervention(snap: Snapshot, key: str, in_period: str, params: list
             "median": snap.months(row, "median_months_in_intervention"),
         }
 
-    by_sex = [entry(r, snap.label("kon", r["kon"])) for r in rows if r["kon"] != "ALL" and r["age_band"] == "ALL"]
-    by_age = [entry(r, _age_label(r["age_band"])) for r in rows if r["kon"] == "ALL" and r["age_band"] != "ALL"]
-    overall_rows = [r for r in rows if r["kon"] == "ALL" and r["age_band"] == "ALL"]
+    by_sex = [entry(r, snap.label("kon", r["sex"])) for r in rows if r["sex"] != "ALL" and r["age_band"] == "ALL"]
+    by_age = [entry(r, _age_label(r["age_band"])) for r in rows if r["sex"] == "ALL" and r["age_band"] != "ALL"]
+    overall_rows = [r for r in rows if r["sex"] == "ALL" and r["age_band"] == "ALL"]
     overall = overall_rows[0] if overall_rows else None
     return {
         "all": entry(overall, "Alla") if overall else None,
@@ -636,15 +636,15 @@ def _transitions(snap: Snapshot, key: str, in_period: str, params: list) -> dict
 def _employment(snap: Snapshot, key: str, in_period: str, params: list) -> list[dict]:
     rows = snap.rows(
         f"select * from {snap.report('rpt_employment_after_exit_by_period')} where {key} and {in_period} "
-        "and measure_window = 'in_period' order by exits desc, sysselsattning_efter",
+        "and measure_window = 'in_period' order by exits desc, employment_after",
         params,
     )
     return [
         {
-            "label": snap.label("sysselsattning", r["sysselsattning_efter"]),
+            "label": snap.label("sysselsattning", r["employment_after"]),
             "exits": snap.count(r, "exits"),
             "full_time": snap.count(r, "exits_full_time"),
-            "avg_extent": snap.months(r, "avg_omfattning_efter"),
+            "avg_extent": snap.months(r, "avg_employment_extent_after"),
             "share": snap.share(r, "share_of_exits"),
         }
         for r in rows
@@ -821,7 +821,7 @@ def board_figures(snap: Snapshot, association: str, spec: str) -> dict:
     assoc = _association(snap, association)
     period = resolve_period(snap, "association_code = ?", [association], spec, calendar_only=True)
     rows = snap.rows(
-        f"select o.*, i.namn from {snap.report('rpt_outcomes_by_period')} o left join marts.dim_intervention i "
+        f"select o.*, i.intervention_name from {snap.report('rpt_outcomes_by_period')} o left join marts.dim_intervention i "
         "on i.association_code = o.association_code and i.intervention_code = o.intervention_code and i.is_current "
         "where o.association_code = ? and o.period_type = ? and o.period_label = ? and o.measure_window = 'in_period' "
         "order by o.intervention_code",
@@ -833,7 +833,7 @@ def board_figures(snap: Snapshot, association: str, spec: str) -> dict:
         interventions.append(
             {
                 "code": r["intervention_code"],
-                "name": r.get("namn") or r["intervention_code"],
+                "name": r.get("intervention_name") or r["intervention_code"],
                 "completeness": r["completeness_status"],
                 "participants": snap.count(r, "participants"),
                 "entrants": snap.count(r, "entrants"),
@@ -947,13 +947,13 @@ def _volume(snap: Snapshot, association: str, period: Period) -> dict:
     """Count-only interventions: their counts are published only in internal reports (there is no
     public table of them, and a report never suppresses on its own)."""
     names = snap.rows(
-        "select intervention_code, namn from marts.dim_intervention where association_code = ? and is_current "
-        "and matmetod = 'VOLYM' order by intervention_code",
+        "select intervention_code, intervention_name from marts.dim_intervention where association_code = ? and is_current "
+        "and measurement_method = 'VOLYM' order by intervention_code",
         [association],
     )
     if not snap.internal:
         return {
-            "rows": [{"name": n["namn"], "counts": None} for n in names],
+            "rows": [{"name": n["intervention_name"], "counts": None} for n in names],
             "note": "Antal publiceras bara i internt underlag.",
         }
     out = []
@@ -967,7 +967,7 @@ def _volume(snap: Snapshot, association: str, period: Period) -> dict:
         )
         out.append(
             {
-                "name": n["namn"],
+                "name": n["intervention_name"],
                 "counts": [
                     {
                         "label": snap.label("kon", c["sex"]),
@@ -1008,7 +1008,7 @@ def county_figures(snap: Snapshot, spec: str) -> dict:
                 }
             )
     rows = snap.rows(
-        f"select o.*, i.namn, a.association_name from {snap.report('rpt_outcomes_by_period')} o "
+        f"select o.*, i.intervention_name, a.association_name from {snap.report('rpt_outcomes_by_period')} o "
         "left join marts.dim_intervention i on i.association_code = o.association_code "
         "and i.intervention_code = o.intervention_code and i.is_current "
         "left join marts.dim_association a on a.association_code = o.association_code "
@@ -1019,7 +1019,7 @@ def county_figures(snap: Snapshot, spec: str) -> dict:
     interventions = [
         {
             "association": r.get("association_name") or r["association_code"],
-            "name": r.get("namn") or r["intervention_code"],
+            "name": r.get("intervention_name") or r["intervention_code"],
             "participants": snap.count(r, "participants"),
             "exits": snap.count(r, "exits"),
             "share_ws": snap.share(r, OUTCOME_SHARES[1]),

@@ -64,12 +64,12 @@ participants as (
         budget_totals.year,
         budget_totals.period_end,
         count(fct_participation.episode_key) as participants_year_to_date,
-        {{ count_where("fct_participation.is_work_or_studies and " ~ kpi_is_exited_in('fct_participation.slutdatum', 'make_date(budget_totals.year, 1, 1)', 'budget_totals.period_end')) }} as exits_to_work_or_studies_year_to_date
+        {{ count_where("fct_participation.is_work_or_studies and " ~ kpi_is_exited_in('fct_participation.end_date', 'make_date(budget_totals.year, 1, 1)', 'budget_totals.period_end')) }} as exits_to_work_or_studies_year_to_date
     from budget_totals
     left join fct_participation
         on budget_totals.association_code = fct_participation.association_code
         and budget_totals.intervention_code = fct_participation.intervention_code
-        and {{ kpi_is_active_during('fct_participation.startdatum', 'fct_participation.slutdatum', 'make_date(budget_totals.year, 1, 1)', 'budget_totals.period_end') }}
+        and {{ kpi_is_active_during('fct_participation.start_date', 'fct_participation.end_date', 'make_date(budget_totals.year, 1, 1)', 'budget_totals.period_end') }}
     group by budget_totals.association_code, budget_totals.intervention_code, budget_totals.year, budget_totals.period_end
 ),
 
