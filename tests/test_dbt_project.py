@@ -517,7 +517,9 @@ def test_public_suppression(built_warehouse):
 
 
 def test_dimensions(built_warehouse):
-    counts = built_warehouse.execute("select count(*), count(distinct county_code) from marts.dim_municipality").fetchone()
+    counts = built_warehouse.execute(
+        "select count(*), count(distinct county_code) from marts.dim_municipality"
+    ).fetchone()
     assert counts == (290, 21)
     assert (
         built_warehouse.execute(

@@ -687,9 +687,7 @@ def test_pathways_with_known_answers(synthetic):
 def _expected(episodes: list[dict], start: dt.date, end: dt.date, window: str) -> dict:
     """Straightforward counts over fct_participation rows for one period and window."""
     first = dt.date.min if window == "to_date" else start
-    participants = [
-        e for e in episodes if e["start_date"] <= end and (e["end_date"] is None or e["end_date"] >= first)
-    ]
+    participants = [e for e in episodes if e["start_date"] <= end and (e["end_date"] is None or e["end_date"] >= first)]
     exits = [e for e in participants if e["end_date"] is not None and e["end_date"] <= end]
     months = [Decimal(e["months_in_intervention"]) for e in exits]
     return {

@@ -359,7 +359,9 @@ def _intervention_meta(snap: Snapshot, association: str, intervention: str) -> d
         "name": row.get("intervention_name") or intervention,
         "parties": [_party(snap, p) for p in str(row.get("lead_organisation") or "").split("+") if p],
         "inriktning": row.get("focus"),
-        "target_group": ", ".join(snap.label("malgrupp", m) for m in str(row.get("target_group") or "").split("+") if m),
+        "target_group": ", ".join(
+            snap.label("malgrupp", m) for m in str(row.get("target_group") or "").split("+") if m
+        ),
         "method": row.get("measurement_method"),
         "start": fmt_date(_to_date(row.get("start_date"))),
         "end": fmt_date(_to_date(row.get("end_date"))) if row.get("end_date") is not None else "tills vidare",
