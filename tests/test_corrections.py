@@ -45,7 +45,7 @@ def episodes(county) -> list[tuple]:
     from ingestion.warehouse.build import dbt
 
     dbt(county.settings, "run", "--select", "+fct_participation")  # the real incremental path (build queue)
-    return query(county, "select person_key, startdatum from marts.fct_participation order by all")
+    return query(county, "select person_key, start_date from marts.fct_participation order by all")
 
 
 def verdict(county, file_name: str) -> dict:

@@ -452,7 +452,7 @@ def test_supersession_and_felreg(built_warehouse):
     # k0 ended only in the 2016H1 delivery: the latest period wins.
     assert (
         built_warehouse.execute(
-            "select avslutsanledning from marts.fct_participation where person_key = 'k0' and intervention_code = 'AVESTA'"
+            "select exit_reason from marts.fct_participation where person_key = 'k0' and intervention_code = 'AVESTA'"
         ).fetchone()[0]
         == "AVBROTT"
     )
@@ -460,12 +460,12 @@ def test_supersession_and_felreg(built_warehouse):
 
 def test_budget_difference_mismatch(built_warehouse):
     row = built_warehouse.execute("""
-        select differens_reported, differens_computed, difference_mismatch
-        from marts.fct_budget where intervention_code = 'AVESTA' and kostnadsslag = 'PERSONAL'
+        select difference_reported, difference_computed, difference_mismatch
+        from marts.fct_budget where intervention_code = 'AVESTA' and cost_type = 'PERSONAL'
     """).fetchone()
     assert (float(row[0]), float(row[1]), row[2]) == (955000.0, 956000.0, True)
     outcome = built_warehouse.execute("""
-        select budget, beviljat, budget_differs_from_beviljat
+        select budget, granted, budget_differs_from_granted
         from marts.rpt_budget_outcome where intervention_code = 'AVESTA'
     """).fetchone()
     assert (float(outcome[0]), float(outcome[1]), outcome[2]) == (2100000.0, 2000000.0, True)
@@ -485,7 +485,7 @@ def test_funding_rule(built_warehouse):
 
 def test_intervention_history(built_warehouse):
     rows = built_warehouse.execute("""
-        select platser, valid_from, valid_to, is_current from marts.dim_intervention
+        select places, valid_from, valid_to, is_current from marts.dim_intervention
         where intervention_code = 'AVESTA' order by version_number
     """).fetchall()
     assert rows == [(20, dt.date(2016, 1, 1), dt.date(2016, 4, 30), False), (25, dt.date(2016, 5, 1), None, True)]
@@ -517,11 +517,13 @@ def test_public_suppression(built_warehouse):
 
 
 def test_dimensions(built_warehouse):
-    counts = built_warehouse.execute("select count(*), count(distinct lanskod) from marts.dim_municipality").fetchone()
+    counts = built_warehouse.execute(
+        "select count(*), count(distinct county_code) from marts.dim_municipality"
+    ).fetchone()
     assert counts == (290, 21)
     assert (
         built_warehouse.execute(
-            "select association_code from marts.dim_municipality where kommunkod = '2084'"
+            "select association_code from marts.dim_municipality where municipality_code = '2084'"
         ).fetchone()[0]
         == "SODRA"
     )

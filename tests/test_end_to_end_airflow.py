@@ -234,28 +234,28 @@ def test_avesta_figures_come_out_of_the_marts(county_run):
     sexes = dict(
         query(
             county_run,
-            """select kon, count(*) from marts.fct_participation
-        where association_code = 'SODRA' and intervention_code = 'AVESTA' and startdatum <= date '2016-06-30'
-        group by kon""",
+            """select sex, count(*) from marts.fct_participation
+        where association_code = 'SODRA' and intervention_code = 'AVESTA' and start_date <= date '2016-06-30'
+        group by sex""",
         )
     )
     assert sexes == {"K": 30, "M": 27}
     referrers = dict(
         query(
             county_run,
-            """select remittent, count(*) from marts.fct_participation
-        where association_code = 'SODRA' and intervention_code = 'AVESTA' and startdatum <= date '2016-06-30'
-        group by remittent""",
+            """select referrer, count(*) from marts.fct_participation
+        where association_code = 'SODRA' and intervention_code = 'AVESTA' and start_date <= date '2016-06-30'
+        group by referrer""",
         )
     )
     assert referrers == {"KOMMUN": 25, "FK": 21, "REGION": 8, "AF": 3}
     support = dict(
         query(
             county_run,
-            """select case when forsorjning_fore = 'FBS' then 'socialtjänst'
-            when forsorjning_fore in ('SJP', 'AKE', 'SJE') then 'FK' else 'annan' end, count(*)
+            """select case when support_before = 'FBS' then 'socialtjänst'
+            when support_before in ('SJP', 'AKE', 'SJE') then 'FK' else 'annan' end, count(*)
         from marts.fct_participation
-        where association_code = 'SODRA' and intervention_code = 'AVESTA' and startdatum <= date '2016-06-30'
+        where association_code = 'SODRA' and intervention_code = 'AVESTA' and start_date <= date '2016-06-30'
         group by 1""",
         )
     )
@@ -276,16 +276,16 @@ def test_avesta_budget_gap_to_granted_is_shown(county_run):
     """The report: the budget in the finance system does not match what the board granted."""
     rows = query(
         county_run,
-        """select budget, beviljat, budget_minus_beviljat, budget_differs_from_beviljat
+        """select budget, granted, budget_minus_granted, budget_differs_from_granted
         from marts.rpt_budget_outcome
-        where association_code = 'SODRA' and intervention_code = 'AVESTA' and period_slut = date '2016-06-30'""",
+        where association_code = 'SODRA' and intervention_code = 'AVESTA' and period_end = date '2016-06-30'""",
     )
     assert [(float(a), float(b), float(c), d) for a, b, c, d in rows] == [(2100000.0, 2000000.0, 100000.0, True)]
     personal = query(
         county_run,
-        """select differens_reported, differens_computed, difference_mismatch
+        """select difference_reported, difference_computed, difference_mismatch
         from marts.fct_budget where association_code = 'SODRA' and intervention_code = 'AVESTA'
-          and period_slut = date '2016-06-30' and kostnadsslag = 'PERSONAL'""",
+          and period_end = date '2016-06-30' and cost_type = 'PERSONAL'""",
     )
     assert [(float(a), float(b), c) for a, b, c in personal] == [(955000.0, 956000.0, True)]
 

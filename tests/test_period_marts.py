@@ -106,11 +106,11 @@ def test_avesta_profile_of_the_57(sample):
         sample,
         """select dimension, category, participants from marts.rpt_profile_by_period
         where intervention_code = 'AVESTA' and period_type = 'operating_year' and period_label = '2015/16'
-          and measure_window = 'to_date' and dimension in ('kon', 'remittent')""",
+          and measure_window = 'to_date' and dimension in ('sex', 'referrer')""",
     )
     by = {(r["dimension"], r["category"]): r["participants"] for r in found}
-    assert {k[1]: v for k, v in by.items() if k[0] == "kon"} == {"K": 30, "M": 27}
-    assert {k[1]: v for k, v in by.items() if k[0] == "remittent"} == {"KOMMUN": 25, "FK": 21, "REGION": 8, "AF": 3}
+    assert {k[1]: v for k, v in by.items() if k[0] == "sex"} == {"K": 30, "M": 27}
+    assert {k[1]: v for k, v in by.items() if k[0] == "referrer"} == {"KOMMUN": 25, "FK": 21, "REGION": 8, "AF": 3}
 
 
 def test_vagen_2016_during_the_year_and_to_date(sample):
@@ -146,14 +146,14 @@ def test_participants_during_2016_are_not_the_sum_of_start_years(sample):
     start_years = rows(
         sample,
         """select participants from marts.rpt_participant_profile
-        where intervention_code = 'AVESTA' and dimension = 'kon'""",
+        where intervention_code = 'AVESTA' and dimension = 'sex'""",
     )
     assert sum(r["participants"] for r in start_years) == 69
     profile = rows(
         sample,
         """select category, participants, entrants, participants_total from marts.rpt_profile_by_period
         where intervention_code = 'AVESTA' and period_type = 'year' and period_label = '2016'
-          and measure_window = 'in_period' and dimension = 'kon'""",
+          and measure_window = 'in_period' and dimension = 'sex'""",
     )
     assert sum(r["participants"] for r in profile) == 66 and {r["participants_total"] for r in profile} == {66}
     assert sum(r["entrants"] for r in profile) == during["entrants"]
@@ -192,7 +192,7 @@ def test_quarantined_delivery_shows_as_quarantined_not_as_a_missing_row(sample):
     cost = one(
         sample,
         """select cost_per_participant, cost_per_participant_null_reason, participant_data_through
-        from marts.rpt_budget_outcome where intervention_code = 'KRAFTEN' and period_slut = date '2016-12-31'""",
+        from marts.rpt_budget_outcome where intervention_code = 'KRAFTEN' and period_end = date '2016-12-31'""",
     )
     assert cost == {
         "cost_per_participant": None,
@@ -258,9 +258,9 @@ def test_cost_per_participant_by_period(sample):
     )
     full_2015 = one(
         sample,
-        """select utfall from marts.rpt_budget_outcome
-        where intervention_code = 'AVESTA' and period_slut = date '2015-12-31'""",
-    )["utfall"]
+        """select actual from marts.rpt_budget_outcome
+        where intervention_code = 'AVESTA' and period_end = date '2015-12-31'""",
+    )["actual"]
     assert row["actual_cost"] == full_2015 + 988000
     assert row["participants"] == 57 and row["cost_per_participant_null_reason"] is None
     assert float(row["cost_per_participant"]) == pytest.approx(float(row["actual_cost"]) / 57, abs=0.01)
@@ -314,13 +314,13 @@ def test_skelleftea_support_at_start_and_at_exit(skelleftea):
 def test_skelleftea_education_and_time_in_intervention(skelleftea):
     education = {
         r["category"]: round(float(r["share_of_participants"]), 2)
-        for r in _year_2014(skelleftea, "rpt_profile_by_period", "dimension = 'utbildning'")
+        for r in _year_2014(skelleftea, "rpt_profile_by_period", "dimension = 'education'")
     }
     assert education == {"FORGYMNASIAL": 0.57, "GYMNASIAL": 0.43}
     months = {
         r["age_band"]: float(r["avg_months_in_intervention"])
         for r in _year_2014(
-            skelleftea, "rpt_time_in_intervention_by_period", "age_band_scheme = 'young_adults' and kon = 'ALL'"
+            skelleftea, "rpt_time_in_intervention_by_period", "age_band_scheme = 'young_adults' and sex = 'ALL'"
         )
     }
     assert months["ALL"] == pytest.approx(12.5, abs=0.3)
@@ -329,7 +329,7 @@ def test_skelleftea_education_and_time_in_intervention(skelleftea):
     exits = {
         r["age_band"]: r["exits"]
         for r in _year_2014(
-            skelleftea, "rpt_time_in_intervention_by_period", "age_band_scheme = 'young_adults' and kon = 'ALL'"
+            skelleftea, "rpt_time_in_intervention_by_period", "age_band_scheme = 'young_adults' and sex = 'ALL'"
         )
     }
     assert exits == {"16-23": 70, "24-29": 30, "ALL": 100}
@@ -687,16 +687,14 @@ def test_pathways_with_known_answers(synthetic):
 def _expected(episodes: list[dict], start: dt.date, end: dt.date, window: str) -> dict:
     """Straightforward counts over fct_participation rows for one period and window."""
     first = dt.date.min if window == "to_date" else start
-    participants = [
-        e for e in episodes if e["startdatum"] <= end and (e["slutdatum"] is None or e["slutdatum"] >= first)
-    ]
-    exits = [e for e in participants if e["slutdatum"] is not None and e["slutdatum"] <= end]
+    participants = [e for e in episodes if e["start_date"] <= end and (e["end_date"] is None or e["end_date"] >= first)]
+    exits = [e for e in participants if e["end_date"] is not None and e["end_date"] <= end]
     months = [Decimal(e["months_in_intervention"]) for e in exits]
     return {
         "participants": len(participants),
-        "carried_in": sum(1 for e in participants if e["startdatum"] < first),
-        "entrants": sum(1 for e in participants if e["startdatum"] >= first),
-        "active_at_period_end": sum(1 for e in participants if e["slutdatum"] is None or e["slutdatum"] > end),
+        "carried_in": sum(1 for e in participants if e["start_date"] < first),
+        "entrants": sum(1 for e in participants if e["start_date"] >= first),
+        "active_at_period_end": sum(1 for e in participants if e["end_date"] is None or e["end_date"] > end),
         "exits": len(exits),
         "early_dropouts": sum(1 for e in exits if e["is_early_dropout"]),
         "exits_to_work_studies_rehab": sum(1 for e in exits if e["is_work_studies_rehab"]),
@@ -706,7 +704,7 @@ def _expected(episodes: list[dict], start: dt.date, end: dt.date, window: str) -
         if months
         else None,
         "median_months_in_intervention": statistics.median(months) if months else None,
-        "kon": {k: sum(1 for e in participants if e["kon"] == k) for k in {e["kon"] for e in participants}},
+        "kon": {k: sum(1 for e in participants if e["sex"] == k) for k in {e["sex"] for e in participants}},
     }
 
 
@@ -717,7 +715,7 @@ def synthetic_figures(synthetic):
         episodes.setdefault((e["association_code"], e["intervention_code"]), []).append(e)
     outcomes = rows(synthetic, "select * from marts.rpt_outcomes_by_period order by outcome_period_key")
     profile = {}
-    for r in rows(synthetic, "select * from marts.rpt_profile_by_period where dimension = 'kon'"):
+    for r in rows(synthetic, "select * from marts.rpt_profile_by_period where dimension = 'sex'"):
         profile.setdefault((r["period_key"], r["measure_window"]), {})[r["category"]] = r["participants"]
     return episodes, outcomes, profile
 
@@ -755,9 +753,9 @@ def test_the_property_test_sees_boundaries_and_both_windows(synthetic_figures):
     day, same-day episodes, and periods whose two windows differ."""
     episodes, outcomes, _ = synthetic_figures
     avesta = episodes[("SODRA", "AVESTA")]
-    assert any(e["slutdatum"] and e["slutdatum"].day == 1 for e in avesta)
-    assert any(e["slutdatum"] and (e["slutdatum"] + dt.timedelta(days=1)).day == 1 for e in avesta)
-    assert any(e["slutdatum"] == e["startdatum"] for e in avesta)
+    assert any(e["end_date"] and e["end_date"].day == 1 for e in avesta)
+    assert any(e["end_date"] and (e["end_date"] + dt.timedelta(days=1)).day == 1 for e in avesta)
+    assert any(e["end_date"] == e["start_date"] for e in avesta)
     pairs = {}
     for r in outcomes:
         pairs.setdefault(r["period_key"], {})[r["measure_window"]] = r["participants"]

@@ -85,19 +85,19 @@ def test_77_percent_to_work_studies_or_activity_compensation(marts):
 def test_education_and_time_in_intervention(marts):
     education = dict(
         marts.execute("""
-        select utbildning, round(count(*) * 1.0 / sum(count(*)) over (), 2)
-        from marts.fct_participation where association_code = 'SKEL' group by utbildning""").fetchall()
+        select education, round(count(*) * 1.0 / sum(count(*)) over (), 2)
+        from marts.fct_participation where association_code = 'SKEL' group by education""").fetchall()
     )
     assert {k: float(v) for k, v in education.items()} == {"FORGYMNASIAL": 0.57, "GYMNASIAL": 0.43}
     months = dict(
         marts.execute("""
         select case when age_at_start <= 23 then '16-23' else '24-29' end, avg(months_in_intervention)
         from marts.fct_participation
-        where association_code = 'SKEL' and slutdatum between date '2014-01-01' and date '2014-12-31'
+        where association_code = 'SKEL' and end_date between date '2014-01-01' and date '2014-12-31'
         group by 1""").fetchall()
     )
     overall = marts.execute("""select avg(months_in_intervention) from marts.fct_participation
-        where association_code = 'SKEL' and slutdatum between date '2014-01-01' and date '2014-12-31'""").fetchone()[0]
+        where association_code = 'SKEL' and end_date between date '2014-01-01' and date '2014-12-31'""").fetchone()[0]
     assert float(overall) == pytest.approx(12.5, abs=0.3)
     assert float(months["16-23"]) == pytest.approx(11, abs=0.3)
     assert float(months["24-29"]) == pytest.approx(16, abs=0.3)
@@ -105,6 +105,6 @@ def test_education_and_time_in_intervention(marts):
 
 def test_board_granted_amount_is_shown(marts):
     """The board granted 550 000 SEK for 2014-07-01 – 2014-12-31; the file's budget matches it."""
-    rows = marts.execute("""select beviljat, budget_minus_beviljat, budget_differs_from_beviljat
+    rows = marts.execute("""select granted, budget_minus_granted, budget_differs_from_granted
         from marts.rpt_budget_outcome where association_code = 'SKEL' and intervention_code = 'ATORG'""").fetchall()
     assert [(float(a), float(b), c) for a, b, c in rows] == [(550000.0, 0.0, False)]

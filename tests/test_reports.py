@@ -421,18 +421,18 @@ def test_avesta_internal_report_shows_age_mean_range_age_by_sex_and_stays(avesta
         published_sample,
         "select dimension, category, participants, participants_women, participants_men, avg_age_at_start, "
         "avg_age_at_start_total, min_age_at_start_total, max_age_at_start_total from marts.rpt_profile_by_period "
-        f"where {window} and dimension in ('kon', 'age_band') order by dimension, category",
+        f"where {window} and dimension in ('sex', 'age_band') order by dimension, category",
     )
     avg, youngest, oldest = profile[0][6], profile[0][7], profile[0][8]
     # the facts, counted without the marts' running totals: everyone active on a day of the year
     n, mean, low, high, women = _marts(
         published_sample,
-        "select count(*), avg(age_at_start), min(age_at_start), max(age_at_start), count(*) filter (where kon = 'K') "
-        "from marts.fct_participation where intervention_code = 'AVESTA' and startdatum <= date '2016-06-30' "
-        "and (slutdatum is null or slutdatum >= date '2015-07-01')",
+        "select count(*), avg(age_at_start), min(age_at_start), max(age_at_start), count(*) filter (where sex = 'K') "
+        "from marts.fct_participation where intervention_code = 'AVESTA' and start_date <= date '2016-06-30' "
+        "and (end_date is null or end_date >= date '2015-07-01')",
     )[0]
     assert (n, youngest, oldest) == (57, low, high) and float(avg) == pytest.approx(mean, abs=0.005)
-    by_sex = {r[1]: r for r in profile if r[0] == "kon"}
+    by_sex = {r[1]: r for r in profile if r[0] == "sex"}
     assert by_sex["K"][2] == by_sex["K"][3] == women and by_sex["M"][4] == by_sex["M"][2]
     bands = [r for r in profile if r[0] == "age_band"]
     assert sum(r[3] for r in bands) == women and sum(r[2] for r in bands) == n
@@ -451,12 +451,12 @@ def test_avesta_internal_report_shows_age_mean_range_age_by_sex_and_stays(avesta
         published_sample,
         "select exits, exits_stay_0_3, exits_stay_3_6, exits_stay_6_12, exits_stay_12_18, exits_stay_18_24, "
         "exits_stay_over_24 from marts.rpt_time_in_intervention_by_period "
-        f"where {window} and age_band_scheme = 'standard' and kon = 'ALL' and age_band = 'ALL'",
+        f"where {window} and age_band_scheme = 'standard' and sex = 'ALL' and age_band = 'ALL'",
     )[0]
     facts = _marts(
         published_sample,
         "select months_in_intervention from marts.fct_participation where intervention_code = 'AVESTA' "
-        "and slutdatum between date '2015-07-01' and date '2016-06-30'",
+        "and end_date between date '2015-07-01' and date '2016-06-30'",
     )
     edges = [(0, 3), (3, 6), (6, 12), (12, 18), (18, 24), (24, 10**6)]
     counted = [sum(1 for (m,) in facts if (lo == 0 or m > lo) and m <= hi) for lo, hi in edges]
@@ -481,7 +481,7 @@ def test_stays_beyond_the_registers_maximum(published_sample):
     ((exits, longer),) = _marts(
         published_sample,
         "select count(*), count(*) filter (where months_in_intervention > 12) from marts.fct_participation "
-        "where intervention_code = 'VAGEN' and slutdatum between date '2016-01-01' and date '2016-06-30'",
+        "where intervention_code = 'VAGEN' and end_date between date '2016-01-01' and date '2016-06-30'",
     )
     assert beyond["target"] == 12 and beyond["exits"]["v"] == longer == 3 and beyond["with_target"]["v"] == exits
     assert f"Längre än insatsens maxtid (12 månader): 3 av {exits} avslutade under perioden." in texts(

@@ -141,7 +141,7 @@ def test_sample_vagen_2016_against_krus_targets(sample):
     months = sample.execute(
         """select max(months_in_intervention) from marts.fct_participation
         where association_code = 'MITT' and intervention_code = 'VAGEN'
-          and slutdatum between date '2016-01-01' and date '2016-12-31' and exit_category <> 'excluded'"""
+          and end_date between date '2016-01-01' and date '2016-12-31' and exit_category <> 'excluded'"""
     ).fetchone()[0]
     assert longest["target_value"] == 12 and longest["actual_value"] == months > 12
     assert longest["met"] is False and longest["note"] is None

@@ -1,8 +1,8 @@
 {#- ===========================================================================
     Period figures without an episode x period table.
 
-    Each episode is an entry event (startdatum) and, once ended, an exit event
-    (slutdatum); int_episode_periods gives the first day of the period each falls in, for
+    Each episode is an entry event (start_date) and, once ended, an exit event
+    (end_date); int_episode_periods gives the first day of the period each falls in, for
     every period type (period_start_of). period_events() counts the events per
     (intervention, period type, period) - an equality join on the period's first day - and
     the reports add them up over the periods in order (running_total). For a period

@@ -7,15 +7,15 @@
 with fct_budget as (
     select * from {{ ref('fct_budget') }}
     where association_code = 'SODRA' and intervention_code = 'AVESTA'
-      and kostnadsslag = 'PERSONAL' and period_slut = cast('2016-06-30' as date)
+      and cost_type = 'PERSONAL' and period_end = cast('2016-06-30' as date)
 )
 
 select *
 from fct_budget
 where not (
     budget = 1775000
-    and utfall = 819000
-    and differens_reported = 955000
-    and differens_computed = 956000
+    and actual = 819000
+    and difference_reported = 955000
+    and difference_computed = 956000
     and difference_mismatch
 )

@@ -68,7 +68,7 @@ missing_row as (
         cast(null as bigint) as active_at_period_end,
         cast(null as bigint) as exits_excl_dropouts,
         cast(null as decimal(18, 4)) as share_work_studies_rehab
-    where exists (select 1 from fct_participation where startdatum <= cast('2016-06-30' as date))
+    where exists (select 1 from fct_participation where start_date <= cast('2016-06-30' as date))
       and not exists (select 1 from as_of)
 ),
 

@@ -13,28 +13,28 @@ with rpt_intervention_outcomes_by_group as (
 fct_participation as (
     select * from {{ ref('fct_participation') }}
     where association_code = 'SODRA' and intervention_code = 'AVESTA'
-      and startdatum <= cast('2016-06-30' as date)
+      and start_date <= cast('2016-06-30' as date)
 ),
 
 expected as (
-    select 'kon' as dimension, 'K' as category, 30 as expected_count
-    union all select 'kon', 'M', 27
-    union all select 'remittent', 'KOMMUN', 25
-    union all select 'remittent', 'FK', 21
-    union all select 'remittent', 'REGION', 8
-    union all select 'remittent', 'AF', 3
+    select 'sex' as dimension, 'K' as category, 30 as expected_count
+    union all select 'sex', 'M', 27
+    union all select 'referrer', 'KOMMUN', 25
+    union all select 'referrer', 'FK', 21
+    union all select 'referrer', 'REGION', 8
+    union all select 'referrer', 'AF', 3
 ),
 
 by_sex as (
-    select 'kon' as dimension, kon as category, sum(enrolled_to_date) as actual_count
+    select 'sex' as dimension, sex as category, sum(enrolled_to_date) as actual_count
     from rpt_intervention_outcomes_by_group
-    group by kon
+    group by sex
 ),
 
 by_referrer as (
-    select 'remittent' as dimension, remittent as category, count(*) as actual_count
+    select 'referrer' as dimension, referrer as category, count(*) as actual_count
     from fct_participation
-    group by remittent
+    group by referrer
 ),
 
 actual as (

@@ -73,7 +73,7 @@ def interventions(settings: Settings) -> list[Intervention]:
         settings,
         """
         with known as (
-            select association_code, intervention_code, namn, lower(trim(agare_epost)) as owner
+            select association_code, intervention_code, intervention_name as namn, lower(trim(owner_email)) as owner
             from marts.dim_intervention where is_current
             union
             select distinct association_code, intervention_code, null, null

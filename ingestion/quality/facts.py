@@ -59,7 +59,7 @@ PARTICIPATION_SQL = """
         select episode_key, source_row, delivery_period_end from intermediate.int_participation_episodes
     ),
     dim_intervention as (
-        select association_code, intervention_code, inriktning, matmetod
+        select association_code, intervention_code, focus as inriktning, measurement_method as matmetod
         from marts.dim_intervention
         where is_current
     ),
@@ -72,8 +72,10 @@ PARTICIPATION_SQL = """
             fct_participation.episode_key, fct_participation.delivery_id, int_participation_episodes.source_row,
             fct_participation.association_code, fct_participation.intervention_code,
             fct_participation.delivered_period as period, int_participation_episodes.delivery_period_end,
-            fct_participation.person_key, fct_participation.is_anonymous, fct_participation.startdatum,
-            fct_participation.slutdatum, dim_intervention.inriktning, dim_intervention.matmetod
+            fct_participation.person_key, fct_participation.is_anonymous,
+            -- the contract's names from here on: the owner's warning names the columns of the delivery
+            fct_participation.start_date as startdatum, fct_participation.end_date as slutdatum,
+            dim_intervention.inriktning, dim_intervention.matmetod
         from fct_participation
         inner join int_participation_episodes using (episode_key)
         left join dim_intervention using (association_code, intervention_code)

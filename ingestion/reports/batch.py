@@ -120,7 +120,7 @@ def scheduled_jobs(snap: Snapshot, period_types: tuple[str, ...] = SCHEDULED_PER
     periods = snap.rows(
         "select distinct c.association_code, c.intervention_code, c.period_type, c.period_label, c.period_end "
         "from marts.period_completeness c join marts.dim_intervention i on i.association_code = c.association_code "
-        "and i.intervention_code = c.intervention_code and i.is_current and i.matmetod = 'PERSON' "
+        "and i.intervention_code = c.intervention_code and i.is_current and i.measurement_method = 'PERSON' "
         f"where c.period_type in ({placeholders}) and c.data_through >= c.period_end "
         "order by c.period_end, c.association_code, c.intervention_code",
         list(period_types),

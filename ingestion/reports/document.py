@@ -25,10 +25,10 @@ NINE_COLUMNS = [
     ("active_at_period_end", "Aktiva vid periodslut"),
 ]
 DIMENSION_TITLES = {
-    "utbildning": "Utbildning",
-    "tid_offentlig_forsorjning": "Tid med offentlig försörjning före start",
-    "forsorjning_fore": "Försörjning vid start",
-    "remittent": "Remittent",
+    "education": "Utbildning",
+    "time_on_public_support": "Tid med offentlig försörjning före start",
+    "support_before": "Försörjning vid start",
+    "referrer": "Remittent",
 }
 
 
@@ -146,8 +146,8 @@ def intervention_blocks(f: dict, png: bool = False) -> list[dict]:
         }
     )
     profile = f["profile"]
-    if profile["kon"]:
-        blocks.append(_profile_table("Kön", profile["kon"]))
+    if profile["sex"]:
+        blocks.append(_profile_table("Kön", profile["sex"]))
     if profile["age_band"]:
         blocks.append(_profile_table("Ålder vid start", profile["age_band"]))
         blocks.append(

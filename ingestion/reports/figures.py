@@ -73,13 +73,13 @@ OUTCOME_COUNTS = (
 )
 OUTCOME_SHARES = ("share_of_exits_excl_dropouts_to_work_studies_rehab", "share_of_exits_to_work_or_studies")
 OUTCOME_MONTHS = ("avg_months_in_intervention", "median_months_in_intervention")
-PROFILE_DIMENSIONS = ("kon", "age_band", "utbildning", "tid_offentlig_forsorjning", "forsorjning_fore", "remittent")
-DIMENSION_CODE_LIST = {
-    "kon": "kon",
-    "utbildning": "utbildning",
-    "tid_offentlig_forsorjning": "tid_offentlig_forsorjning",
-    "forsorjning_fore": "forsorjning",
-    "remittent": "remittent",
+PROFILE_DIMENSIONS = ("sex", "age_band", "education", "time_on_public_support", "support_before", "referrer")
+DIMENSION_CODE_LIST = {  # the profile mart's dimension (a fct_participation column) -> the contract's code list
+    "sex": "kon",
+    "education": "utbildning",
+    "time_on_public_support": "tid_offentlig_forsorjning",
+    "support_before": "forsorjning",
+    "referrer": "remittent",
 }
 
 
@@ -433,15 +433,17 @@ def _intervention_meta(snap: Snapshot, association: str, intervention: str) -> d
     row = rows[0]
     return {
         "code": intervention,
-        "name": row.get("namn") or intervention,
-        "parties": [_party(snap, p) for p in str(row.get("huvudman") or "").split("+") if p],
-        "inriktning": row.get("inriktning"),
-        "target_group": ", ".join(snap.label("malgrupp", m) for m in str(row.get("malgrupp") or "").split("+") if m),
-        "method": row.get("matmetod"),
-        "start": fmt_date(_to_date(row.get("startdatum"))),
-        "end": fmt_date(_to_date(row.get("slutdatum"))) if row.get("slutdatum") is not None else "tills vidare",
-        "places": _nullable(row.get("platser")),
-        "planned": _nullable(row.get("planerat_antal")),
+        "name": row.get("intervention_name") or intervention,
+        "parties": [_party(snap, p) for p in str(row.get("lead_organisation") or "").split("+") if p],
+        "inriktning": row.get("focus"),
+        "target_group": ", ".join(
+            snap.label("malgrupp", m) for m in str(row.get("target_group") or "").split("+") if m
+        ),
+        "method": row.get("measurement_method"),
+        "start": fmt_date(_to_date(row.get("start_date"))),
+        "end": fmt_date(_to_date(row.get("end_date"))) if row.get("end_date") is not None else "tills vidare",
+        "places": _nullable(row.get("places")),
+        "planned": _nullable(row.get("planned_participants")),
     }
 
 
@@ -455,8 +457,8 @@ def _party(snap: Snapshot, code: str) -> str:
 
 
 def _municipality(snap: Snapshot, code: str) -> str:
-    rows = snap.rows("select kommun_namn from marts.dim_municipality where kommunkod = ?", [code])
-    return f"{rows[0]['kommun_namn']} kommun" if rows else f"kommun {code}"
+    rows = snap.rows("select municipality_name from marts.dim_municipality where municipality_code = ?", [code])
+    return f"{rows[0]['municipality_name']} kommun" if rows else f"kommun {code}"
 
 
 def _association(snap: Snapshot, association: str) -> dict:
@@ -574,7 +576,7 @@ def _age(snap: Snapshot, key: str, in_period: str, params: list) -> dict | None:
         "select dimension, category, participants, participants_women, participants_men, avg_age_at_start, "
         "avg_age_at_start_total, min_age_at_start_total, max_age_at_start_total "
         f"from marts.rpt_profile_by_period where {key} and {in_period} and measure_window = 'in_period' "
-        "and dimension in ('kon', 'age_band') order by dimension, category",
+        "and dimension in ('sex', 'age_band') order by dimension, category",
         params,
     )
     if not rows:
@@ -592,7 +594,7 @@ def _age(snap: Snapshot, key: str, in_period: str, params: list) -> dict | None:
         "by_sex": [
             {"code": r["category"], "label": snap.label("kon", r["category"]), "avg": years(r["avg_age_at_start"])}
             for r in rows
-            if r["dimension"] == "kon"
+            if r["dimension"] == "sex"
         ],
         "by_band_sex": [
             {
@@ -632,7 +634,7 @@ def _exit_categories(snap: Snapshot, row: dict | None) -> list[dict]:
 def _time_in_intervention(snap: Snapshot, key: str, in_period: str, params: list) -> dict:
     rows = snap.rows(
         f"select * from {snap.report('rpt_time_in_intervention_by_period')} where {key} and {in_period} "
-        "and measure_window = 'in_period' and age_band_scheme = 'standard' order by kon, age_band",
+        "and measure_window = 'in_period' and age_band_scheme = 'standard' order by sex, age_band",
         params,
     )
 
@@ -644,9 +646,9 @@ def _time_in_intervention(snap: Snapshot, key: str, in_period: str, params: list
             "median": snap.months(row, "median_months_in_intervention"),
         }
 
-    by_sex = [entry(r, snap.label("kon", r["kon"])) for r in rows if r["kon"] != "ALL" and r["age_band"] == "ALL"]
-    by_age = [entry(r, _age_label(r["age_band"])) for r in rows if r["kon"] == "ALL" and r["age_band"] != "ALL"]
-    overall_rows = [r for r in rows if r["kon"] == "ALL" and r["age_band"] == "ALL"]
+    by_sex = [entry(r, snap.label("kon", r["sex"])) for r in rows if r["sex"] != "ALL" and r["age_band"] == "ALL"]
+    by_age = [entry(r, _age_label(r["age_band"])) for r in rows if r["sex"] == "ALL" and r["age_band"] != "ALL"]
+    overall_rows = [r for r in rows if r["sex"] == "ALL" and r["age_band"] == "ALL"]
     overall = overall_rows[0] if overall_rows else None
     return {
         "all": entry(overall, "Alla") if overall else None,
@@ -714,15 +716,15 @@ def _transitions(snap: Snapshot, key: str, in_period: str, params: list) -> dict
 def _employment(snap: Snapshot, key: str, in_period: str, params: list) -> list[dict]:
     rows = snap.rows(
         f"select * from {snap.report('rpt_employment_after_exit_by_period')} where {key} and {in_period} "
-        "and measure_window = 'in_period' order by exits desc, sysselsattning_efter",
+        "and measure_window = 'in_period' order by exits desc, employment_after",
         params,
     )
     return [
         {
-            "label": snap.label("sysselsattning", r["sysselsattning_efter"]),
+            "label": snap.label("sysselsattning", r["employment_after"]),
             "exits": snap.count(r, "exits"),
             "full_time": snap.count(r, "exits_full_time"),
-            "avg_extent": snap.months(r, "avg_omfattning_efter"),
+            "avg_extent": snap.months(r, "avg_employment_extent_after"),
             "share": snap.share(r, "share_of_exits"),
         }
         for r in rows
@@ -800,65 +802,65 @@ def _budget(snap: Snapshot, association: str, intervention: str, period: Period)
     """The latest budget delivery whose actuals run to a day within the period (the owner's lines,
     both differences, the forecast), and the board's grant."""
     latest = snap.rows(
-        "select max(period_slut) as slut from marts.fct_budget where association_code = ? and intervention_code = ? "
-        "and period_slut between ? and ?",
+        "select max(period_end) as slut from marts.fct_budget where association_code = ? and intervention_code = ? "
+        "and period_end between ? and ?",
         [association, intervention, period.start, period.end],
     )[0]["slut"]
     if latest is None:
         return None
     lines = snap.rows(
-        "select * from marts.fct_budget where association_code = ? and intervention_code = ? and period_slut = ? "
+        "select * from marts.fct_budget where association_code = ? and intervention_code = ? and period_end = ? "
         "order by source_row",
         [association, intervention, latest],
     )
     total = snap.rows(
         f"select * from {snap.report('rpt_budget_outcome')} where association_code = ? and intervention_code = ? "
-        "and period_slut = ?",
+        "and period_end = ?",
         [association, intervention, latest],
     )
     out_lines, mismatches = [], []
     for line in lines:
-        text = line.get("rad_text") or snap.label("kostnadsslag", line["kostnadsslag"])
+        text = line.get("line_text") or snap.label("kostnadsslag", line["cost_type"])
         out_lines.append(
             {
                 "label": text,
-                "kind": snap.label("kostnadsslag", line["kostnadsslag"]),
+                "kind": snap.label("kostnadsslag", line["cost_type"]),
                 "budget": snap.money(line, "budget"),
-                "actual": snap.money(line, "utfall"),
-                "difference": snap.money(line, "differens_computed"),
-                "reported": snap.money(line, "differens_reported"),
-                "forecast": cell(_nullable(line.get("prognos")), fmt_signed(_nullable(line.get("prognos")))),
+                "actual": snap.money(line, "actual"),
+                "difference": snap.money(line, "difference_computed"),
+                "reported": snap.money(line, "difference_reported"),
+                "forecast": cell(_nullable(line.get("forecast")), fmt_signed(_nullable(line.get("forecast")))),
                 "mismatch": bool(line.get("difference_mismatch")),
             }
         )
         if line.get("difference_mismatch"):
             mismatches.append(
-                f"{text}: leveransen anger differensen {fmt_sek(line['differens_reported'])} kr, men "
-                f"{fmt_sek(line['budget'])} − {fmt_sek(line['utfall'])} = {fmt_sek(line['differens_computed'])} kr."
+                f"{text}: leveransen anger differensen {fmt_sek(line['difference_reported'])} kr, men "
+                f"{fmt_sek(line['budget'])} − {fmt_sek(line['actual'])} = {fmt_sek(line['difference_computed'])} kr."
             )
     summary = None
     if total:
         t = total[0]
         summary = {
             "budget": snap.money(t, "budget"),
-            "actual": snap.money(t, "utfall"),
-            "difference": snap.money(t, "differens_computed"),
-            "reported": snap.money(t, "differens_reported"),
-            "forecast": cell(_nullable(t.get("prognos")), fmt_signed(_nullable(t.get("prognos")))),
-            "granted": snap.money(t, "beviljat"),
-            "budget_minus_granted": snap.money(t, "budget_minus_beviljat"),
-            "differs_from_granted": bool(t.get("budget_differs_from_beviljat")),
+            "actual": snap.money(t, "actual"),
+            "difference": snap.money(t, "difference_computed"),
+            "reported": snap.money(t, "difference_reported"),
+            "forecast": cell(_nullable(t.get("forecast")), fmt_signed(_nullable(t.get("forecast")))),
+            "granted": snap.money(t, "granted"),
+            "budget_minus_granted": snap.money(t, "budget_minus_granted"),
+            "differs_from_granted": bool(t.get("budget_differs_from_granted")),
         }
-        if _nullable(t.get("differens_reported")) is not None and float(t["differens_reported"]) != float(
-            t["differens_computed"]
+        if _nullable(t.get("difference_reported")) is not None and float(t["difference_reported"]) != float(
+            t["difference_computed"]
         ):
             mismatches.append(
-                f"Summa: leveransen anger differensen {fmt_sek(t['differens_reported'])} kr, men "
-                f"{fmt_sek(t['budget'])} − {fmt_sek(t['utfall'])} = {fmt_sek(t['differens_computed'])} kr."
+                f"Summa: leveransen anger differensen {fmt_sek(t['difference_reported'])} kr, men "
+                f"{fmt_sek(t['budget'])} − {fmt_sek(t['actual'])} = {fmt_sek(t['difference_computed'])} kr."
             )
     return {
         "actuals_through": fmt_date(_to_date(latest)),
-        "year": lines[0]["ar"] if lines else None,
+        "year": lines[0]["year"] if lines else None,
         "lines": out_lines,
         "total": summary,
         "mismatches": mismatches,
@@ -969,7 +971,7 @@ def board_figures(snap: Snapshot, association: str, spec: str) -> dict:
     assoc = _association(snap, association)
     period = resolve_period(snap, "association_code = ?", [association], spec, calendar_only=True)
     rows = snap.rows(
-        f"select o.*, i.namn from {snap.report('rpt_outcomes_by_period')} o left join marts.dim_intervention i "
+        f"select o.*, i.intervention_name from {snap.report('rpt_outcomes_by_period')} o left join marts.dim_intervention i "
         "on i.association_code = o.association_code and i.intervention_code = o.intervention_code and i.is_current "
         "where o.association_code = ? and o.period_type = ? and o.period_label = ? and o.measure_window = 'in_period' "
         "order by o.intervention_code",
@@ -981,7 +983,7 @@ def board_figures(snap: Snapshot, association: str, spec: str) -> dict:
         interventions.append(
             {
                 "code": r["intervention_code"],
-                "name": r.get("namn") or r["intervention_code"],
+                "name": r.get("intervention_name") or r["intervention_code"],
                 "completeness": r["completeness_status"],
                 "participants": snap.count(r, "participants"),
                 "entrants": snap.count(r, "entrants"),
@@ -1010,33 +1012,33 @@ def board_figures(snap: Snapshot, association: str, spec: str) -> dict:
 def _latest_budget_total(snap: Snapshot, association: str, intervention: str, period: Period) -> dict | None:
     rows = snap.rows(
         f"select * from {snap.report('rpt_budget_outcome')} where association_code = ? and intervention_code = ? "
-        "and period_slut between ? and ? order by period_slut desc limit 1",
+        "and period_end between ? and ? order by period_end desc limit 1",
         [association, intervention, period.start, period.end],
     )
     if not rows:
         return None
     r = rows[0]
     return {
-        "actuals_through": fmt_date(_to_date(r["period_slut"])),
+        "actuals_through": fmt_date(_to_date(r["period_end"])),
         "budget": snap.money(r, "budget"),
-        "actual": snap.money(r, "utfall"),
-        "difference": snap.money(r, "differens_computed"),
-        "forecast": cell(_nullable(r.get("prognos")), fmt_signed(_nullable(r.get("prognos")))),
-        "granted": snap.money(r, "beviljat"),
+        "actual": snap.money(r, "actual"),
+        "difference": snap.money(r, "difference_computed"),
+        "forecast": cell(_nullable(r.get("forecast")), fmt_signed(_nullable(r.get("forecast")))),
+        "granted": snap.money(r, "granted"),
     }
 
 
 def _funding(snap: Snapshot, association: str, period: Period) -> dict | None:
     latest = snap.rows(
-        "select max(period_slut) as slut from marts.fct_funding where association_code = ? and intervention_code = 'ALL' "
-        "and period_slut between ? and ?",
+        "select max(period_end) as slut from marts.fct_funding where association_code = ? and intervention_code = 'ALL' "
+        "and period_end between ? and ?",
         [association, period.start, period.end],
     )[0]["slut"]
     if latest is None:
         return None
     rows = snap.rows(
-        "select * from marts.fct_funding where association_code = ? and intervention_code = 'ALL' and period_slut = ? "
-        "order by funder_group = 'STAT' desc, funder_group = 'REGION' desc, finansiar",
+        "select * from marts.fct_funding where association_code = ? and intervention_code = 'ALL' and period_end = ? "
+        "order by funder_group = 'STAT' desc, funder_group = 'REGION' desc, funder",
         [association, latest],
     )
     groups: dict[str, dict] = {}
@@ -1055,7 +1057,7 @@ def _funding(snap: Snapshot, association: str, period: Period) -> dict | None:
         "through": fmt_date(_to_date(latest)),
         "parties": [
             {
-                "party": _party(snap, r["finansiar"]),
+                "party": _party(snap, r["funder"]),
                 "amount": cell(float(r["amount"]), fmt_sek(r["amount"])),
                 "share": cell(_nullable(r["share"]), fmt_pct(_nullable(r["share"]))),
             }
@@ -1068,14 +1070,14 @@ def _funding(snap: Snapshot, association: str, period: Period) -> dict | None:
 
 
 def _admin_share(snap: Snapshot, association: str, period: Period) -> dict | None:
-    """Administrative costs (kostnadsslag ADMIN) against all the association's costs, from the latest
+    """Administrative costs (cost_type ADMIN) against all the association's costs, from the latest
     budget deliveries in the period (money, not people)."""
     rows = snap.rows(
-        "with latest as (select intervention_code, max(period_slut) as slut from marts.fct_budget "
-        "where association_code = ? and period_slut between ? and ? group by intervention_code) "
-        "select sum(case when b.kostnadsslag = 'ADMIN' then b.utfall else 0 end) as admin, sum(b.utfall) as total, "
-        "sum(case when b.kostnadsslag = 'ADMIN' then b.budget else 0 end) as admin_budget, sum(b.budget) as total_budget "
-        "from marts.fct_budget b join latest l on l.intervention_code = b.intervention_code and l.slut = b.period_slut "
+        "with latest as (select intervention_code, max(period_end) as slut from marts.fct_budget "
+        "where association_code = ? and period_end between ? and ? group by intervention_code) "
+        "select sum(case when b.cost_type = 'ADMIN' then b.actual else 0 end) as admin, sum(b.actual) as total, "
+        "sum(case when b.cost_type = 'ADMIN' then b.budget else 0 end) as admin_budget, sum(b.budget) as total_budget "
+        "from marts.fct_budget b join latest l on l.intervention_code = b.intervention_code and l.slut = b.period_end "
         "where b.association_code = ?",
         [association, period.start, period.end, association],
     )
@@ -1095,31 +1097,31 @@ def _volume(snap: Snapshot, association: str, period: Period) -> dict:
     """Count-only interventions: their counts are published only in internal reports (there is no
     public table of them, and a report never suppresses on its own)."""
     names = snap.rows(
-        "select intervention_code, namn from marts.dim_intervention where association_code = ? and is_current "
-        "and matmetod = 'VOLYM' order by intervention_code",
+        "select intervention_code, intervention_name from marts.dim_intervention where association_code = ? and is_current "
+        "and measurement_method = 'VOLYM' order by intervention_code",
         [association],
     )
     if not snap.internal:
         return {
-            "rows": [{"name": n["namn"], "counts": None} for n in names],
+            "rows": [{"name": n["intervention_name"], "counts": None} for n in names],
             "note": "Antal publiceras bara i internt underlag.",
         }
     out = []
     for n in names:
         counts = snap.rows(
-            "with latest as (select max(period_slut) as slut from marts.fct_volume where association_code = ? "
-            "and intervention_code = ? and period_slut between ? and ?) "
-            "select kon, sum(antal) as antal from marts.fct_volume, latest where association_code = ? "
-            "and intervention_code = ? and period_slut = latest.slut group by kon order by kon",
+            "with latest as (select max(period_end) as slut from marts.fct_volume where association_code = ? "
+            "and intervention_code = ? and period_end between ? and ?) "
+            "select sex, sum(participant_count) as participant_count from marts.fct_volume, latest where association_code = ? "
+            "and intervention_code = ? and period_end = latest.slut group by sex order by sex",
             [association, n["intervention_code"], period.start, period.end, association, n["intervention_code"]],
         )
         out.append(
             {
-                "name": n["namn"],
+                "name": n["intervention_name"],
                 "counts": [
                     {
-                        "label": snap.label("kon", c["kon"]),
-                        "n": {**cell(int(c["antal"]), fmt_int(c["antal"])), "k": "n"},
+                        "label": snap.label("kon", c["sex"]),
+                        "n": {**cell(int(c["participant_count"]), fmt_int(c["participant_count"])), "k": "n"},
                     }
                     for c in counts
                 ],
@@ -1156,7 +1158,7 @@ def county_figures(snap: Snapshot, spec: str) -> dict:
                 }
             )
     rows = snap.rows(
-        f"select o.*, i.namn, a.association_name from {snap.report('rpt_outcomes_by_period')} o "
+        f"select o.*, i.intervention_name, a.association_name from {snap.report('rpt_outcomes_by_period')} o "
         "left join marts.dim_intervention i on i.association_code = o.association_code "
         "and i.intervention_code = o.intervention_code and i.is_current "
         "left join marts.dim_association a on a.association_code = o.association_code "
@@ -1167,7 +1169,7 @@ def county_figures(snap: Snapshot, spec: str) -> dict:
     interventions = [
         {
             "association": r.get("association_name") or r["association_code"],
-            "name": r.get("namn") or r["intervention_code"],
+            "name": r.get("intervention_name") or r["intervention_code"],
             "participants": snap.count(r, "participants"),
             "exits": snap.count(r, "exits"),
             "share_ws": snap.share(r, OUTCOME_SHARES[1]),

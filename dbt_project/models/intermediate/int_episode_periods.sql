@@ -19,12 +19,12 @@ final as (
         int_intervention_spans.report_end,
         {%- for period_type in period_types() %}
         case
-            when fct_participation.startdatum <= int_intervention_spans.report_end
-                then {{ period_start_of(period_type, 'fct_participation.startdatum', 'int_intervention_spans.operating_year_anchor', 'int_intervention_spans.project_start') }}
+            when fct_participation.start_date <= int_intervention_spans.report_end
+                then {{ period_start_of(period_type, 'fct_participation.start_date', 'int_intervention_spans.operating_year_anchor', 'int_intervention_spans.project_start') }}
         end as entry_{{ period_type }},
         case
-            when fct_participation.slutdatum <= int_intervention_spans.report_end
-                then {{ period_start_of(period_type, 'fct_participation.slutdatum', 'int_intervention_spans.operating_year_anchor', 'int_intervention_spans.project_start') }}
+            when fct_participation.end_date <= int_intervention_spans.report_end
+                then {{ period_start_of(period_type, 'fct_participation.end_date', 'int_intervention_spans.operating_year_anchor', 'int_intervention_spans.project_start') }}
         end as exit_{{ period_type }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from fct_participation

@@ -1,10 +1,10 @@
 {{ config(materialized='table') }}
-{#- One row per person-level intervention (matmetod PERSON, or any intervention that
+{#- One row per person-level intervention (measurement_method PERSON, or any intervention that
     delivered participants): when it started, its operating-year first day, how far its
     accepted participant data reaches (data_through), how far its refused participant
     deliveries reach (quarantined_through), and how far its association has reported
     (participant and register deliveries). The latest of these is the report horizon: the
-    intervention's periods are due up to it (report_end: not past the register's slutdatum,
+    intervention's periods are due up to it (report_end: not past the register's end_date,
     unless participant data goes further). Decided from the deliveries only (never the
     clock), so an incremental build equals a full one. -#}
 with dim_intervention as (
@@ -36,7 +36,7 @@ episodes as (
     select
         association_code,
         intervention_code,
-        min(startdatum) as first_episode_start
+        min(start_date) as first_episode_start
     from fct_participation
     group by association_code, intervention_code
 ),
@@ -75,7 +75,7 @@ association_reported as (
 interventions as (
     select association_code, intervention_code
     from dim_intervention
-    where coalesce(matmetod, 'PERSON') = 'PERSON'
+    where coalesce(measurement_method, 'PERSON') = 'PERSON'
     union
     select association_code, intervention_code
     from episodes
@@ -86,10 +86,10 @@ joined as (
         interventions.association_code,
         interventions.intervention_code,
         dim_intervention.in_register,
-        dim_intervention.namn,
-        coalesce(dim_intervention.rapportering, 'T') as cadence,
-        dim_intervention.startdatum as register_start,
-        dim_intervention.slutdatum as register_end,
+        dim_intervention.intervention_name,
+        coalesce(dim_intervention.reporting, 'T') as cadence,
+        dim_intervention.start_date as register_start,
+        dim_intervention.end_date as register_end,
         episodes.first_episode_start,
         participant_data.data_through,
         refused.quarantined_through,
@@ -139,7 +139,7 @@ final as (
         association_code,
         intervention_code,
         coalesce(in_register, false) as in_register,
-        namn,
+        intervention_name,
         cadence,
         register_start,
         register_end,

@@ -34,8 +34,8 @@ rpt_outcomes_by_period as (
 with_register as (
     select
         rpt_outcomes_by_period.*,
-        dim_intervention.startdatum as intervention_start,
-        dim_intervention.slutdatum as intervention_end,
+        dim_intervention.start_date as intervention_start,
+        dim_intervention.end_date as intervention_end,
         dim_intervention.target_participants_per_year,
         dim_intervention.target_share_work_studies_rehab_percent,
         dim_intervention.target_max_months_in_intervention,

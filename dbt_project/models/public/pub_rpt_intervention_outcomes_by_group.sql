@@ -1,7 +1,7 @@
 {{ config(**finsam_incremental()) }}
 {{ publish_suppressed(
     ref('rpt_intervention_outcomes_by_group'),
-    keys=['outcome_group_key', 'association_code', 'intervention_code', 'period_type', 'period_label', 'period_start', 'period_end', 'kon', 'age_band'],
+    keys=['outcome_group_key', 'association_code', 'intervention_code', 'period_type', 'period_label', 'period_start', 'period_end', 'sex', 'age_band'],
     counts=['enrolled_to_date', 'active_at_period_end', 'new_in_period', 'exits_to_date', 'exits_in_period', 'early_dropouts', 'exits_excl_dropouts', 'exits_to_work', 'to_subsidised_work', 'to_studies', 'to_rehab', 'to_sje_ake', 'to_other', 'exits_to_work_studies_rehab'],
     derived={
         'share_work_studies_rehab': ['exits_to_work_studies_rehab', 'exits_excl_dropouts'],

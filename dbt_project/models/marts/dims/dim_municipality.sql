@@ -28,10 +28,10 @@ coverage as (
 
 final as (
     select
-        municipalities.kommunkod,
-        municipalities.kommun_namn,
-        municipalities.lanskod,
-        municipalities.lan_namn,
+        municipalities.kommunkod as municipality_code,
+        municipalities.kommun_namn as municipality_name,
+        municipalities.lanskod as county_code,
+        municipalities.lan_namn as county_name,
         coverage.association_code,
         coalesce(coverage.covering_associations, 0) as covering_associations
     from municipalities

@@ -1,6 +1,8 @@
 {{ config(**finsam_incremental()) }}
 {#- One row per participant episode; FELREG episodes excluded (see
-    audit_excluded_episodes). -#}
+    audit_excluded_episodes). Columns in English from here on; the export
+    contract's Swedish names (kon, startdatum, avslutsanledning, ...) stay in
+    staging and int_participation_episodes. -#}
 with int_participation_episodes as (
     select * from {{ ref('int_participation_episodes') }}
 ),
@@ -13,24 +15,24 @@ final as (
         intervention_code,
         person_key,
         is_anonymous,
-        kon,
-        fodelsear,
+        kon as sex,
+        fodelsear as birth_year,
         age_at_start,
         age_band,
-        kommun,
-        remittent,
-        startdatum,
-        slutdatum,
+        kommun as municipality_code,
+        remittent as referrer,
+        startdatum as start_date,
+        slutdatum as end_date,
         days_in_intervention,
         months_in_intervention,
-        forsorjning_fore,
-        forsorjning_efter,
-        sysselsattning_fore,
-        sysselsattning_efter_derived as sysselsattning_efter,
-        omfattning_efter,
-        utbildning,
-        tid_offentlig_forsorjning,
-        avslutsanledning,
+        forsorjning_fore as support_before,
+        forsorjning_efter as support_after,
+        sysselsattning_fore as employment_before,
+        sysselsattning_efter_derived as employment_after,
+        omfattning_efter as employment_extent_after,
+        utbildning as education,
+        tid_offentlig_forsorjning as time_on_public_support,
+        avslutsanledning as exit_reason,
         exit_category,
         is_early_dropout,
         is_work_studies_rehab,

@@ -15,22 +15,22 @@ ordered as (
         person_key,
         association_code,
         intervention_code,
-        startdatum,
-        slutdatum,
+        start_date,
+        end_date,
         exit_category,
         row_number() over person_order as episode_number,
         count(*) over (partition by person_key) as episodes_of_person,
         lag(episode_key) over person_order as previous_episode_key,
         lag(association_code) over person_order as previous_association_code,
         lag(intervention_code) over person_order as previous_intervention_code,
-        lag(startdatum) over person_order as previous_startdatum,
-        lag(slutdatum) over person_order as previous_slutdatum,
+        lag(start_date) over person_order as previous_start_date,
+        lag(end_date) over person_order as previous_end_date,
         lag(exit_category) over person_order as previous_exit_category,
         lead(association_code) over person_order as next_association_code,
         lead(intervention_code) over person_order as next_intervention_code,
-        lead(startdatum) over person_order as next_startdatum
+        lead(start_date) over person_order as next_start_date
     from fct_participation
-    window person_order as (partition by person_key order by startdatum, slutdatum nulls last, episode_key)
+    window person_order as (partition by person_key order by start_date, end_date nulls last, episode_key)
 ),
 
 per_person as (
@@ -48,8 +48,8 @@ final as (
         ordered.person_key,
         ordered.association_code,
         ordered.intervention_code,
-        ordered.startdatum,
-        ordered.slutdatum,
+        ordered.start_date,
+        ordered.end_date,
         ordered.exit_category,
         ordered.episode_number,
         ordered.episodes_of_person,
@@ -58,23 +58,23 @@ final as (
         ordered.previous_episode_key,
         ordered.previous_association_code,
         ordered.previous_intervention_code,
-        ordered.previous_slutdatum,
+        ordered.previous_end_date,
         ordered.previous_exit_category,
         case
-            when ordered.previous_slutdatum is not null
-                then {{ dbt.datediff('ordered.previous_slutdatum', 'ordered.startdatum', 'day') }}
+            when ordered.previous_end_date is not null
+                then {{ dbt.datediff('ordered.previous_end_date', 'ordered.start_date', 'day') }}
         end as days_since_previous_exit,
         ordered.previous_episode_key is not null
-            and {{ kpi_is_active_during('ordered.previous_startdatum', 'ordered.previous_slutdatum', 'ordered.startdatum', 'ordered.startdatum') }} as overlaps_previous,
+            and {{ kpi_is_active_during('ordered.previous_start_date', 'ordered.previous_end_date', 'ordered.start_date', 'ordered.start_date') }} as overlaps_previous,
         coalesce(ordered.previous_association_code = ordered.association_code
             and ordered.previous_intervention_code = ordered.intervention_code, false) as is_re_entry,
         coalesce(ordered.previous_association_code <> ordered.association_code, false) as is_cross_association,
         ordered.next_association_code,
         ordered.next_intervention_code,
-        ordered.next_startdatum,
+        ordered.next_start_date,
         case
-            when ordered.slutdatum is not null and ordered.next_startdatum is not null
-                then {{ dbt.datediff('ordered.slutdatum', 'ordered.next_startdatum', 'day') }}
+            when ordered.end_date is not null and ordered.next_start_date is not null
+                then {{ dbt.datediff('ordered.end_date', 'ordered.next_start_date', 'day') }}
         end as days_to_next_start
     from ordered
     inner join per_person

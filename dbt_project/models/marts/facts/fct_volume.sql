@@ -14,10 +14,10 @@ final as (
         {{ finsam_key(['stg_volym.association_code', 'stg_volym.intervention_code']) }} as intervention_key,
         stg_volym.association_code,
         stg_volym.intervention_code,
-        stg_volym.ar,
-        stg_volym.period_slut,
-        stg_volym.kon,
-        stg_volym.antal,
+        stg_volym.ar as year,
+        stg_volym.period_slut as period_end,
+        stg_volym.kon as sex,
+        stg_volym.antal as participant_count,
         stg_volym.period,
         stg_volym.delivery_id
     from stg_volym

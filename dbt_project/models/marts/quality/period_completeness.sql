@@ -2,7 +2,7 @@
     participant data is. A period is due once its association has reported past it (a
     participant or register delivery whose period ends on or after the period's end, or a
     refused delivery of the intervention itself), from the intervention's first day
-    (register startdatum or first episode) to its register slutdatum.
+    (register start_date or first episode) to its register end_date.
 
       complete          accepted participant data reaches the period's end (data_through),
                         and the first delivery that did came by its due date

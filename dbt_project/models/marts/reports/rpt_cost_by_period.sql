@@ -1,9 +1,9 @@
 {#- Cost per participant and per exit to work or studies, per intervention x period (every
     type) x measure window. The actual cost of a window is read from the budget deliveries'
-    actuals (utfall, year to date at period_slut, rpt_budget_outcome):
+    actuals (year to date at period_end, rpt_budget_outcome.actual):
 
       cost of [start, end] = the actuals to `end` in its year
-                           + the full-year actuals (period_slut 31 December) of every earlier
+                           + the full-year actuals (period_end 31 December) of every earlier
                              year from the start's year
                            - the actuals to the day before `start` in its year (0 on 1 January)
 
@@ -18,7 +18,7 @@ with rpt_outcomes_by_period as (
 
 rpt_budget_outcome as (
     select * from {{ ref('rpt_budget_outcome') }}
-    where utfall is not null
+    where actual is not null
 ),
 
 int_intervention_spans as (
@@ -34,9 +34,9 @@ actuals as (
     select
         association_code,
         intervention_code,
-        ar,
-        period_slut,
-        utfall
+        year,
+        period_end,
+        actual
     from rpt_budget_outcome
 ),
 
@@ -45,7 +45,7 @@ full_years as (
         int_intervention_spans.association_code,
         int_intervention_spans.intervention_code,
         int_period_ends.year,
-        actuals.utfall as full_year_actual
+        actuals.actual as full_year_actual
     from int_intervention_spans
     inner join int_period_ends
         on int_period_ends.year between {{ year_of('int_intervention_spans.project_start') }} - 2
@@ -53,8 +53,8 @@ full_years as (
     left join actuals
         on int_intervention_spans.association_code = actuals.association_code
         and int_intervention_spans.intervention_code = actuals.intervention_code
-        and actuals.ar = int_period_ends.year
-        and actuals.period_slut = int_period_ends.period_end
+        and actuals.year = int_period_ends.year
+        and actuals.period_end = int_period_ends.period_end
 ),
 
 years_running as (
@@ -88,10 +88,10 @@ windows as (
 costed as (
     select
         windows.*,
-        at_end.utfall as actual_to_end,
+        at_end.actual as actual_to_end,
         case
             when {{ month_of('windows.cost_from') }} = 1 and extract(day from windows.cost_from) = 1 then 0
-            else before_start.utfall
+            else before_start.actual
         end as actual_before_start,
         {{ year_of('windows.period_end') }} - {{ year_of('windows.cost_from') }} as full_years_needed,
         years_before_end.full_years_to_year - years_before_start.full_years_to_year as full_years_found,
@@ -100,12 +100,12 @@ costed as (
     left join actuals as at_end
         on windows.association_code = at_end.association_code
         and windows.intervention_code = at_end.intervention_code
-        and at_end.period_slut = windows.period_end
+        and at_end.period_end = windows.period_end
     left join actuals as before_start
         on windows.association_code = before_start.association_code
         and windows.intervention_code = before_start.intervention_code
-        and before_start.period_slut = {{ add_days('windows.cost_from', -1) }}
-        and before_start.ar = {{ year_of('windows.cost_from') }}
+        and before_start.period_end = {{ add_days('windows.cost_from', -1) }}
+        and before_start.year = {{ year_of('windows.cost_from') }}
     left join years_running as years_before_end
         on windows.association_code = years_before_end.association_code
         and windows.intervention_code = years_before_end.intervention_code

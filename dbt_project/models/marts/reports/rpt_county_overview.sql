@@ -16,8 +16,8 @@ int_period_ends as (
 
 bounds as (
     select
-        min({{ year_of('startdatum') }}) as first_year,
-        max({{ year_of('coalesce(slutdatum, startdatum)') }}) as last_year
+        min({{ year_of('start_date') }}) as first_year,
+        max({{ year_of('coalesce(end_date, start_date)') }}) as last_year
     from fct_participation
 ),
 
@@ -39,7 +39,7 @@ active as (
         years.period_end
     from fct_participation
     inner join years
-        on {{ kpi_is_active_during('fct_participation.startdatum', 'fct_participation.slutdatum', 'years.period_start', 'years.period_end') }}
+        on {{ kpi_is_active_during('fct_participation.start_date', 'fct_participation.end_date', 'years.period_start', 'years.period_end') }}
 ),
 
 per_person as (
@@ -95,7 +95,7 @@ first_starts as (
         person_key,
         association_code,
         intervention_code,
-        min(startdatum) as first_start
+        min(start_date) as first_start
     from fct_participation
     where not is_anonymous
     group by person_key, association_code, intervention_code
@@ -201,9 +201,9 @@ people_to_date as (
 {%- set episode_figures %}
         count(*) as episodes,
         {{ count_where("is_anonymous") }} as anonymous_episodes,
-        {{ count_where(kpi_is_started_in('startdatum', 'period_start', 'period_end')) }} as new_episodes,
-        {{ count_where(kpi_is_exited_in('slutdatum', 'period_start', 'period_end')) }} as exits,
-        {{ count_where(kpi_is_exited_in('slutdatum', 'period_start', 'period_end') ~ " and is_work_or_studies") }} as exits_to_work_or_studies
+        {{ count_where(kpi_is_started_in('start_date', 'period_start', 'period_end')) }} as new_episodes,
+        {{ count_where(kpi_is_exited_in('end_date', 'period_start', 'period_end')) }} as exits,
+        {{ count_where(kpi_is_exited_in('end_date', 'period_start', 'period_end') ~ " and is_work_or_studies") }} as exits_to_work_or_studies
 {%- endset %}
 
 association_episodes as (

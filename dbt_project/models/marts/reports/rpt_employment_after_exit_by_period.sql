@@ -1,9 +1,9 @@
 {{ config(**finsam_incremental()) }}
 {#- Employment (sysselsättning) and its extent after exit of those who left, per
-    intervention x period (every type) x measure window. sysselsattning_efter is derived
+    intervention x period (every type) x measure window. employment_after is derived
     from the exit reason when not delivered (kpi_sysselsattning_efter). Rows without exits
     are left out. Period types: var finsam_breakdown_period_types. -#}
-{%- set groups = ['sysselsattning_efter'] %}
+{%- set groups = ['employment_after'] %}
 {%- set counted = ['exits', 'exits_with_extent', 'exits_full_time', 'omfattning_sum'] %}
 with period_completeness as (
     select * from {{ ref('period_completeness') }}
@@ -17,7 +17,7 @@ rpt_outcomes_by_period as (
 
 int_episode_periods as (
     select * from {{ ref('int_episode_periods') }}
-    where slutdatum is not null and {{ association_scope() }}
+    where end_date is not null and {{ association_scope() }}
 ),
 
 leavers as (
@@ -25,29 +25,29 @@ leavers as (
         association_code,
         intervention_code,
         {{ episode_period_columns('int_episode_periods', breakdown_period_types()) }},
-        coalesce(sysselsattning_efter, 'OKAND') as sysselsattning_efter,
-        omfattning_efter
+        coalesce(employment_after, 'OKAND') as employment_after,
+        employment_extent_after
     from int_episode_periods
 ),
 
 exits as (
     {{ period_events('leavers', 'exit', groups, {
         'exits': 'count(*)',
-        'exits_with_extent': count_where('omfattning_efter is not null'),
-        'exits_full_time': count_where('omfattning_efter >= 100'),
-        'omfattning_sum': 'sum(omfattning_efter)',
+        'exits_with_extent': count_where('employment_extent_after is not null'),
+        'exits_full_time': count_where('employment_extent_after >= 100'),
+        'omfattning_sum': 'sum(employment_extent_after)',
     }, breakdown_period_types()) }}
 ),
 
 categories as (
-    select distinct association_code, intervention_code, sysselsattning_efter
+    select distinct association_code, intervention_code, employment_after
     from leavers
 ),
 
 grid as (
     select
         {{ period_columns('period_completeness') }},
-        categories.sysselsattning_efter
+        categories.employment_after
     from period_completeness
     inner join categories
         on period_completeness.association_code = categories.association_code
@@ -79,7 +79,7 @@ windows as (
     select
         {{ period_columns('running') }},
         'in_period' as measure_window,
-        sysselsattning_efter,
+        employment_after,
         {%- for column in counted %}
         {{ column }}{% if not loop.last %},{% endif %}
         {%- endfor %}
@@ -91,7 +91,7 @@ windows as (
     select
         {{ period_columns('running') }},
         'to_date' as measure_window,
-        sysselsattning_efter,
+        employment_after,
         {%- for column in counted %}
         {{ column }}_to_date as {{ column }}{% if not loop.last %},{% endif %}
         {%- endfor %}
@@ -111,7 +111,7 @@ totals as (
 
 final as (
     select
-        {{ finsam_key(['period_key', 'measure_window', 'sysselsattning_efter']) }} as employment_period_key,
+        {{ finsam_key(['period_key', 'measure_window', 'employment_after']) }} as employment_period_key,
         period_key,
         intervention_key,
         association_code,
@@ -123,12 +123,12 @@ final as (
         measure_window,
         completeness_status,
         data_through,
-        sysselsattning_efter,
+        employment_after,
         cast(exits as bigint) as exits,
         cast(exits_with_extent as bigint) as exits_with_extent,
         cast(exits_full_time as bigint) as exits_full_time,
         cast(exits_total as bigint) as exits_total,
-        cast({{ safe_divide('omfattning_sum', 'exits_with_extent') }} as decimal(10, 2)) as avg_omfattning_efter,
+        cast({{ safe_divide('omfattning_sum', 'exits_with_extent') }} as decimal(10, 2)) as avg_employment_extent_after,
         {{ safe_divide('exits', 'exits_total') }} as share_of_exits
     from totals
 )

@@ -3,7 +3,7 @@
     labels them) and time after exit in whole months.
 
     A follow-up is matched to its episode by (association, intervention,
-    person_key, startdatum): never by a personnummer, which the warehouse does
+    person_key, start_date): never by a personnummer, which the warehouse does
     not hold. Per slot (association, intervention, period) the latest received
     delivery is current; the same episode and time after exit in a later
     delivery replaces the earlier follow-up. A follow-up given only by date gets
@@ -50,7 +50,7 @@ follow_ups as (
         stg_uppfoljning.association_code,
         stg_uppfoljning.intervention_code,
         stg_uppfoljning.person_key,
-        stg_uppfoljning.startdatum,
+        stg_uppfoljning.startdatum as start_date,
         stg_uppfoljning.uppfoljningsdatum,
         stg_uppfoljning.sysselsattning,
         stg_uppfoljning.forsorjning,
@@ -58,12 +58,12 @@ follow_ups as (
         stg_uppfoljning.received_at,
         stg_uppfoljning.source_row,
         episodes.episode_key,
-        episodes.slutdatum,
+        episodes.end_date,
         coalesce(
             stg_uppfoljning.uppfoljning_efter,
             case
-                when episodes.slutdatum is not null and stg_uppfoljning.uppfoljningsdatum is not null
-                    then {{ kpi_follow_up_months('episodes.slutdatum', 'stg_uppfoljning.uppfoljningsdatum') }}
+                when episodes.end_date is not null and stg_uppfoljning.uppfoljningsdatum is not null
+                    then {{ kpi_follow_up_months('episodes.end_date', 'stg_uppfoljning.uppfoljningsdatum') }}
             end
         ) as follow_up_months
     from stg_uppfoljning
@@ -73,7 +73,7 @@ follow_ups as (
         on episodes.association_code = stg_uppfoljning.association_code
         and episodes.intervention_code = stg_uppfoljning.intervention_code
         and episodes.person_key = stg_uppfoljning.person_key
-        and episodes.startdatum = stg_uppfoljning.startdatum
+        and episodes.start_date = stg_uppfoljning.startdatum
 ),
 
 latest as (
@@ -84,7 +84,7 @@ latest as (
                 association_code,
                 intervention_code,
                 coalesce(person_key, uppfoljning_row_key),
-                startdatum,
+                start_date,
                 coalesce(follow_up_months, -1),
                 case when follow_up_months is null then uppfoljningsdatum end
             order by period_end desc, received_at desc, uppfoljningsdatum desc nulls last, source_row desc
@@ -97,7 +97,7 @@ classified as (
         latest.*,
         case
             when episode_key is null then 'unmatched'
-            when slutdatum is null or uppfoljningsdatum < slutdatum then 'before_exit'
+            when end_date is null or uppfoljningsdatum < end_date then 'before_exit'
             else 'matched'
         end as match_status
     from latest
@@ -118,8 +118,8 @@ exits as (
     from fct_participation
     inner join int_period_ends
         on int_period_ends.period_type = '{{ cohort_type }}'
-        and int_period_ends.period_start = {{ period_start_of(cohort_type, 'fct_participation.slutdatum') }}
-    where fct_participation.slutdatum is not null
+        and int_period_ends.period_start = {{ period_start_of(cohort_type, 'fct_participation.end_date') }}
+    where fct_participation.end_date is not null
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 ),

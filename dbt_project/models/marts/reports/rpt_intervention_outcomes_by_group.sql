@@ -3,7 +3,7 @@
     calendar period from the intervention's first episode to the end of its participant
     data, for every group with someone enrolled by the period's end. Computed from the
     entry and exit events (macros/period_figures.sql), to date unless named _in_period. -#}
-{%- set groups = ['kon', 'age_band'] %}
+{%- set groups = ['sex', 'age_band'] %}
 {%- set types = calendar_period_types() %}
 {%- set exit_measures = {
     'exits': 'count(*)',
@@ -16,7 +16,7 @@
     'to_other': count_where("exit_category = 'other'"),
     'exits_to_work_studies_rehab': count_where('is_work_studies_rehab'),
     'months_in_intervention_sum': 'sum(months_in_intervention)',
-    'last_exit_date': 'max(slutdatum)',
+    'last_exit_date': 'max(end_date)',
 } %}
 {%- set counted = ['exits', 'early_dropouts', 'exits_to_work', 'to_subsidised_work', 'to_studies', 'to_rehab', 'to_sje_ake', 'to_other', 'exits_to_work_studies_rehab', 'months_in_intervention_sum'] %}
 with period_completeness as (
@@ -39,8 +39,8 @@ episodes as (
         association_code,
         intervention_code,
         {{ episode_period_columns('int_episode_periods', types) }},
-        slutdatum,
-        coalesce(kon, 'X') as kon,
+        end_date,
+        coalesce(sex, 'X') as sex,
         age_band,
         is_early_dropout,
         exit_category,
@@ -63,7 +63,7 @@ exit_episodes as (
 ),
 
 medians_to_date as (
-    {{ running_median_by_date('exit_episodes', 'slutdatum', 'months_in_intervention', ['association_code', 'intervention_code', 'kon', 'age_band']) }}
+    {{ running_median_by_date('exit_episodes', 'end_date', 'months_in_intervention', ['association_code', 'intervention_code', 'sex', 'age_band']) }}
 ),
 
 periods as (
@@ -77,7 +77,7 @@ periods as (
 ),
 
 group_values as (
-    select distinct association_code, intervention_code, kon, age_band
+    select distinct association_code, intervention_code, sex, age_band
     from episodes
 ),
 
@@ -90,7 +90,7 @@ grid as (
         periods.period_label,
         periods.period_start,
         periods.period_end,
-        group_values.kon,
+        group_values.sex,
         group_values.age_band
     from periods
     inner join group_values
@@ -127,7 +127,7 @@ running as (
 
 final as (
     select
-        {{ finsam_key(['running.association_code', 'running.intervention_code', 'running.period_type', 'running.period_end', 'running.kon', 'running.age_band']) }} as outcome_group_key,
+        {{ finsam_key(['running.association_code', 'running.intervention_code', 'running.period_type', 'running.period_end', 'running.sex', 'running.age_band']) }} as outcome_group_key,
         running.intervention_key,
         running.association_code,
         running.intervention_code,
@@ -135,7 +135,7 @@ final as (
         running.period_label,
         running.period_start,
         running.period_end,
-        running.kon,
+        running.sex,
         running.age_band,
         cast(running.enrolled_to_date as bigint) as enrolled_to_date,
         cast(running.enrolled_to_date - running.exits_to_date as bigint) as active_at_period_end,
@@ -154,9 +154,9 @@ final as (
     left join medians_to_date
         on running.association_code = medians_to_date.association_code
         and running.intervention_code = medians_to_date.intervention_code
-        and running.kon = medians_to_date.kon
+        and running.sex = medians_to_date.sex
         and running.age_band = medians_to_date.age_band
-        and running.last_exit_date_to_date = medians_to_date.slutdatum
+        and running.last_exit_date_to_date = medians_to_date.end_date
     where running.enrolled_to_date > 0
 )
 

@@ -17,7 +17,7 @@
     'months_in_intervention_sum': 'sum(months_in_intervention)',
     'median_months_in_intervention': 'cast(' ~ finsam_median('months_in_intervention') ~ ' as decimal(10, 2))',
     'max_months_in_intervention': 'max(months_in_intervention)',
-    'last_exit_date': 'max(slutdatum)',
+    'last_exit_date': 'max(end_date)',
 } %}
 {%- set counted = ['exits', 'early_dropouts', 'exits_to_work', 'exits_to_subsidised_work', 'exits_to_studies', 'exits_to_rehab', 'exits_to_sje_ake', 'exits_to_other', 'exits_to_work_studies_rehab', 'exits_to_work_or_studies', 'months_in_intervention_sum'] %}
 with period_completeness as (
@@ -31,13 +31,13 @@ int_episode_periods as (
 ),
 
 exit_rows as (
-    select association_code, intervention_code, slutdatum, months_in_intervention
+    select association_code, intervention_code, end_date, months_in_intervention
     from int_episode_periods
     where exit_project_to_date is not null
 ),
 
 medians_to_date as (
-    {{ running_median_by_date('exit_rows', 'slutdatum', 'months_in_intervention', ['association_code', 'intervention_code']) }}
+    {{ running_median_by_date('exit_rows', 'end_date', 'months_in_intervention', ['association_code', 'intervention_code']) }}
 ),
 
 entries as (
@@ -86,7 +86,7 @@ running_with_median as (
     left join medians_to_date
         on running.association_code = medians_to_date.association_code
         and running.intervention_code = medians_to_date.intervention_code
-        and running.last_exit_date_to_date = medians_to_date.slutdatum
+        and running.last_exit_date_to_date = medians_to_date.end_date
 ),
 
 windows as (

@@ -5,11 +5,11 @@ with fct_participation as (
 ),
 
 long_form as (
-    {% for dimension in ['kon', 'age_band', 'utbildning', 'tid_offentlig_forsorjning', 'remittent'] %}
+    {% for dimension in ['sex', 'age_band', 'education', 'time_on_public_support', 'referrer'] %}
     select
         association_code,
         intervention_code,
-        {{ year_of('startdatum') }} as start_year,
+        {{ year_of('start_date') }} as start_year,
         '{{ dimension }}' as dimension,
         coalesce(cast({{ dimension }} as varchar), 'OKAND') as category
     from fct_participation

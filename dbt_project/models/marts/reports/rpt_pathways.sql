@@ -19,7 +19,7 @@ steps as (
         cast(null as varchar) as from_intervention_code,
         association_code as to_association_code,
         intervention_code as to_intervention_code,
-        {{ year_of('startdatum') }} as year,
+        {{ year_of('start_date') }} as year,
         person_key,
         false as overlaps_previous,
         cast(null as integer) as days_between
@@ -34,7 +34,7 @@ steps as (
         previous_intervention_code as from_intervention_code,
         association_code as to_association_code,
         intervention_code as to_intervention_code,
-        {{ year_of('startdatum') }} as year,
+        {{ year_of('start_date') }} as year,
         person_key,
         overlaps_previous,
         case when not overlaps_previous then cast(days_since_previous_exit as integer) end as days_between
@@ -49,12 +49,12 @@ steps as (
         intervention_code as from_intervention_code,
         cast(null as varchar) as to_association_code,
         cast(null as varchar) as to_intervention_code,
-        {{ year_of('slutdatum') }} as year,
+        {{ year_of('end_date') }} as year,
         person_key,
         false as overlaps_previous,
         cast(null as integer) as days_between
     from fct_pathway_steps
-    where next_association_code is null and slutdatum is not null
+    where next_association_code is null and end_date is not null
 ),
 
 aggregated as (

@@ -11,9 +11,9 @@
     of all its participants (the *_age_at_start_total columns; the youngest and oldest are one
     person's age, so they never leave the internal marts). -#}
 {%- set schemes = var('finsam_age_band_schemes') %}
-{%- set dimensions = ['kon', 'age_band'] %}
+{%- set dimensions = ['sex', 'age_band'] %}
 {%- for scheme in schemes if scheme != 'standard' %}{% do dimensions.append('age_band_' ~ scheme) %}{% endfor %}
-{%- do dimensions.extend(['utbildning', 'tid_offentlig_forsorjning', 'remittent', 'forsorjning_fore', 'kommun']) %}
+{%- do dimensions.extend(['education', 'time_on_public_support', 'referrer', 'support_before', 'municipality_code']) %}
 {%- set groups = ['dimension', 'category'] %}
 {%- set extra = ['women', 'men', 'age_sum', 'age_n'] %}
 with period_completeness as (
@@ -43,7 +43,7 @@ long_form as (
         {%- else %}
         coalesce(cast({{ dimension }} as varchar), 'OKAND') as category
         {%- endif %},
-        kon as sex,
+        sex,
         age_at_start
     from int_episode_periods
     {% if not loop.last %}union all{% endif %}

@@ -3,19 +3,19 @@
     intervention and exit year, as delivered combinations (e.g. AKS+FBS). -#}
 with fct_participation as (
     select * from {{ ref('fct_participation') }}
-    where slutdatum is not null and {{ association_scope() }}
+    where end_date is not null and {{ association_scope() }}
 ),
 
 counted as (
     select
         association_code,
         intervention_code,
-        {{ year_of('slutdatum') }} as exit_year,
-        coalesce(forsorjning_fore, 'OKAND') as support_before,
-        coalesce(forsorjning_efter, 'OKAND') as support_after,
+        {{ year_of('end_date') }} as exit_year,
+        coalesce(support_before, 'OKAND') as support_before,
+        coalesce(support_after, 'OKAND') as support_after,
         count(*) as exits
     from fct_participation
-    group by association_code, intervention_code, {{ year_of('slutdatum') }}, coalesce(forsorjning_fore, 'OKAND'), coalesce(forsorjning_efter, 'OKAND')
+    group by association_code, intervention_code, {{ year_of('end_date') }}, coalesce(support_before, 'OKAND'), coalesce(support_after, 'OKAND')
 ),
 
 totals as (

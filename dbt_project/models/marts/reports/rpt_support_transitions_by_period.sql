@@ -18,7 +18,7 @@ rpt_outcomes_by_period as (
 
 int_episode_periods as (
     select * from {{ ref('int_episode_periods') }}
-    where slutdatum is not null and {{ association_scope() }}
+    where end_date is not null and {{ association_scope() }}
 ),
 
 leavers as (
@@ -26,8 +26,8 @@ leavers as (
         association_code,
         intervention_code,
         {{ episode_period_columns('int_episode_periods', breakdown_period_types()) }},
-        coalesce(forsorjning_fore, 'OKAND') as support_before,
-        coalesce(forsorjning_efter, 'OKAND') as support_after
+        coalesce(support_before, 'OKAND') as support_before,
+        coalesce(support_after, 'OKAND') as support_after
     from int_episode_periods
 ),
 

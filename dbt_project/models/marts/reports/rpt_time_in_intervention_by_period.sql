@@ -1,7 +1,7 @@
 {{ config(**finsam_incremental()) }}
 {#- Time in the intervention (start to exit, in months) of those who left, per
     intervention x period x measure window: by sex (age_band = 'ALL'), by age band at start
-    (kon = 'ALL') for every age-band scheme of var('finsam_age_band_schemes'), and for
+    (sex = 'ALL') for every age-band scheme of var('finsam_age_band_schemes'), and for
     everyone (both 'ALL'). Sex x age band together, to date, is in
     rpt_intervention_outcomes_by_group. The median is given for the in_period window (the
     exits of the period); to date only the average. Rows without exits are left out.
@@ -17,7 +17,7 @@
 {%- set extra = [] %}
 {%- for name, low, high in stay_buckets %}{% do extra.append('exits_stay_' ~ name) %}{% endfor %}
 {%- do extra.extend(['exits_beyond_max_months', 'exits_with_max_months']) %}
-{%- set groups = ['age_band_scheme', 'kon', 'age_band'] %}
+{%- set groups = ['age_band_scheme', 'sex', 'age_band'] %}
 with period_completeness as (
     select * from {{ ref('period_completeness') }}
     where {{ is_breakdown_period_type() }} and {{ association_scope() }}
@@ -25,7 +25,7 @@ with period_completeness as (
 
 int_episode_periods as (
     select * from {{ ref('int_episode_periods') }}
-    where slutdatum is not null and {{ association_scope() }}
+    where end_date is not null and {{ association_scope() }}
 ),
 
 dim_intervention as (
@@ -38,7 +38,7 @@ episode_targets as (
     select
         int_episode_periods.episode_key,
         dim_intervention.target_max_months_in_intervention,
-        {{ register_version_rank('int_episode_periods.episode_key', 'int_episode_periods.slutdatum') }} as version_rank
+        {{ register_version_rank('int_episode_periods.episode_key', 'int_episode_periods.end_date') }} as version_rank
     from int_episode_periods
     inner join dim_intervention
         on int_episode_periods.association_code = dim_intervention.association_code
@@ -74,7 +74,7 @@ leavers as (
         {{ episode_period_columns('episodes', breakdown_period_types()) }},
         months_in_intervention,
         max_months_target,
-        coalesce(kon, 'X') as kon,
+        coalesce(sex, 'X') as sex,
         '{{ scheme }}' as age_band_scheme,
         {{ kpi_age_band('age_at_start', scheme) }} as age_band
     from episodes
@@ -83,11 +83,11 @@ leavers as (
 ),
 
 long_form as (
-    {%- for kon, age_band in [("'ALL'", 'age_band'), ('kon', "'ALL'"), ("'ALL'", "'ALL'")] %}
+    {%- for sex, age_band in [("'ALL'", 'age_band'), ('sex', "'ALL'"), ("'ALL'", "'ALL'")] %}
     select
         association_code, intervention_code, {{ episode_period_columns('leavers', breakdown_period_types()) }},
         months_in_intervention, max_months_target, age_band_scheme,
-        {{ kon }} as kon,
+        {{ sex }} as sex,
         {{ age_band }} as age_band
     from leavers
     {% if not loop.last %}union all{% endif %}
@@ -111,7 +111,7 @@ exits as (
 ),
 
 categories as (
-    select distinct association_code, intervention_code, age_band_scheme, kon, age_band
+    select distinct association_code, intervention_code, age_band_scheme, sex, age_band
     from long_form
 ),
 
@@ -119,7 +119,7 @@ grid as (
     select
         {{ period_columns('period_completeness') }},
         categories.age_band_scheme,
-        categories.kon,
+        categories.sex,
         categories.age_band
     from period_completeness
     inner join categories
@@ -158,7 +158,7 @@ windows as (
         {{ period_columns('running') }},
         'in_period' as measure_window,
         age_band_scheme,
-        kon,
+        sex,
         age_band,
         exits,
         months_in_intervention_sum,
@@ -175,7 +175,7 @@ windows as (
         {{ period_columns('running') }},
         'to_date' as measure_window,
         age_band_scheme,
-        kon,
+        sex,
         age_band,
         exits_to_date as exits,
         months_in_intervention_sum_to_date as months_in_intervention_sum,
@@ -199,7 +199,7 @@ windows_with_target as (
 
 final as (
     select
-        {{ finsam_key(['period_key', 'measure_window', 'age_band_scheme', 'kon', 'age_band']) }} as time_period_key,
+        {{ finsam_key(['period_key', 'measure_window', 'age_band_scheme', 'sex', 'age_band']) }} as time_period_key,
         period_key,
         intervention_key,
         association_code,
@@ -212,7 +212,7 @@ final as (
         completeness_status,
         data_through,
         age_band_scheme,
-        kon,
+        sex,
         age_band,
         cast(exits as bigint) as exits,
         {{ average_of_sum('months_in_intervention_sum', 'exits') }} as avg_months_in_intervention,
