@@ -308,8 +308,8 @@ def test_the_report_has_the_follow_up_section_with_the_marts_numbers(krus):
     # the year holds the half-years: one sentence per offset, for the year
     assert "avslutade 2017H1:" not in pdf
     assert (
-        "Räknas inte ovan (6 månader): uppföljningar 1 som inte hör till någon levererad episod "
-        "och 1 gjorda innan episoden avslutades." in pdf
+        "Räknas inte ovan (6 månader): 1 uppföljning som inte hör till någon levererad episod "
+        "och 1 som gjordes innan episoden avslutades." in pdf
     )
 
     paragraphs, tables = _docx_text(krus["docx"])

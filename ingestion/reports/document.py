@@ -308,16 +308,20 @@ def _follow_up_blocks(fu: dict | None) -> list[dict]:
             }
         )
         sentences += [_follow_up_sentence(months, c) for c in offset["cohorts"] if c["headline"]]
-        parts = [
-            f"{c['t']} {text}"
+        apart = [
+            (c, text)
             for c, text in (
                 (offset["unmatched"], "som inte hör till någon levererad episod"),
-                (offset["before_exit"], "gjorda innan episoden avslutades"),
+                (offset["before_exit"], "som gjordes innan episoden avslutades"),
             )
             if c and c["v"]
         ]
-        if parts:
-            notes.append(f"Räknas inte ovan ({_months_text(months)}): uppföljningar {' och '.join(parts)}.")
+        if apart:
+            noun = "uppföljning" if apart[0][0]["v"] == 1 else "uppföljningar"
+            parts = [
+                f"{c['t']} {noun if i == 0 else ''} {text}".replace("  ", " ") for i, (c, text) in enumerate(apart)
+            ]
+            notes.append(f"Räknas inte ovan ({_months_text(months)}): {' och '.join(parts)}.")
     blocks += [{"t": "p", "text": text} for text in sentences]
     blocks += [{"t": "note", "text": text} for text in notes]
     if fu["shorter_period"]:
