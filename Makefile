@@ -24,19 +24,22 @@ $(STAMP): requirements.lock pyproject.toml
 demo: $(STAMP)
 	$(BIN)/finsam demo
 
-# Linters first (seconds): style, formatting, the layers of the package.
+# Linters first: style, formatting, the layers of the package, then the dbt SQL (sqlfluff, .sqlfluff).
+SQLFLUFF = $(BIN)/sqlfluff lint dbt_project/models dbt_project/macros dbt_project/tests --processes 2 --disable-progress-bar
 lint: $(STAMP)
-	$(BIN)/ruff check ingestion dags bench tests
-	$(BIN)/ruff format --check ingestion dags bench tests
+	$(BIN)/ruff check ingestion dags bench tests dbt_project/sqlfluff_dbt
+	$(BIN)/ruff format --check ingestion dags bench tests dbt_project/sqlfluff_dbt
 	$(BIN)/lint-imports
+	$(SQLFLUFF)
 
 test: lint
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=40
 
 # Everything that needs no Airflow, no dbt build and no servers (under 2 minutes).
 test-fast: $(STAMP)
-	$(BIN)/ruff check ingestion dags bench tests
+	$(BIN)/ruff check ingestion dags bench tests dbt_project/sqlfluff_dbt
 	$(BIN)/lint-imports
+	$(SQLFLUFF)
 	$(BIN)/python -m pytest -q -n 2 -m "not airflow and not dbt and not services and not browser"
 
 bench: $(STAMP)

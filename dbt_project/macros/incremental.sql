@@ -36,7 +36,9 @@
     {%- if queue is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set codes = run_query('select distinct association_code from ' ~ queue ~ " where stage = 'build' order by 1").columns[0].values() | list -%}
+    {%- set codes = run_query(
+        'select distinct association_code from ' ~ queue ~ " where stage = 'build' order by 1"
+    ).columns[0].values() | list -%}
     {%- if '*' in codes -%}
         {{ return(none) }}
     {%- endif -%}

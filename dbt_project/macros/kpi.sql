@@ -131,7 +131,9 @@
 
 {#- Of the exits excluding early drop-outs, those to work, subsidised work, studies or
     other work-oriented rehabilitation (Avesta: "7 av 14 = 50 %"). -#}
-{% macro share_of_exits_excl_dropouts_to_work_studies_rehab(exits_to_work_studies_rehab='exits_to_work_studies_rehab', exits_excl_dropouts='exits_excl_dropouts') -%}
+{% macro share_of_exits_excl_dropouts_to_work_studies_rehab(
+    exits_to_work_studies_rehab='exits_to_work_studies_rehab', exits_excl_dropouts='exits_excl_dropouts'
+) -%}
     {{ safe_divide(exits_to_work_studies_rehab, exits_excl_dropouts) }}
 {%- endmacro %}
 

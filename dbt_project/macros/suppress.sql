@@ -25,7 +25,10 @@
     {%- for column in counts -%}
         {%- do columns.append('case when ' ~ is_small_count(column) ~ ' then null else ' ~ column ~ ' end as ' ~ column) -%}
         {%- do columns.append(is_small_count(column) ~ ' as ' ~ column ~ '_suppressed') -%}
-        {%- do columns.append("case when " ~ column ~ " is null then null when " ~ is_small_count(column) ~ " then '<" ~ threshold ~ "' else cast(" ~ column ~ " as varchar) end as " ~ column ~ "_display") -%}
+        {%- do columns.append(
+            "case when " ~ column ~ " is null then null when " ~ is_small_count(column) ~ " then '<" ~ threshold
+            ~ "' else cast(" ~ column ~ " as varchar) end as " ~ column ~ "_display"
+        ) -%}
     {%- endfor -%}
     {%- for column, sources in derived.items() -%}
         {%- set conditions = [] -%}

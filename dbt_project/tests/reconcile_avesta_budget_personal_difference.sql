@@ -7,15 +7,16 @@
 with fct_budget as (
     select * from {{ ref('fct_budget') }}
     where association_code = 'SODRA' and intervention_code = 'AVESTA'
-      and cost_type = 'PERSONAL' and period_end = cast('2016-06-30' as date)
+        and cost_type = 'PERSONAL' and period_end = cast('2016-06-30' as date)
 )
 
 select *
 from fct_budget
-where not (
-    budget = 1775000
-    and actual = 819000
-    and difference_reported = 955000
-    and difference_computed = 956000
-    and difference_mismatch
-)
+where
+    not (
+        budget = 1775000
+        and actual = 819000
+        and difference_reported = 955000
+        and difference_computed = 956000
+        and difference_mismatch
+    )

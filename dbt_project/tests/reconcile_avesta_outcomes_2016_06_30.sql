@@ -37,20 +37,21 @@ wrong_figures as (
         exits_excl_dropouts,
         share_work_studies_rehab
     from as_of
-    where not (
-        enrolled_to_date = 57
-        and exits_to_date = 18
-        and early_dropouts = 4
-        and exits_to_work = 5
-        and to_studies = 0
-        and to_rehab = 2
-        and to_sje_ake = 2
-        and to_other = 5
-        and active_at_period_end = 39
-        and exits_excl_dropouts = 14
-        and exits_to_work_studies_rehab = 7
-        and abs(share_work_studies_rehab - 0.5) < 0.0001
-    )
+    where
+        not (
+            enrolled_to_date = 57
+            and exits_to_date = 18
+            and early_dropouts = 4
+            and exits_to_work = 5
+            and to_studies = 0
+            and to_rehab = 2
+            and to_sje_ake = 2
+            and to_other = 5
+            and active_at_period_end = 39
+            and exits_excl_dropouts = 14
+            and exits_to_work_studies_rehab = 7
+            and abs(share_work_studies_rehab - 0.5) < 0.0001
+        )
 ),
 
 missing_row as (
@@ -68,8 +69,12 @@ missing_row as (
         cast(null as bigint) as active_at_period_end,
         cast(null as bigint) as exits_excl_dropouts,
         cast(null as decimal(18, 4)) as share_work_studies_rehab
-    where exists (select 1 from fct_participation where start_date <= cast('2016-06-30' as date))
-      and not exists (select 1 from as_of)
+    where
+        exists (
+            select 1 from fct_participation
+            where start_date <= cast('2016-06-30' as date)
+        )
+        and not exists (select 1 from as_of)
 ),
 
 final as (

@@ -7,32 +7,45 @@
 with rpt_intervention_outcomes_by_group as (
     select * from {{ ref('rpt_intervention_outcomes_by_group') }}
     where association_code = 'SODRA' and intervention_code = 'AVESTA'
-      and period_type = 'half_year' and period_end = cast('2016-06-30' as date)
+        and period_type = 'half_year' and period_end = cast('2016-06-30' as date)
 ),
 
 fct_participation as (
     select * from {{ ref('fct_participation') }}
     where association_code = 'SODRA' and intervention_code = 'AVESTA'
-      and start_date <= cast('2016-06-30' as date)
+        and start_date <= cast('2016-06-30' as date)
 ),
 
 expected as (
-    select 'sex' as dimension, 'K' as category, 30 as expected_count
-    union all select 'sex', 'M', 27
-    union all select 'referrer', 'KOMMUN', 25
-    union all select 'referrer', 'FK', 21
-    union all select 'referrer', 'REGION', 8
-    union all select 'referrer', 'AF', 3
+    select
+        expected_rows.dimension,
+        expected_rows.category,
+        expected_rows.expected_count
+    from (
+        values
+        ('sex', 'K', 30),
+        ('sex', 'M', 27),
+        ('referrer', 'KOMMUN', 25),
+        ('referrer', 'FK', 21),
+        ('referrer', 'REGION', 8),
+        ('referrer', 'AF', 3)
+    ) as expected_rows (dimension, category, expected_count)
 ),
 
 by_sex as (
-    select 'sex' as dimension, sex as category, sum(enrolled_to_date) as actual_count
+    select
+        'sex' as dimension,
+        sex as category,
+        sum(enrolled_to_date) as actual_count
     from rpt_intervention_outcomes_by_group
     group by sex
 ),
 
 by_referrer as (
-    select 'referrer' as dimension, referrer as category, count(*) as actual_count
+    select
+        'referrer' as dimension,
+        referrer as category,
+        count(*) as actual_count
     from fct_participation
     group by referrer
 ),
@@ -54,7 +67,7 @@ final as (
         on expected.dimension = actual.dimension
         and expected.category = actual.category
     where exists (select 1 from fct_participation)
-      and coalesce(actual.actual_count, 0) <> expected.expected_count
+        and coalesce(actual.actual_count, 0) <> expected.expected_count
 )
 
 select * from final

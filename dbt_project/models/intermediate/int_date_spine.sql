@@ -2,11 +2,12 @@
     period labels used in file names (2016, 2016H1, 2016T2, 2016-05). -#}
 with days as (
     select cast(day_ts as date) as date_day
-    from generate_series(
-        cast('{{ var("finsam_date_spine_start") }}' as timestamp),
-        cast('{{ var("finsam_date_spine_end") }}' as timestamp),
-        interval '1 day'
-    ) as spine (day_ts)
+    from
+        generate_series(
+            cast('{{ var("finsam_date_spine_start") }}' as timestamp),
+            cast('{{ var("finsam_date_spine_end") }}' as timestamp),
+            interval '1 day'
+        ) as spine (day_ts)
 ),
 
 parts as (

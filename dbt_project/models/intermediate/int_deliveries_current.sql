@@ -17,7 +17,9 @@ stg_volym as (
 ),
 
 deliveries as (
-    {% for kind, relation in [('deltagare', 'stg_deltagare'), ('insatser', 'stg_insatser'), ('budget', 'stg_budget'), ('volym', 'stg_volym')] %}
+    {% for kind, relation in [
+        ('deltagare', 'stg_deltagare'), ('insatser', 'stg_insatser'), ('budget', 'stg_budget'), ('volym', 'stg_volym')
+    ] %}
     select
         '{{ kind }}' as kind,
         delivery_id,

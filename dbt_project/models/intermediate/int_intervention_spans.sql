@@ -73,11 +73,15 @@ association_reported as (
 ),
 
 interventions as (
-    select association_code, intervention_code
+    select
+        association_code,
+        intervention_code
     from dim_intervention
     where coalesce(measurement_method, 'PERSON') = 'PERSON'
     union
-    select association_code, intervention_code
+    select
+        association_code,
+        intervention_code
     from episodes
 ),
 

@@ -48,7 +48,10 @@ governing_ranked as (
 ),
 
 governing as (
-    select association_code, intervention_code, governing_delivery_id
+    select
+        association_code,
+        intervention_code,
+        governing_delivery_id
     from governing_ranked
     where governing_rank = 1
 ),
@@ -68,7 +71,9 @@ keyed as (
     select
         identified.*,
         case
-            when has_anonymous_identity then {{ finsam_key(["association_code", "intervention_code", "'anonymous'", "kon", "fodelsear", "startdatum", "anonymous_ordinal"]) }}
+            when has_anonymous_identity then {{ finsam_key([
+                "association_code", "intervention_code", "'anonymous'", "kon", "fodelsear", "startdatum", "anonymous_ordinal"
+            ]) }}
             else {{ finsam_key(["association_code", "intervention_code", "'person'", "person_key", "startdatum"]) }}
         end as episode_key
     from identified

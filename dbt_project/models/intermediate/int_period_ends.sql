@@ -6,7 +6,9 @@ with int_date_spine as (
 ),
 
 periods as (
-    {% for period_type, label in [('month', 'month_label'), ('tertial', 'tertial_label'), ('half_year', 'half_year_label'), ('year', 'year_label')] %}
+    {% for period_type, label in [
+        ('month', 'month_label'), ('tertial', 'tertial_label'), ('half_year', 'half_year_label'), ('year', 'year_label')
+    ] %}
     select
         '{{ period_type }}' as period_type,
         {{ label }} as period_label,

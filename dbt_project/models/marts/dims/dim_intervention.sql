@@ -46,7 +46,11 @@ register_rows as (
 one_per_delivery_period as (
     select
         register_rows.*,
-        {{ finsam_key(['intervention_name', 'focus', 'target_group', 'measurement_method', 'start_date', 'end_date', 'places', 'planned_participants', 'lead_organisation', 'owner_email', 'is_esf_funded', 'reporting', 'target_participants_per_year', 'target_share_work_studies_rehab_percent', 'target_max_months_in_intervention']) }} as attribute_hash,
+        {{ finsam_key([
+            'intervention_name', 'focus', 'target_group', 'measurement_method', 'start_date', 'end_date', 'places',
+            'planned_participants', 'lead_organisation', 'owner_email', 'is_esf_funded', 'reporting',
+            'target_participants_per_year', 'target_share_work_studies_rehab_percent', 'target_max_months_in_intervention'
+        ]) }} as attribute_hash,
         row_number() over (
             partition by association_code, intervention_code, delivery_period_end
             order by received_at desc, source_row desc

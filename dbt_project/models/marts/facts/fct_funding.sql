@@ -77,7 +77,7 @@ totals as (
         and per_funder.ar = member_totals.ar
 ),
 
-{#- The funding rule, decided once in contract.yml `funding_rule` (docs/contract.md, "Beslut") and
+{# The funding rule, decided once in contract.yml `funding_rule` (docs/contract.md, "Beslut") and
     read here from its seed: on the association's own budget (applies_to = ALL), each member group's
     share of the members' contributions, where at least min_groups of the three are named. The
     landing check (ingestion/quality/suites.py budget_funding) reads the same definition. -#}
@@ -86,10 +86,12 @@ rule_applied as (
         totals.*,
         contract_funding_rule.expected_share,
         contract_funding_rule.tolerance,
-        contract_funding_rule.funder_group is not null
+        (
+            contract_funding_rule.funder_group is not null
             and totals.intervention_code = contract_funding_rule.applies_to
             and totals.member_groups >= contract_funding_rule.min_groups
-            and totals.member_amount > 0 as applies_funding_rule
+            and totals.member_amount > 0
+        ) as applies_funding_rule
     from totals
     left join contract_funding_rule
         on totals.funder_group = contract_funding_rule.funder_group
@@ -97,7 +99,9 @@ rule_applied as (
 
 final as (
     select
-        {{ finsam_key(['rule_applied.association_code', 'rule_applied.intervention_code', 'rule_applied.ar', 'rule_applied.finansiar']) }} as funding_key,
+        {{ finsam_key([
+            'rule_applied.association_code', 'rule_applied.intervention_code', 'rule_applied.ar', 'rule_applied.finansiar'
+        ]) }} as funding_key,
         rule_applied.association_code,
         rule_applied.intervention_code,
         rule_applied.ar as year,
@@ -118,7 +122,9 @@ final as (
         coalesce(rule_applied.applies_funding_rule, false) as applies_funding_rule,
         coalesce(
             rule_applied.applies_funding_rule
-            and abs({{ safe_divide('rule_applied.funder_group_amount', 'rule_applied.member_amount') }} - rule_applied.expected_share) > rule_applied.tolerance,
+            and abs(
+                {{ safe_divide('rule_applied.funder_group_amount', 'rule_applied.member_amount') }} - rule_applied.expected_share
+            ) > rule_applied.tolerance,
             false
         ) as breaks_funding_rule
     from rule_applied

@@ -3,7 +3,11 @@
 with int_participation_support as (
     select * from {{ ref('int_participation_support') }}
     {%- if is_incremental() %}
-    where episode_key in (select episode_key from {{ ref('fct_participation') }} where {{ association_scope() }})
+    where
+        episode_key in (
+            select fct_participation.episode_key from {{ ref('fct_participation') }} as fct_participation
+            where {{ association_scope() }}
+        )
     {%- endif %}
 ),
 

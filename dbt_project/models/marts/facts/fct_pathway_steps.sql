@@ -64,10 +64,17 @@ final as (
             when ordered.previous_end_date is not null
                 then {{ dbt.datediff('ordered.previous_end_date', 'ordered.start_date', 'day') }}
         end as days_since_previous_exit,
-        ordered.previous_episode_key is not null
-            and {{ kpi_is_active_during('ordered.previous_start_date', 'ordered.previous_end_date', 'ordered.start_date', 'ordered.start_date') }} as overlaps_previous,
-        coalesce(ordered.previous_association_code = ordered.association_code
-            and ordered.previous_intervention_code = ordered.intervention_code, false) as is_re_entry,
+        (
+            ordered.previous_episode_key is not null
+            and {{ kpi_is_active_during(
+                'ordered.previous_start_date', 'ordered.previous_end_date', 'ordered.start_date', 'ordered.start_date'
+            ) }}
+        ) as overlaps_previous,
+        coalesce(
+            ordered.previous_association_code = ordered.association_code
+            and ordered.previous_intervention_code = ordered.intervention_code,
+            false
+        ) as is_re_entry,
         coalesce(ordered.previous_association_code <> ordered.association_code, false) as is_cross_association,
         ordered.next_association_code,
         ordered.next_intervention_code,

@@ -58,8 +58,10 @@ load_ledger as (
 
 final as (
     select
-        expected_deliveries.association_code || '_' || expected_deliveries.intervention_code || '_'
-            || expected_deliveries.kind || '_' || expected_deliveries.period as delivery_key,
+        (
+            expected_deliveries.association_code || '_' || expected_deliveries.intervention_code || '_'
+            || expected_deliveries.kind || '_' || expected_deliveries.period
+        ) as delivery_key,
         expected_deliveries.association_code,
         expected_deliveries.intervention_code,
         expected_deliveries.kind,

@@ -51,8 +51,14 @@ operating_year_bounds as (
     select
         int_intervention_spans.association_code,
         int_intervention_spans.intervention_code,
-        {{ add_years('int_intervention_spans.operating_year_anchor', 'int_period_ends.year - ' ~ year_of('int_intervention_spans.operating_year_anchor')) }} as period_start,
-        {{ add_days(add_years('int_intervention_spans.operating_year_anchor', 'int_period_ends.year - ' ~ year_of('int_intervention_spans.operating_year_anchor') ~ ' + 1'), -1) }} as period_end
+        {{ add_years(
+            'int_intervention_spans.operating_year_anchor',
+            'int_period_ends.year - ' ~ year_of('int_intervention_spans.operating_year_anchor')
+        ) }} as period_start,
+        {{ add_days(add_years(
+            'int_intervention_spans.operating_year_anchor',
+            'int_period_ends.year - ' ~ year_of('int_intervention_spans.operating_year_anchor') ~ ' + 1'
+        ), -1) }} as period_end
     from int_intervention_spans
     inner join int_period_ends
         on int_period_ends.period_type = 'year'

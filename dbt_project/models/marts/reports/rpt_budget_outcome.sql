@@ -64,18 +64,25 @@ participants as (
         budget_totals.year,
         budget_totals.period_end,
         count(fct_participation.episode_key) as participants_year_to_date,
-        {{ count_where("fct_participation.is_work_or_studies and " ~ kpi_is_exited_in('fct_participation.end_date', 'make_date(budget_totals.year, 1, 1)', 'budget_totals.period_end')) }} as exits_to_work_or_studies_year_to_date
+        {{ count_where(
+            "fct_participation.is_work_or_studies and "
+            ~ kpi_is_exited_in('fct_participation.end_date', 'make_date(budget_totals.year, 1, 1)', 'budget_totals.period_end')
+        ) }} as exits_to_work_or_studies_year_to_date
     from budget_totals
     left join fct_participation
         on budget_totals.association_code = fct_participation.association_code
         and budget_totals.intervention_code = fct_participation.intervention_code
-        and {{ kpi_is_active_during('fct_participation.start_date', 'fct_participation.end_date', 'make_date(budget_totals.year, 1, 1)', 'budget_totals.period_end') }}
+        and {{ kpi_is_active_during(
+            'fct_participation.start_date', 'fct_participation.end_date', 'make_date(budget_totals.year, 1, 1)', 'budget_totals.period_end'
+        ) }}
     group by budget_totals.association_code, budget_totals.intervention_code, budget_totals.year, budget_totals.period_end
 ),
 
 final as (
     select
-        {{ finsam_key(['budget_totals.association_code', 'budget_totals.intervention_code', 'budget_totals.year', 'budget_totals.period_end']) }} as budget_outcome_key,
+        {{ finsam_key([
+            'budget_totals.association_code', 'budget_totals.intervention_code', 'budget_totals.year', 'budget_totals.period_end'
+        ]) }} as budget_outcome_key,
         {{ finsam_key(['budget_totals.association_code', 'budget_totals.intervention_code']) }} as intervention_key,
         budget_totals.association_code,
         budget_totals.intervention_code,
@@ -102,7 +109,10 @@ final as (
             when {{ ratio_null_reason }} is null
                 then {{ safe_divide('budget_totals.actual', 'participants.exits_to_work_or_studies_year_to_date') }}
         end as cost_per_exit_to_work_or_studies,
-        coalesce({{ ratio_null_reason }}, case when participants.exits_to_work_or_studies_year_to_date = 0 then 'no_exits_to_work_or_studies' end) as cost_per_exit_to_work_or_studies_null_reason
+        coalesce(
+            {{ ratio_null_reason }},
+            case when participants.exits_to_work_or_studies_year_to_date = 0 then 'no_exits_to_work_or_studies' end
+        ) as cost_per_exit_to_work_or_studies_null_reason
     from budget_totals
     left join granted_totals
         on budget_totals.association_code = granted_totals.association_code

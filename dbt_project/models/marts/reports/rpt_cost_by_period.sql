@@ -48,8 +48,8 @@ full_years as (
         actuals.actual as full_year_actual
     from int_intervention_spans
     inner join int_period_ends
-        on int_period_ends.year between {{ year_of('int_intervention_spans.project_start') }} - 2
-            and {{ year_of('int_intervention_spans.report_end') }}
+        on int_period_ends.year >= {{ year_of('int_intervention_spans.project_start') }} - 2
+        and int_period_ends.year <= {{ year_of('int_intervention_spans.report_end') }}
     left join actuals
         on int_intervention_spans.association_code = actuals.association_code
         and int_intervention_spans.intervention_code = actuals.intervention_code
@@ -76,7 +76,8 @@ windows as (
     select
         rpt_outcomes_by_period.*,
         case
-            when measure_window = 'to_date' then make_date({{ year_of('int_intervention_spans.project_start') }}, 1, 1)
+            when rpt_outcomes_by_period.measure_window = 'to_date'
+                then make_date({{ year_of('int_intervention_spans.project_start') }}, 1, 1)
             else rpt_outcomes_by_period.period_start
         end as cost_from
     from rpt_outcomes_by_period

@@ -39,7 +39,9 @@ active as (
         years.period_end
     from fct_participation
     inner join years
-        on {{ kpi_is_active_during('fct_participation.start_date', 'fct_participation.end_date', 'years.period_start', 'years.period_end') }}
+        on {{ kpi_is_active_during(
+            'fct_participation.start_date', 'fct_participation.end_date', 'years.period_start', 'years.period_end'
+        ) }}
 ),
 
 per_person as (
@@ -139,7 +141,7 @@ person_in_county as (
     group by ranked_associations.person_key
 ),
 
-{#- The day each person joined, took part in a second intervention, in a second
+{# The day each person joined, took part in a second intervention, in a second
     association: counted "to date" from the year it happened on. -#}
 milestones as (
     select
@@ -167,7 +169,11 @@ milestones as (
 ),
 
 milestones_by_year as (
-    {%- for column, measure in [('joined_at', 'unique_people_to_date'), ('second_intervention_at', 'people_in_several_interventions_to_date'), ('several_associations_at', 'people_in_several_associations_to_date')] %}
+    {%- for column, measure in [
+        ('joined_at', 'unique_people_to_date'),
+        ('second_intervention_at', 'people_in_several_interventions_to_date'),
+        ('several_associations_at', 'people_in_several_associations_to_date'),
+    ] %}
     select
         association_code,
         '{{ measure }}' as measure,
@@ -184,13 +190,34 @@ people_to_date as (
     select
         association_years.association_code,
         association_years.year,
-        cast(coalesce(sum(case when milestones_by_year.measure = 'unique_people_to_date' then milestones_by_year.people end), 0) as bigint) as unique_people_to_date,
-        cast(coalesce(sum(case when milestones_by_year.measure = 'people_in_several_interventions_to_date' then milestones_by_year.people end), 0) as bigint) as people_in_several_interventions_to_date,
-        cast(coalesce(sum(case when milestones_by_year.measure = 'people_in_several_associations_to_date' then milestones_by_year.people end), 0) as bigint) as people_in_several_associations_to_date
+        cast(
+            coalesce(sum(case when milestones_by_year.measure = 'unique_people_to_date' then milestones_by_year.people end), 0)
+            as bigint
+        ) as unique_people_to_date,
+        cast(
+            coalesce(
+                sum(case when milestones_by_year.measure = 'people_in_several_interventions_to_date' then milestones_by_year.people end),
+                0
+            )
+            as bigint
+        ) as people_in_several_interventions_to_date,
+        cast(
+            coalesce(
+                sum(case when milestones_by_year.measure = 'people_in_several_associations_to_date' then milestones_by_year.people end),
+                0
+            )
+            as bigint
+        ) as people_in_several_associations_to_date
     from (
-        select distinct association_code, year from active
+        select distinct
+            association_code,
+            year
+        from active
         union
-        select distinct 'ALL' as association_code, year from active
+        select distinct
+            'ALL' as association_code,
+            year
+        from active
     ) as association_years
     left join milestones_by_year
         on association_years.association_code = milestones_by_year.association_code
@@ -203,7 +230,9 @@ people_to_date as (
         {{ count_where("is_anonymous") }} as anonymous_episodes,
         {{ count_where(kpi_is_started_in('start_date', 'period_start', 'period_end')) }} as new_episodes,
         {{ count_where(kpi_is_exited_in('end_date', 'period_start', 'period_end')) }} as exits,
-        {{ count_where(kpi_is_exited_in('end_date', 'period_start', 'period_end') ~ " and is_work_or_studies") }} as exits_to_work_or_studies
+        {{ count_where(
+            kpi_is_exited_in('end_date', 'period_start', 'period_end') ~ " and is_work_or_studies"
+        ) }} as exits_to_work_or_studies
 {%- endset %}
 
 association_episodes as (
@@ -227,9 +256,15 @@ county_episodes as (
 ),
 
 episodes as (
-    select 'association' as scope, association_episodes.* from association_episodes
+    select
+        'association' as scope,
+        association_episodes.*
+    from association_episodes
     union all
-    select 'county' as scope, county_episodes.* from county_episodes
+    select
+        'county' as scope,
+        county_episodes.*
+    from county_episodes
 ),
 
 people as (

@@ -25,7 +25,12 @@ int_period_ends as (
 ),
 
 deliveries as (
-    select delivery_id, association_code, intervention_code, period, max(received_at) as received_at
+    select
+        delivery_id,
+        association_code,
+        intervention_code,
+        period,
+        max(received_at) as received_at
     from stg_uppfoljning
     group by delivery_id, association_code, intervention_code, period
 ),
@@ -40,7 +45,7 @@ current_deliveries as (
                 order by received_at desc, delivery_id desc
             ) as rank_in_slot
         from deliveries
-    ) ranked
+    ) as ranked
     where rank_in_slot = 1
 ),
 
@@ -125,7 +130,10 @@ exits as (
 ),
 
 offsets as (
-    select distinct association_code, intervention_code, follow_up_months
+    select distinct
+        association_code,
+        intervention_code,
+        follow_up_months
     from classified
     where follow_up_months is not null
 ),
@@ -154,7 +162,9 @@ followed as (
         count(*) as followed_up,
         {{ count_where(kpi_follow_up_in_work('classified.sysselsattning')) }} as in_work,
         {{ count_where(kpi_follow_up_in_studies('classified.sysselsattning')) }} as in_studies,
-        {{ count_where(kpi_follow_up_in_work('classified.sysselsattning') ~ ' or ' ~ kpi_follow_up_in_studies('classified.sysselsattning')) }} as in_work_or_studies,
+        {{ count_where(
+            kpi_follow_up_in_work('classified.sysselsattning') ~ ' or ' ~ kpi_follow_up_in_studies('classified.sysselsattning')
+        ) }} as in_work_or_studies,
         {{ count_where(kpi_is_public_support('classified.forsorjning')) }} as on_public_support
     from exits
     inner join classified

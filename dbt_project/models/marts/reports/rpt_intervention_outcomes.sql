@@ -28,7 +28,9 @@ in_period as (
 
 final as (
     select
-        {{ finsam_key(['to_date.association_code', 'to_date.intervention_code', 'to_date.period_type', 'to_date.period_end']) }} as outcome_key,
+        {{ finsam_key([
+            'to_date.association_code', 'to_date.intervention_code', 'to_date.period_type', 'to_date.period_end'
+        ]) }} as outcome_key,
         to_date.intervention_key,
         to_date.association_code,
         to_date.intervention_code,

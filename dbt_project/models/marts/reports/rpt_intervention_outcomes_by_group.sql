@@ -18,7 +18,10 @@
     'months_in_intervention_sum': 'sum(months_in_intervention)',
     'last_exit_date': 'max(end_date)',
 } %}
-{%- set counted = ['exits', 'early_dropouts', 'exits_to_work', 'to_subsidised_work', 'to_studies', 'to_rehab', 'to_sje_ake', 'to_other', 'exits_to_work_studies_rehab', 'months_in_intervention_sum'] %}
+{%- set counted = [
+    'exits', 'early_dropouts', 'exits_to_work', 'to_subsidised_work', 'to_studies', 'to_rehab', 'to_sje_ake', 'to_other',
+    'exits_to_work_studies_rehab', 'months_in_intervention_sum',
+] %}
 with period_completeness as (
     select * from {{ ref('period_completeness') }}
     where period_type in ('month', 'tertial', 'half_year', 'year') and {{ association_scope() }}
@@ -63,7 +66,9 @@ exit_episodes as (
 ),
 
 medians_to_date as (
-    {{ running_median_by_date('exit_episodes', 'end_date', 'months_in_intervention', ['association_code', 'intervention_code', 'sex', 'age_band']) }}
+    {{ running_median_by_date(
+        'exit_episodes', 'end_date', 'months_in_intervention', ['association_code', 'intervention_code', 'sex', 'age_band']
+    ) }}
 ),
 
 periods as (
@@ -77,7 +82,11 @@ periods as (
 ),
 
 group_values as (
-    select distinct association_code, intervention_code, sex, age_band
+    select distinct
+        association_code,
+        intervention_code,
+        sex,
+        age_band
     from episodes
 ),
 
@@ -127,7 +136,10 @@ running as (
 
 final as (
     select
-        {{ finsam_key(['running.association_code', 'running.intervention_code', 'running.period_type', 'running.period_end', 'running.sex', 'running.age_band']) }} as outcome_group_key,
+        {{ finsam_key([
+            'running.association_code', 'running.intervention_code', 'running.period_type', 'running.period_end',
+            'running.sex', 'running.age_band'
+        ]) }} as outcome_group_key,
         running.intervention_key,
         running.association_code,
         running.intervention_code,
@@ -144,12 +156,16 @@ final as (
         cast(running.exits as bigint) as exits_in_period,
         cast(running.early_dropouts_to_date as bigint) as early_dropouts,
         cast(running.exits_to_date - running.early_dropouts_to_date as bigint) as exits_excl_dropouts,
-        {%- for column in ['exits_to_work', 'to_subsidised_work', 'to_studies', 'to_rehab', 'to_sje_ake', 'to_other', 'exits_to_work_studies_rehab'] %}
+        {%- for column in [
+            'exits_to_work', 'to_subsidised_work', 'to_studies', 'to_rehab', 'to_sje_ake', 'to_other', 'exits_to_work_studies_rehab'
+        ] %}
         cast(running.{{ column }}_to_date as bigint) as {{ column }},
         {%- endfor %}
         {{ average_of_sum('running.months_in_intervention_sum_to_date', 'running.exits_to_date') }} as avg_months_in_intervention,
         cast(medians_to_date.median_to_date as decimal(10, 2)) as median_months_in_intervention,
-        {{ share_of_exits_excl_dropouts_to_work_studies_rehab('running.exits_to_work_studies_rehab_to_date', 'running.exits_to_date - running.early_dropouts_to_date') }} as share_work_studies_rehab
+        {{ share_of_exits_excl_dropouts_to_work_studies_rehab(
+            'running.exits_to_work_studies_rehab_to_date', 'running.exits_to_date - running.early_dropouts_to_date'
+        ) }} as share_work_studies_rehab
     from running
     left join medians_to_date
         on running.association_code = medians_to_date.association_code

@@ -19,7 +19,10 @@
     'max_months_in_intervention': 'max(months_in_intervention)',
     'last_exit_date': 'max(end_date)',
 } %}
-{%- set counted = ['exits', 'early_dropouts', 'exits_to_work', 'exits_to_subsidised_work', 'exits_to_studies', 'exits_to_rehab', 'exits_to_sje_ake', 'exits_to_other', 'exits_to_work_studies_rehab', 'exits_to_work_or_studies', 'months_in_intervention_sum'] %}
+{%- set counted = [
+    'exits', 'early_dropouts', 'exits_to_work', 'exits_to_subsidised_work', 'exits_to_studies', 'exits_to_rehab',
+    'exits_to_sje_ake', 'exits_to_other', 'exits_to_work_studies_rehab', 'exits_to_work_or_studies', 'months_in_intervention_sum',
+] %}
 with period_completeness as (
     select * from {{ ref('period_completeness') }}
     where {{ association_scope() }}
@@ -31,7 +34,11 @@ int_episode_periods as (
 ),
 
 exit_rows as (
-    select association_code, intervention_code, end_date, months_in_intervention
+    select
+        association_code,
+        intervention_code,
+        end_date,
+        months_in_intervention
     from int_episode_periods
     where exit_project_to_date is not null
 ),
@@ -148,7 +155,9 @@ final as (
         cast(exits_to_other as bigint) as exits_to_other,
         cast(exits_to_work_studies_rehab as bigint) as exits_to_work_studies_rehab,
         cast(exits_to_work_or_studies as bigint) as exits_to_work_or_studies,
-        {{ share_of_exits_excl_dropouts_to_work_studies_rehab('exits_to_work_studies_rehab', 'exits - early_dropouts') }} as share_of_exits_excl_dropouts_to_work_studies_rehab,
+        {{ share_of_exits_excl_dropouts_to_work_studies_rehab(
+            'exits_to_work_studies_rehab', 'exits - early_dropouts'
+        ) }} as share_of_exits_excl_dropouts_to_work_studies_rehab,
         {{ share_of_exits_to_work_or_studies('exits_to_work_or_studies', 'exits') }} as share_of_exits_to_work_or_studies,
         {{ average_of_sum('months_in_intervention_sum', 'exits') }} as avg_months_in_intervention,
         median_months_in_intervention,

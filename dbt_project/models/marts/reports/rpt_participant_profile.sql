@@ -35,7 +35,9 @@ final as (
         {{ finsam_key(['association_code', 'intervention_code']) }} as intervention_key,
         counted.*,
         sum(participants) over (partition by association_code, intervention_code, start_year, dimension) as participants_total,
-        {{ safe_divide('participants', 'sum(participants) over (partition by association_code, intervention_code, start_year, dimension)') }} as share
+        {{ safe_divide(
+            'participants', 'sum(participants) over (partition by association_code, intervention_code, start_year, dimension)'
+        ) }} as share
     from counted
 )
 

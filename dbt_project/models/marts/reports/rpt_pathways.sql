@@ -79,15 +79,21 @@ aggregated as (
 
 final as (
     select
-        {{ finsam_key(['pathway_step', 'from_association_code', 'from_intervention_code', 'to_association_code', 'to_intervention_code', 'year']) }} as pathway_key,
+        {{ finsam_key([
+            'pathway_step', 'from_association_code', 'from_intervention_code', 'to_association_code', 'to_intervention_code', 'year'
+        ]) }} as pathway_key,
         pathway_step,
         from_association_code,
         from_intervention_code,
         to_association_code,
         to_intervention_code,
         year,
-        coalesce(pathway_step = 'next_episode' and from_association_code = to_association_code
-            and from_intervention_code = to_intervention_code, false) as is_re_entry,
+        coalesce(
+            pathway_step = 'next_episode'
+            and from_association_code = to_association_code
+            and from_intervention_code = to_intervention_code,
+            false
+        ) as is_re_entry,
         coalesce(from_association_code <> to_association_code, false) as is_cross_association,
         cast(steps as bigint) as steps,
         cast(people as bigint) as people,

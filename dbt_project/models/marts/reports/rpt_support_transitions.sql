@@ -15,7 +15,8 @@ counted as (
         coalesce(support_after, 'OKAND') as support_after,
         count(*) as exits
     from fct_participation
-    group by association_code, intervention_code, {{ year_of('end_date') }}, coalesce(support_before, 'OKAND'), coalesce(support_after, 'OKAND')
+    group by
+        association_code, intervention_code, {{ year_of('end_date') }}, coalesce(support_before, 'OKAND'), coalesce(support_after, 'OKAND')
 ),
 
 totals as (

@@ -49,7 +49,11 @@ exits as (
 ),
 
 combinations as (
-    select distinct association_code, intervention_code, support_before, support_after
+    select distinct
+        association_code,
+        intervention_code,
+        support_before,
+        support_after
     from long_form
 ),
 
@@ -64,7 +68,11 @@ grid as (
         and period_completeness.intervention_code = combinations.intervention_code
     where combinations.support_before = 'ALL'
         or combinations.support_after = 'ALL'
-        or period_completeness.period_type in ({% for period_type in var('finsam_support_matrix_period_types') %}'{{ period_type }}'{% if not loop.last %}, {% endif %}{% endfor %})
+        or period_completeness.period_type in (
+            {%- for period_type in var('finsam_support_matrix_period_types') -%}
+            '{{ period_type }}'{% if not loop.last %}, {% endif %}
+            {%- endfor -%}
+        )
 ),
 
 per_period as (
@@ -107,7 +115,11 @@ windows as (
 ),
 
 marginals as (
-    select period_key, measure_window, support_before, exits as exits_with_support_before
+    select
+        period_key,
+        measure_window,
+        support_before,
+        exits as exits_with_support_before
     from windows
     where support_before <> 'ALL' and support_after = 'ALL'
 ),

@@ -18,6 +18,9 @@
 {%- for name, low, high in stay_buckets %}{% do extra.append('exits_stay_' ~ name) %}{% endfor %}
 {%- do extra.extend(['exits_beyond_max_months', 'exits_with_max_months']) %}
 {%- set groups = ['age_band_scheme', 'sex', 'age_band'] %}
+{# sqlfluff: the indent of a select-list loop with whitespace control ({%- for %}) cannot be placed
+   by layout.indent (it flips between two levels), so that rule is off for this file. #}
+-- noqa: disable=LT02
 with period_completeness as (
     select * from {{ ref('period_completeness') }}
     where {{ is_breakdown_period_type() }} and {{ association_scope() }}
@@ -29,7 +32,11 @@ int_episode_periods as (
 ),
 
 dim_intervention as (
-    select association_code, intervention_code, valid_from, target_max_months_in_intervention
+    select
+        association_code,
+        intervention_code,
+        valid_from,
+        target_max_months_in_intervention
     from {{ ref('dim_intervention') }}
     where in_register
 ),
@@ -94,7 +101,7 @@ long_form as (
     {%- endfor %}
 ),
 
-{%- set exit_measures = {
+{% set exit_measures = {
     'exits': 'count(*)',
     'months_in_intervention_sum': 'sum(months_in_intervention)',
     'median_months_in_intervention': 'cast(' ~ finsam_median('months_in_intervention') ~ ' as decimal(10, 2))',
@@ -111,7 +118,12 @@ exits as (
 ),
 
 categories as (
-    select distinct association_code, intervention_code, age_band_scheme, sex, age_band
+    select distinct
+        association_code,
+        intervention_code,
+        age_band_scheme,
+        sex,
+        age_band
     from long_form
 ),
 
