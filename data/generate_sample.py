@@ -793,8 +793,12 @@ def generate_reference(out_dir: Path) -> None:
 # --------------------------------------------------------------- national scale (benchmark)
 
 def generate_national(out_dir: Path, associations: int = 75, interventions: int = 600, years: int = 10,
-                      start_year: int = 2015, fraction: float = 1.0) -> dict:
+                      start_year: int = 2015, fraction: float = 1.0, episodes: int | None = None) -> dict:
     """National-scale deliveries (vectorised): ~500 000 participant-episode rows at fraction 1.0.
+
+    `episodes` sets the number of participant episodes outright (instead of from `fraction`): e.g.
+    `generate_national(out, associations=2, interventions=20, years=3, episodes=170)` is a county of
+    many small interventions (3–15 participants each), the disclosure attacker's second county.
 
     One `deltagare` delivery per person-level intervention and year (period YYYY) listing the
     episodes active at some time in that year, exit fields filled once exited; one register
@@ -837,7 +841,7 @@ def generate_national(out_dir: Path, associations: int = 75, interventions: int 
     span = int((last_day - first_day).astype(int))
 
     # episodes: each spans ~1.45 calendar years on average -> rows ≈ 1.45 × episodes
-    n_ep = int(target_rows / 1.45)
+    n_ep = int(target_rows / 1.45) if episodes is None else episodes
     ep_int = person_ints[gen.integers(0, len(person_ints), n_ep)]
     start = first_day + gen.integers(0, span - 20, n_ep).astype("timedelta64[D]")
     stay = np.where(gen.random(n_ep) < 0.2, gen.integers(20, 60, n_ep), gen.integers(90, 420, n_ep))

@@ -11,15 +11,36 @@ and are gone from the snapshot.
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import REPO, run_county_pipeline
 
 from ingestion.outbound import disclosure
 
 pytestmark = [pytest.mark.dbt]
+
+# The second county: 2 associations, 20 interventions (17 with participants, 6-13 episodes each;
+# 3 volume-only), 2014-2016, every exit category, both sexes, ages 18-64; synthetic personnummer.
+SMALL_COUNTY = {"associations": 2, "interventions": 20, "years": 3, "start_year": 2014, "episodes": 170}
+SMALL_AS_OF = "2017-01-15"
+
+
+@pytest.fixture(scope="module")
+def published_small_county(tmp_path_factory) -> Path:
+    """A generated county of many small interventions run once through the whole pipeline
+    (data/generate_sample.py's generate_national with county-sized parameters)."""
+    spec = importlib.util.spec_from_file_location("generate_sample", REPO / "data" / "generate_sample.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    data = tmp_path_factory.mktemp("small_county_data")
+    gen.generate_national(data, **SMALL_COUNTY)
+    home = tmp_path_factory.mktemp("published_small_county")
+    run_county_pipeline(home, data, SMALL_AS_OF)
+    return home
 
 
 def attack(con: duckdb.DuckDBPyConnection, tables=None, exact: bool = False, only=None) -> dict:
@@ -134,3 +155,77 @@ def test_declared_relations_hold_on_the_marts(published_sample):
     assert len(eqs) > 10_000
     wrong = [(terms, b) for terms, b in eqs if sum(k * pub.value[c] for k, c in terms) != b]
     assert not wrong, wrong[:3]
+
+
+# ------------------------------------------------------------------ the second county: many small interventions
+
+
+def test_small_county_has_many_small_interventions(published_small_county):
+    """The county the attacker is run on is what it claims to be: many interventions of 3-15
+    participants, both sexes, every exit category, and so a great many primary suppressions."""
+    con = warehouse(published_small_county)
+    try:
+        sizes = con.execute(
+            "select intervention_code, max(participants) from marts.rpt_outcomes_by_period "
+            "where measure_window = 'to_date' group by 1"
+        ).fetchall()
+        categories = {
+            r[0] for r in con.execute("select distinct exit_category from marts.fct_participation").fetchall()
+        }
+    finally:
+        con.close()
+    assert len(sizes) >= 15 and all(3 <= n <= 15 for _, n in sizes), sizes
+    assert {"work", "subsidised_work", "studies", "rehab", "sje_ake", "early_dropout", "other"} <= categories
+
+
+def test_small_county_no_relation_chain_pins_a_hidden_cell(published_small_county):
+    """All pub_ tables of the second county together, every declared relation across them."""
+    started = time.monotonic()
+    con = snapshot(published_small_county)
+    try:
+        pub = disclosure.read_published(con)
+    finally:
+        con.close()
+    eqs = disclosure.equations(pub)
+    found = disclosure.propagated_bounds(pub, eqs)
+    report("småinsatslänet, alla tabeller (bundna samband)", found, time.monotonic() - started)
+    assert sum(1 for s in pub.status.values() if s == "primary") > 1000
+    assert sum(1 for s in pub.status.values() if s == "secondary") > 0
+    assert_protected(found)
+
+
+def test_small_county_lp_attack_on_the_intervention_outcomes(published_small_county):
+    """The linear program on the table of issue 15 in the second county: every hidden cell keeps at
+    least 3 values."""
+    started = time.monotonic()
+    con = snapshot(published_small_county)
+    try:
+        found = attack(con, tables=["pub_rpt_intervention_outcomes"])
+    finally:
+        con.close()
+    report("småinsatslänet, pub_rpt_intervention_outcomes (LP)", found, time.monotonic() - started)
+    assert len(found) > 5000
+    assert_protected(found)
+
+
+def test_small_county_protect_is_the_published_pattern(published_small_county, tmp_path):
+    """protect() run again on the warehouse's pub_ tables gives exactly the snapshot's pattern
+    (deterministic), and run on the snapshot adds nothing (a fixed point). Its time is printed."""
+    con = warehouse(published_small_county)
+    try:
+        started = time.monotonic()
+        counts = disclosure.protected_copy(con, "again", path=tmp_path / "again.duckdb")
+        seconds = time.monotonic() - started
+        again = disclosure.read_published(con, catalog="again")
+    finally:
+        con.close()
+    print(f"\nsmåinsatslänet: protect() {seconds:.1f} s, {counts}")
+    con = snapshot(published_small_county)
+    try:
+        published = disclosure.read_published(con)
+    finally:
+        con.close()
+    assert again.status == published.status
+    assert counts["secondary"] == sum(1 for s in published.status.values() if s == "secondary") > 0
+    eqs = disclosure.equations(published)
+    assert disclosure.secondary_pattern(published, eqs) == set()

@@ -12,9 +12,9 @@ tables). A secondarily hidden count is null, `<col>_suppressed` true and `<col>_
 The linear relations are declared once, in `dbt_project/models/public/_public.yml`
 (`config.meta.disclosure` of each pub_ model); `equations()` turns them into equations over cells.
 The method (docs/disclosure.md): suppress a partner in every relation left with a single hidden
-cell, then propagate every relation's bounds ("<5" is 0..4, "–" at least 5) and hide more until no
-hidden cell is narrowed to fewer than `MIN_VALUES` possible values. `intervals()` is the attacker's
-linear program (HiGHS via scipy), used by tests/test_disclosure_attack.py. The snapshot, the Parquet
+cell, then propagate every relation's bounds ("<5" is 0..4, "–" any count) and hide more (or show
+a "<5" as "–") until no hidden cell is narrowed to fewer than `MIN_VALUES` possible values.
+`intervals()` is the attacker's linear program (HiGHS via scipy), used by tests/test_disclosure_attack.py. The snapshot, the Parquet
 files, the PostgreSQL BI database and the open-data export are all written from tables that went
 through `protect()` (`protected_copy()` in the publish step).
 """
@@ -22,6 +22,8 @@ through `protect()` (`protected_copy()` in the publish step).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 import math
 from collections import defaultdict, deque
@@ -79,7 +81,8 @@ class Table:
 @dataclass
 class Published:
     """What a reader of the public schema sees: per cell its value (None when hidden) and, for
-    hidden cells, whether it is a primary ("<5") or a secondary ("–") suppression."""
+    hidden cells, whether it is shown "<5" ('primary': a count 0..4) or "–" ('secondary': hidden to
+    protect another cell; any count, also one below 5 whose "<5" would have narrowed another)."""
 
     tables: dict[str, Table]
     threshold: int
@@ -87,10 +90,12 @@ class Published:
     status: dict[Cell, str] = field(default_factory=dict)  # 'published' | 'primary' | 'secondary'
 
     def bounds(self, cell: Cell) -> tuple[float, float | None]:
-        """What the reader knows about a hidden cell: "<5" is 0..4, "–" is at least 5."""
+        """What the reader knows about a hidden cell: "<5" is 0..4, "–" any count (0 or more): the
+        step shows "–" both for counts hidden to protect others and for small counts whose "<5"
+        would let a reader narrow another hidden cell, so "–" says nothing about the size."""
         if self.status[cell] == "primary":
             return 0.0, float(self.threshold - 1)
-        return float(self.threshold), None
+        return 0.0, None
 
 
 def read_published(
@@ -99,6 +104,7 @@ def read_published(
     tables: Iterable[str] | None = None,
     unsuppressed_from: str | None = None,
     catalog: str | None = None,
+    components: Iterable[str] | None = None,
 ) -> Published:
     """Every pub_ table of `schema` in `con` (or the named ones), as the reader sees it. With
     `unsuppressed_from` (e.g. 'marts'), the counts are read from the report each pub_ table is made
@@ -116,7 +122,13 @@ def read_published(
         names = [n for n in names if n in wanted]
     pub = Published(tables={}, threshold=threshold())
     for name in names:
-        cursor = con.execute(f"select * from {_qualified(schema, name, catalog)}")
+        if components is None:
+            cursor = con.execute(f"select * from {_qualified(schema, name, catalog)}")
+        else:  # only these interventions' rows ("association/intervention", see COMPONENT)
+            cursor = con.execute(
+                f"select * from {_qualified(schema, name, catalog)} where {_component_expr()} in (select unnest(?::varchar[]))",
+                [list(components)],
+            )
         columns = [d[0] for d in cursor.description]
         rows = [dict(zip(columns, r)) for r in cursor.fetchall()]
         if unsuppressed_from:
@@ -512,13 +524,17 @@ def propagated_bounds(pub: Published, eqs: list[Equation], passes: int = 100) ->
 
 
 def secondary_pattern(pub: Published, eqs: list[Equation], max_rounds: int = 200) -> set[Cell]:
-    """Cells to hide in addition to the primary ones (mutates `pub`: they become 'secondary').
+    """Cells to show as "–" in addition to the primary ones (mutates `pub`: they become 'secondary').
 
     1. No relation may keep exactly one hidden cell (it would be the difference of the others): the
        relation's published cell with the smallest value is hidden too (the least information lost).
     2. Bounds: a hidden cell whose propagated interval holds fewer than MIN_VALUES values (e.g. a
-       total of 5 = "–" (at least 5) + "<5" pins the "<5" to 0) gets the largest published cell of its
-       relations hidden too (more room). Repeated until neither rule finds anything."""
+       published total of 8 = "<5" + "<5" pins both to 4) gets the largest published cell of its
+       relations hidden too (more room). When no published cell is near it (all its relations are
+       hidden: the narrowing comes from "<5" being at most 4, as in a small intervention whose
+       figures are all hidden), the "<5" is taken away instead: the cell itself, if it is a "<5",
+       else the "<5" cells of its relations, are shown as "–" (any count).
+    Repeated until neither rule finds anything. Every cell returned is shown as "–"."""
     added: set[Cell] = set()
     by_cell: dict[Cell, list[int]] = defaultdict(list)
     for i, (terms, _) in enumerate(eqs):
@@ -566,6 +582,18 @@ def secondary_pattern(pub: Published, eqs: list[Equation], max_rounds: int = 200
                 hide(extra)
                 widened.update(by_cell[extra])
                 progressed = True
+                continue
+            # no published cell to hide: "<5" (at most 4) narrows it, its own or its relations' ones
+            small = (
+                [cell]
+                if pub.status[cell] == "primary"
+                else sorted({c for i in by_cell[cell] for _, c in eqs[i][0] if pub.status[c] == "primary"}, key=repr)
+            )
+            for c in small:
+                pub.status[c] = "secondary"  # shown "–": still hidden, no longer said to be below 5
+                added.add(c)
+                widened.update(by_cell[c])
+                progressed = True
         if not progressed:
             raise DisclosureError(f"kan inte skydda {narrow[0]}: inga fler celler att undertrycka")
     raise DisclosureError("den sekundära undertryckningen blev inte klar")
@@ -579,12 +607,18 @@ def _qualified(schema: str, table: str, catalog: str | None = None) -> str:
 
 
 def protected_copy(
-    con: duckdb.DuckDBPyConnection, alias: str = "disclosed", schema: str = PUBLIC_SCHEMA, path: Path | None = None
+    con: duckdb.DuckDBPyConnection,
+    alias: str = "disclosed",
+    schema: str = PUBLIC_SCHEMA,
+    path: Path | None = None,
+    cache: Path | None = None,
 ) -> dict:
     """Copy the pub_ tables of `con` (the warehouse) into a database attached as `alias` and protect
     them there: the publish step writes the snapshot, the Parquet files (and so the BI database) from
     `alias.public.*`. `path`: a scratch DuckDB file, needed when `con` is read-only (DuckDB attaches
-    no in-memory database to a read-only connection, as in an Airflow task); in memory otherwise."""
+    no in-memory database to a read-only connection, as in an Airflow task); in memory otherwise.
+    `cache`: the DuckDB file that keeps each intervention's suppression between publishes (see
+    `protect`)."""
     con.execute(f"detach database if exists {alias}")  # a process-wide instance may hold the last one
     if path is None:
         con.execute(f"attach ':memory:' as {alias}")
@@ -597,35 +631,122 @@ def protected_copy(
         [schema],
     ).fetchall():
         con.execute(f"create table {_qualified(schema, table, alias)} as select * from {_qualified(schema, table)}")
-    return protect(con, schema, catalog=alias)
+    return protect(con, schema, catalog=alias, cache=cache)
 
 
-def protect(con: duckdb.DuckDBPyConnection, schema: str = PUBLIC_SCHEMA, catalog: str | None = None) -> dict:
+# Every declared relation links cells of one intervention (its periods, windows, groups and the tables
+# that repeat its figures), so each intervention is protected on its own, and only when its published
+# rows changed: a run that loads one delivery re-protects one intervention.
+COMPONENT = ("association_code", "intervention_code")
+CACHE_DDL = """
+    create table if not exists components (component varchar primary key, fingerprint varchar not null);
+    create table if not exists hidden (component varchar not null, tbl varchar not null, key varchar not null,
+                                       col varchar not null)
+"""
+
+
+def _component_expr(alias: str = "") -> str:
+    prefix = f"{alias}." if alias else ""
+    return " || '/' || ".join(f"coalesce(cast({prefix}{c} as varchar), '')" for c in COMPONENT)
+
+
+def fingerprints(con: duckdb.DuckDBPyConnection, schema: str, catalog: str | None, decl: dict) -> dict[str, str]:
+    """Per intervention ("association/intervention"): a hash of its rows in every pub_ table with
+    declared relations, of the declarations, the threshold and this module's code (a change to the
+    method protects everything again)."""
+    method = hashlib.sha256(
+        json.dumps(decl, sort_keys=True, default=str).encode()
+        + repr((threshold(), MIN_VALUES)).encode()
+        + Path(__file__).read_bytes()
+    ).hexdigest()
+    present = {
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = ? "
+            "and table_catalog = coalesce(?, current_database())",
+            [schema, catalog],
+        ).fetchall()
+    }
+    parts: dict[str, list[str]] = defaultdict(list)
+    for name in sorted(set(decl) & present):
+        for component, digest in con.execute(
+            f"select {_component_expr()} as component, md5(string_agg(row_hash, ',' order by row_hash)) "
+            f"from (select *, md5(cast(t as varchar)) as row_hash from {_qualified(schema, name, catalog)} t) "
+            "group by component"
+        ).fetchall():
+            parts[component].append(f"{name}:{digest}")
+    return {c: hashlib.sha256("|".join([method, *p]).encode()).hexdigest() for c, p in parts.items()}
+
+
+def _hidden_cells(pub: Published, eqs: list[Equation]) -> set[Cell]:
+    """The method: the cells to show as "–" (mutates `pub`)."""
+    return secondary_pattern(pub, eqs)
+
+
+def protect(
+    con: duckdb.DuckDBPyConnection, schema: str = PUBLIC_SCHEMA, catalog: str | None = None, cache: Path | None = None
+) -> dict:
     """Secondary suppression of the pub_ tables in `schema` of `con`, in place (they must be writable:
-    the publish step runs it on an in-memory copy). Returns counts for the run's summary."""
-    pub = read_published(con, schema, catalog=catalog)
-    eqs = equations(pub)
-    primary = sum(1 for s in pub.status.values() if s == "primary")
-    added = secondary_pattern(pub, eqs)
-    by_table: dict[tuple[str, str], list] = defaultdict(list)
-    rows_touched: dict[str, set] = defaultdict(set)
-    for table, key, column in added:
-        by_table[(table, column)].append(key)
-        rows_touched[table].add(key)
-    for (table, column), keys in sorted(by_table.items()):
+    the publish step runs it on an in-memory copy). Interventions whose published rows are unchanged
+    since the last publish take their suppression from `cache`; the others are protected again.
+    Returns counts for the run's summary."""
+    decl = declarations()
+    prints = fingerprints(con, schema, catalog, decl)
+    store = duckdb.connect(str(cache)) if cache is not None else duckdb.connect()
+    try:
+        store.execute(CACHE_DDL)
+        known = dict(store.execute("select component, fingerprint from components").fetchall())
+        stale = sorted(c for c, f in prints.items() if known.get(c) != f)
+        pub = read_published(con, schema, catalog=catalog, tables=decl, components=stale)
+        eqs = equations(pub, decl)
+        added = _hidden_cells(pub, eqs) if stale else set()
+        rows = []
+        for table, key, column in added:
+            row = pub.tables[table].by_key[key]
+            rows.append(("/".join("" if row[c] is None else str(row[c]) for c in COMPONENT), table, str(key), column))
+        gone = sorted(set(known) - set(prints))
+        store.execute("begin")
+        store.execute("delete from hidden where component in (select unnest(?::varchar[]))", [stale + gone])
+        store.execute("delete from components where component in (select unnest(?::varchar[]))", [stale + gone])
+        if rows:
+            store.executemany("insert into hidden values (?, ?, ?, ?)", rows)
+        if stale:
+            store.executemany("insert into components values (?, ?)", [(c, prints[c]) for c in stale])
+        store.execute("commit")
+        hidden = store.execute(
+            "select tbl, col, list(key order by key) from hidden group by all order by all"
+        ).fetchall()
+    finally:
+        store.close()
+    touched: dict[str, set] = defaultdict(set)
+    for table, column, keys in hidden:
         key_column = pub.tables[table].key
         con.execute(
             f'update {_qualified(schema, table, catalog)} set "{column}" = null, "{column}_suppressed" = true, '
-            f'"{column}_display" = \'{SECONDARY_DISPLAY}\' where "{key_column}" in (select unnest(?))',
+            f'"{column}_display" = \'{SECONDARY_DISPLAY}\' where cast("{key_column}" as varchar) in (select unnest(?))',
             [keys],
         )
+        touched[table].update(keys)
     # shares, means and medians are computed from the row's counts: hidden with any of them
-    for table, keys in sorted(rows_touched.items()):
+    for table, keys in sorted(touched.items()):
         derived = pub.tables[table].derived
         if derived:
             sets = ", ".join(f'"{c}" = null, "{c}_suppressed" = true' for c in derived)
             con.execute(
-                f'update {_qualified(schema, table, catalog)} set {sets} where "{pub.tables[table].key}" in (select unnest(?))',
+                f"update {_qualified(schema, table, catalog)} set {sets} "
+                f'where cast("{pub.tables[table].key}" as varchar) in (select unnest(?))',
                 [sorted(keys)],
             )
-    return {"primary": primary, "secondary": len(added), "relations": len(eqs)}
+    primary = 0
+    for name, table in pub.tables.items():
+        for c in table.counts:
+            primary += con.execute(
+                f"select count(*) from {_qualified(schema, name, catalog)} where \"{c}_display\" = '<5'"
+            ).fetchone()[0]
+    return {
+        "primary": primary,
+        "secondary": sum(len(keys) for _, _, keys in hidden),
+        "relations": len(eqs),
+        "interventions": len(prints),
+        "protected_again": len(stale),
+    }

@@ -23,6 +23,12 @@ PUBLISHED_SCHEMAS = ("marts", "public")
 DISCLOSED = "disclosed"  # the in-memory copy of the public tables after disclosure control
 
 
+def disclosure_cache(settings: Settings) -> Path:
+    """Where each intervention's secondary suppression is kept between publishes (no personal data:
+    row keys and the cells hidden in them)."""
+    return settings.warehouse.parent / "disclosure_cache.duckdb"
+
+
 def published_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     return con.execute(
         "select table_schema, table_name from information_schema.tables where table_catalog = current_database() "
@@ -76,7 +82,9 @@ def publish_marts(settings: Settings) -> dict:
     _remove_duckdb_file(scratch)
     try:
         # Disclosure control (docs/disclosure.md): every public output is written from the protected copy.
-        disclosure = protected_copy(con, DISCLOSED, path=scratch)
+        # Each intervention's suppression is kept between publishes (disclosure_cache.duckdb next to the
+        # warehouse): only the interventions whose published rows changed are protected again.
+        disclosure = protected_copy(con, DISCLOSED, path=scratch, cache=disclosure_cache(settings))
         con.execute(f"attach '{tmp}' as snap (read_only false)")  # the warehouse itself may be open read-only
         kept = {f"{s}.{t}" for s, t in published_tables(con)}
         for schema, table in con.execute(

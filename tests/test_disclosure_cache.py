@@ -1,0 +1,108 @@
+"""Disclosure control one intervention at a time (ingestion/outbound/disclosure.py `protect`): every
+declared relation stays within one intervention, so an intervention whose published rows did not
+change since the last publish takes its suppression from the cache, and only the changed ones are
+protected again. The result must be the same as protecting everything from scratch.
+
+Runs on the sample county's warehouse (the shared `published_sample`, read only: every protected copy
+is a scratch file of the test)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.outbound import disclosure
+
+pytestmark = [pytest.mark.dbt]
+
+
+def _warehouse(home: Path) -> duckdb.DuckDBPyConnection:
+    path = str(home / "var" / "warehouse" / "finsam.duckdb")
+    try:
+        return duckdb.connect(path, read_only=True)
+    except duckdb.ConnectionException:  # dbt-duckdb in this process still holds it open (we only read)
+        return duckdb.connect(path)
+
+
+def _pattern(con: duckdb.DuckDBPyConnection, catalog: str) -> dict:
+    pub = disclosure.read_published(con, catalog=catalog)
+    return {cell: status for cell, status in pub.status.items() if status != "published"}
+
+
+def _protect(con, alias: str, tmp_path: Path, cache: Path | None) -> dict:
+    return disclosure.protected_copy(con, alias, path=tmp_path / f"{alias}.duckdb", cache=cache)
+
+
+def test_unchanged_interventions_come_from_the_cache(published_sample, tmp_path):
+    cache = tmp_path / "cache.duckdb"
+    con = _warehouse(published_sample)
+    try:
+        scratch = _protect(con, "scratch", tmp_path, cache=None)
+        first = _protect(con, "first", tmp_path, cache=cache)
+        again = _protect(con, "again", tmp_path, cache=cache)
+        expected = _pattern(con, "scratch")
+        assert _pattern(con, "first") == expected
+        assert _pattern(con, "again") == expected
+    finally:
+        con.close()
+    assert first["interventions"] == scratch["interventions"] > 5
+    assert first["protected_again"] == first["interventions"]  # an empty cache: every intervention
+    assert again["protected_again"] == 0  # nothing changed: every intervention from the cache
+    assert again["secondary"] == first["secondary"] == scratch["secondary"] > 0
+
+
+def test_a_changed_intervention_is_protected_again_and_only_it(published_sample, tmp_path):
+    """One intervention's published figures change (as after a new delivery): the cached run
+    protects that one again and ends with the same pattern as a run from scratch."""
+    cache = tmp_path / "cache.duckdb"
+    changed = tmp_path / "changed.duckdb"
+    con = _warehouse(published_sample)
+    try:
+        _protect(con, "first", tmp_path, cache=cache)
+        con.execute(f"attach '{changed}' as changed")
+        con.execute("create schema changed.public")
+        for (table,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'public' "
+            "and table_catalog = current_database()"
+        ).fetchall():
+            con.execute(f'create table changed.public."{table}" as select * from public."{table}"')
+        # AVESTA's latest year: one more person took part (a count moves, so does its row's hash)
+        moved = con.execute(
+            "update changed.public.pub_rpt_outcomes_by_period set participants = participants + 1 "
+            "where intervention_code = 'AVESTA' and period_type = 'year' and period_label = '2016' "
+            "and measure_window = 'in_period' and participants is not null"
+        ).fetchone()[0]
+        assert moved == 1
+        con.execute("detach changed")
+    finally:
+        con.close()
+    con = duckdb.connect(str(changed))
+    try:
+        cached = disclosure.protected_copy(con, "cached", path=tmp_path / "cached.duckdb", cache=cache)
+        fresh = disclosure.protected_copy(con, "fresh", path=tmp_path / "fresh.duckdb", cache=None)
+        assert _pattern(con, "cached") == _pattern(con, "fresh")
+    finally:
+        con.close()
+    assert cached["protected_again"] == 1
+    assert cached["secondary"] == fresh["secondary"]
+
+
+def test_every_declared_relation_stays_within_one_intervention(published_sample):
+    """What makes protecting one intervention at a time sound: no relation links two of them."""
+    con = _warehouse(published_sample)
+    try:
+        pub = disclosure.read_published(con)
+    finally:
+        con.close()
+    eqs = disclosure.equations(pub)
+    assert len(eqs) > 10_000
+
+    def component(cell):
+        table, key, _ = cell
+        row = pub.tables[table].by_key[key]
+        return tuple(row[c] for c in disclosure.COMPONENT)
+
+    crossing = [terms for terms, _ in eqs if len({component(c) for _, c in terms}) > 1]
+    assert not crossing, crossing[:3]
