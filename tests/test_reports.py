@@ -198,7 +198,7 @@ def test_a_publication_report_contains_no_count_below_5(public_avesta, tmp_path)
     paths = write(public_avesta, tmp_path / "avesta-2016H1")
     # the results table in every format: each count is "<5" or at least 5
     pdf = _norm(" ".join(_pdf_pages(paths[0])))
-    # "<5" a count below 5, "–" a count of 5 or more hidden so that no small count can be derived
+    # "<5" a count below 5, "–" a count (of any size) hidden so that no small count can be derived
     row = re.search(r"Under perioden((?: (?:<5|–|\d+)){9})", pdf).group(1).split()
     assert all(v in ("<5", "–") or int(v) >= 5 for v in row), row
     docx_rows = [[_norm(c.text) for c in r.cells] for t in Document(str(paths[1])).tables for r in t.rows]

@@ -31,7 +31,10 @@ from ingestion.core.config import REPO_ROOT
 NBSP = "\u00a0"
 NATIONAL_SHARE_TO_WORK_OR_STUDIES = 0.31  # of those who ended, to work or studies (finsam-facts.md: 2013, 2017, 2019)
 INTERNAL_BANNER = "Internt underlag – innehåller små tal"
-PUBLIC_NOTE = "Antal under 5 visas som <5; andelar och medelvärden som bygger på dem visas som –."
+PUBLIC_NOTE = (
+    "Antal under 5 visas som <5. Antal som döljs för att inget litet tal ska gå att räkna fram (av vilken "
+    "storlek som helst) visas som –, liksom andelar och medelvärden som bygger på dolda antal."
+)
 CALENDAR_TYPES = ("year", "half_year", "tertial", "month")
 TYPE_PREFERENCE = (*CALENDAR_TYPES, "operating_year", "project_to_date")
 PERIOD_TYPE_SV = {
