@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import yaml
 
 from ingestion.core.config import REPO_ROOT
@@ -638,6 +639,7 @@ def protected_copy(
 # that repeat its figures), so each intervention is protected on its own, and only when its published
 # rows changed: a run that loads one delivery re-protects one intervention.
 COMPONENT = ("association_code", "intervention_code")
+COMPONENTS_PER_BATCH = 20  # interventions protected together (each on its own relations): memory stays small
 CACHE_DDL = """
     create table if not exists components (component varchar primary key, fingerprint varchar not null);
     create table if not exists hidden (component varchar not null, tbl varchar not null, key varchar not null,
@@ -697,21 +699,28 @@ def protect(
         store.execute(CACHE_DDL)
         known = dict(store.execute("select component, fingerprint from components").fetchall())
         stale = sorted(c for c, f in prints.items() if known.get(c) != f)
-        pub = read_published(con, schema, catalog=catalog, tables=decl, components=stale)
-        eqs = equations(pub, decl)
-        added = _hidden_cells(pub, eqs) if stale else set()
-        rows = []
-        for table, key, column in added:
-            row = pub.tables[table].by_key[key]
-            rows.append(("/".join("" if row[c] is None else str(row[c]) for c in COMPONENT), table, str(key), column))
+        pub = read_published(con, schema, catalog=catalog, tables=decl, components=[])  # the tables' shape
+        rows, relations = [], 0
+        for start in range(0, len(stale), COMPONENTS_PER_BATCH):  # bounded memory; the same result
+            batch = read_published(
+                con, schema, catalog=catalog, tables=decl, components=stale[start : start + COMPONENTS_PER_BATCH]
+            )
+            eqs = equations(batch, decl)
+            relations += len(eqs)
+            for table, key, column in _hidden_cells(batch, eqs):
+                row = batch.tables[table].by_key[key]
+                component = "/".join("" if row[c] is None else str(row[c]) for c in COMPONENT)
+                rows.append((component, table, str(key), column))
         gone = sorted(set(known) - set(prints))
         store.execute("begin")
         store.execute("delete from hidden where component in (select unnest(?::varchar[]))", [stale + gone])
         store.execute("delete from components where component in (select unnest(?::varchar[]))", [stale + gone])
-        if rows:
-            store.executemany("insert into hidden values (?, ?, ?, ?)", rows)
+        if rows:  # one bulk insert (a national first publish hides hundreds of thousands of cells)
+            new_hidden = pd.DataFrame(rows, columns=["component", "tbl", "key", "col"])  # noqa: F841 (read by SQL)
+            store.execute("insert into hidden select * from new_hidden")
         if stale:
-            store.executemany("insert into components values (?, ?)", [(c, prints[c]) for c in stale])
+            new_components = pd.DataFrame([(c, prints[c]) for c in stale], columns=["component", "fingerprint"])  # noqa: F841
+            store.execute("insert into components select * from new_components")
         store.execute("commit")
         hidden = store.execute(
             "select tbl, col, list(key order by key) from hidden group by all order by all"
@@ -746,7 +755,7 @@ def protect(
     return {
         "primary": primary,
         "secondary": sum(len(keys) for _, _, keys in hidden),
-        "relations": len(eqs),
+        "relations": relations,
         "interventions": len(prints),
         "protected_again": len(stale),
     }
