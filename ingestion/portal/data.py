@@ -1,7 +1,7 @@
 """What the portal shows, read from the published snapshot (`<FINSAM_HOME>/publish/finsam_marts.duckdb`,
 which never blocks a run) and the quarantine's explanations; never the raw zone.
 
-- interventions and their owners: `marts.dim_intervention` (current version, `agare_epost`);
+- interventions and their owners: `marts.dim_intervention` (current version, `owner_email`: the register's `agare_epost`);
 - due, received, late and quarantined deliveries: `marts.delivery_status` (statuses decided once,
   in `ingestion/outbound/reminders.py`);
 - the grouped Swedish findings of a quarantined file: its `.fel.txt` in the quarantine, the text
