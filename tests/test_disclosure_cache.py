@@ -58,24 +58,34 @@ def test_a_changed_intervention_is_protected_again_and_only_it(published_sample,
     protects that one again and ends with the same pattern as a run from scratch."""
     cache = tmp_path / "cache.duckdb"
     changed = tmp_path / "changed.duckdb"
+    copies = tmp_path / "parquet"
+    copies.mkdir()
     con = _warehouse(published_sample)
     try:
         _protect(con, "first", tmp_path, cache=cache)
-        con.execute(f"attach '{changed}' as changed")
-        con.execute("create schema changed.public")
-        for (table,) in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'public' "
-            "and table_catalog = current_database()"
-        ).fetchall():
-            con.execute(f'create table changed.public."{table}" as select * from public."{table}"')
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'public' "
+                "and table_catalog = current_database()"
+            ).fetchall()
+        ]
+        for table in tables:  # the warehouse is open read only: copy its public tables out
+            con.execute(f"copy public.\"{table}\" to '{copies / table}.parquet' (format parquet)")
+    finally:
+        con.close()
+    con = duckdb.connect(str(changed))
+    try:
+        con.execute("create schema public")
+        for table in tables:
+            con.execute(f"create table public.\"{table}\" as select * from read_parquet('{copies / table}.parquet')")
         # AVESTA's latest year: one more person took part (a count moves, so does its row's hash)
         moved = con.execute(
-            "update changed.public.pub_rpt_outcomes_by_period set participants = participants + 1 "
+            "update public.pub_rpt_outcomes_by_period set participants = participants + 1 "
             "where intervention_code = 'AVESTA' and period_type = 'year' and period_label = '2016' "
             "and measure_window = 'in_period' and participants is not null"
         ).fetchone()[0]
         assert moved == 1
-        con.execute("detach changed")
     finally:
         con.close()
     con = duckdb.connect(str(changed))
