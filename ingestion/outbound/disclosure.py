@@ -124,12 +124,15 @@ def read_published(
     pub = Published(tables={}, threshold=threshold())
     for name in names:
         if components is None:
-            cursor = con.execute(f"select * from {_qualified(schema, name, catalog)}")
+            cursor = con.execute(f"select * from {_qualified(schema, name, catalog)} order by 1")
         else:  # only these interventions' rows ("association/intervention", see COMPONENT)
             cursor = con.execute(
-                f"select * from {_qualified(schema, name, catalog)} where {_component_expr()} in (select unnest(?::varchar[]))",
+                f"select * from {_qualified(schema, name, catalog)} "
+                f"where {_component_expr()} in (select unnest(?::varchar[])) order by 1",
                 [list(components)],
             )
+        # in key order: the relations, and so the cells the rules pick, never depend on how the
+        # database happened to return the rows (a filtered scan may reorder them)
         columns = [d[0] for d in cursor.description]
         rows = [dict(zip(columns, r)) for r in cursor.fetchall()]
         if unsuppressed_from:
