@@ -12,18 +12,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from test_disclosure_attack import warehouse as _warehouse  # the warehouse, read only
 
 from ingestion.outbound import disclosure
 
 pytestmark = [pytest.mark.dbt]
-
-
-def _warehouse(home: Path) -> duckdb.DuckDBPyConnection:
-    path = str(home / "var" / "warehouse" / "finsam.duckdb")
-    try:
-        return duckdb.connect(path, read_only=True)
-    except duckdb.ConnectionException:  # dbt-duckdb in this process still holds it open (we only read)
-        return duckdb.connect(path)
 
 
 def _pattern(con: duckdb.DuckDBPyConnection, catalog: str) -> dict:

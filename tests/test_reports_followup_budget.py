@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 from fixtures.synthetic import csv_bytes, make_pnr
+from test_reports import _norm, _pdf_pages  # how the report tests read a PDF as a person does
 
 pytestmark = [pytest.mark.dbt]  # the county runs the whole pipeline (dbt build) once per module
 
@@ -206,21 +207,6 @@ def kalmar(tmp_path_factory):
     data = write_county(root / "data")
     run_county_pipeline(root / "home", data, AS_OF)
     return root / "home", data
-
-
-def _norm(text: str) -> str:
-    text = text.replace("\xa0", " ").replace("\xad", "").replace("\ufffe", "").replace("\u2010", "")
-    return re.sub(r"\s+", " ", text)
-
-
-def _pdf_pages(path: Path) -> list[str]:
-    import pypdfium2 as pdfium
-
-    pdf = pdfium.PdfDocument(str(path))
-    try:
-        return [pdf[i].get_textpage().get_text_range() for i in range(len(pdf))]
-    finally:
-        pdf.close()
 
 
 def _docx_text(path: Path) -> tuple[list[str], list[list[list[str]]]]:
