@@ -49,6 +49,8 @@ class Settings:
     log_level: str = "WARNING"  # FINSAM_LOG_LEVEL: the CLI's log level
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # FINSAM_WORKERS: `finsam run` in parallel
     jump_factor: float | None = None  # FINSAM_JUMP_FACTOR; unset: ingestion.quality.facts.DEFAULT_JUMP_FACTOR (3)
+    # FINSAM_MIN_COUNT: a published count below it is hidden; unset: dbt_project.yml's var (5)
+    min_count: int | None = None
     reference_checks: bool = False  # FINSAM_REFERENCE_CHECKS=1: dbt reconciles with the real reports' figures
     dbt_target: str = "duckdb"  # FINSAM_DBT_TARGET: `postgres` builds the marts in PostgreSQL
     # FINSAM_PG_HOST, _PORT, _USER, _PASSWORD, _DBNAME: the dbt `postgres` target's warehouse (as profiles.yml)
@@ -149,6 +151,7 @@ def load_settings(**overrides) -> Settings:
         log_level=_env("FINSAM_LOG_LEVEL", "WARNING"),
         workers=int(_env("FINSAM_WORKERS", str(os.cpu_count() or 1))),
         jump_factor=float(_env("FINSAM_JUMP_FACTOR")) if _env("FINSAM_JUMP_FACTOR") else None,
+        min_count=int(_env("FINSAM_MIN_COUNT")) if _env("FINSAM_MIN_COUNT") else None,
         reference_checks=_env("FINSAM_REFERENCE_CHECKS", "0") in ("1", "true"),
         dbt_target=_env("FINSAM_DBT_TARGET", "duckdb"),
         pg_host=_env("FINSAM_PG_HOST", "127.0.0.1"),

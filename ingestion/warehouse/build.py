@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -44,15 +45,27 @@ def dbt_target(settings: Settings) -> str:
     return settings.dbt_target
 
 
+def dbt_vars(settings: Settings) -> dict:
+    """The settings that change what the models compute, as dbt vars (defaults: dbt_project.yml).
+
+    Passed to every dbt command, and part of the project's fingerprint: a changed value rebuilds
+    every model."""
+    values: dict = {}
+    if settings.reference_checks:
+        # Reconciliation with the real reports' figures (docs: reference-figures); sample county only.
+        values["reference_checks"] = True
+    if settings.min_count is not None:  # FINSAM_MIN_COUNT
+        values["finsam_suppression_threshold"] = settings.min_count
+    return values
+
+
 def dbt(settings: Settings, *args: str, target: str | None = None) -> object:
     from dbt.cli.main import dbtRunner
 
     target = target or dbt_target(settings)
     project = settings.dbt_project
-    extra: list[str] = []
-    if args and args[0] in ("build", "test") and settings.reference_checks:
-        # Reconciliation with the real reports' figures (docs: reference-figures); sample county only.
-        extra = ["--vars", '{"reference_checks": true}']
+    values = dbt_vars(settings)
+    extra = ["--vars", json.dumps(values, sort_keys=True)] if values else []
     with _dbt_env(settings):
         result = dbtRunner().invoke(
             [
@@ -83,6 +96,7 @@ def project_fingerprint(settings: Settings) -> str:
     import dbt.version
 
     digest = hashlib.sha256(f"{dbt.version.__version__}|{dbt_target(settings)}".encode())
+    digest.update(json.dumps(dbt_vars(settings), sort_keys=True).encode())
     project = settings.dbt_project
     for path in sorted(project.rglob("*")):
         relative = path.relative_to(project)
