@@ -235,7 +235,7 @@ def incremental_airflow(home: Path, data: Path, env: dict, attempt: int = 0) -> 
 
 
 REPORTS = r"""
-import json, time
+import json, resource, time
 from ingestion.core.config import load_settings
 from ingestion.reports.batch import make_report, refresh_reports, scheduled_jobs
 from ingestion.reports.figures import Snapshot
@@ -249,10 +249,15 @@ one = next(j for j in jobs if j["kind"] == "intervention")
 what = {k: v for k, v in one.items() if k != "kind"}
 t = time.perf_counter(); make_report(s, "intervention", **what); cold = time.perf_counter() - t
 t = time.perf_counter(); make_report(s, "intervention", **what); warm = time.perf_counter() - t
-t = time.perf_counter(); first = refresh_reports(s, jobs=jobs); all_s = time.perf_counter() - t
+def cpu():  # this process and its finished children (the workers): seconds of CPU
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+c = cpu(); t = time.perf_counter(); first = refresh_reports(s, jobs=jobs); all_s = time.perf_counter() - t
+all_cpu_s = cpu() - c
 t = time.perf_counter(); again = refresh_reports(s, jobs=jobs); unchanged_s = time.perf_counter() - t
 print(json.dumps({"period": period, "reports": len(jobs), "interventions": sum(j["kind"] == "intervention" for j in jobs),
-                  "one_cold_s": cold, "one_warm_s": warm, "all_s": all_s, "written": len(first["written"]),
+                  "one_cold_s": cold, "one_warm_s": warm, "all_s": all_s, "all_cpu_s": all_cpu_s,
+                  "written": len(first["written"]),
                   "failed": len(first["failed"]), "unchanged_s": unchanged_s, "kept": len(again["unchanged"]),
                   "workers": s.workers}))
 """
@@ -267,15 +272,31 @@ def reports_timing(home: Path) -> dict:
     return _child(REPORTS, env)
 
 
+NATIONAL_INTERVENTIONS = 600  # the issue's national scale: every intervention's report for one period
+
+
 def print_reports_timing(result: dict) -> None:
-    print(
+    """The two figures the issue asks for (one report < 3 s; every report of a period at national
+    scale < 2 min on 2 cores), and the CPU the batch used: on a shared machine the wall time also
+    holds other programs' work. Below national scale the batch is scaled to 600 interventions (and
+    their board packs) by its time per report, and says so."""
+    per_report = result["all_s"] / max(result["reports"], 1)
+    line = (
         f"Reports: one intervention report (PDF+DOCX+HTML) {result['one_cold_s']:.1f} s in a fresh process, "
         f"{result['one_warm_s']:.1f} s warm; every report of {result['period']} ({result['reports']}: "
         f"{result['interventions']} interventions, board packs, the county comparison) "
-        f"{result['all_s']:.1f} s on {result['workers']} worker(s), {result['failed']} refused; "
-        f"again with nothing changed {result['unchanged_s']:.1f} s ({result['kept']} kept)",
-        flush=True,
+        f"{result['all_s']:.1f} s on {result['workers']} worker(s) ({per_report * 1000:.0f} ms a report, "
+        f"CPU {result['all_cpu_s']:.1f} s), {result['failed']} refused; "
+        f"again with nothing changed {result['unchanged_s']:.1f} s ({result['kept']} kept)"
     )
+    if result["interventions"] < NATIONAL_INTERVENTIONS:
+        scale = NATIONAL_INTERVENTIONS / max(result["interventions"], 1)
+        line += (
+            f"; scaled to {NATIONAL_INTERVENTIONS} interventions (x{scale:.1f}): "
+            f"~{result['all_s'] * scale:.0f} s (from CPU on {result['workers']} cores: "
+            f"~{result['all_cpu_s'] * scale / result['workers']:.0f} s)"
+        )
+    print(line, flush=True)
 
 
 def _is_utf8(path: Path) -> bool:

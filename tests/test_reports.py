@@ -393,6 +393,41 @@ def test_only_reports_whose_figures_changed_are_written_again(published_sample, 
     assert third["written"] == ["SODRA/SATER/2016H1"] and third["unchanged"] == ["SODRA/AVESTA/2016H1"]
 
 
+@pytest.mark.parametrize("internal", [False, True])
+def test_a_batch_reads_each_table_once_per_period_and_gets_the_same_figures(published_sample, internal):
+    """The scheduled run reads a table once per period for every intervention (Snapshot.slice in
+    batch mode) instead of once per report: every scheduled report's figures equal those of a report
+    made on its own, and the batch asked DuckDB far fewer queries."""
+    import json
+
+    from ingestion.reports.batch import gather, scheduled_jobs
+    from ingestion.reports.figures import ReportError, Snapshot
+
+    def figures_and_queries(snap, jobs):
+        asked = []
+        rows = snap.rows
+        snap.rows = lambda sql, params=None: asked.append(sql) or rows(sql, params)
+        out = []
+        for job in jobs:
+            try:
+                out.append(gather(snap, job["kind"], **{k: v for k, v in job.items() if k != "kind"}))
+            except ReportError as exc:
+                out.append(str(exc))
+        return json.dumps(out, ensure_ascii=False, sort_keys=True, default=str), len(asked)
+
+    one, batch = (Snapshot(_snapshot(published_sample), internal=internal, batch=b) for b in (False, True))
+    try:
+        jobs = scheduled_jobs(one)
+        assert sum(j["kind"] == "intervention" for j in jobs) >= 20
+        alone, alone_queries = figures_and_queries(one, jobs)
+        together, batch_queries = figures_and_queries(batch, jobs)
+    finally:
+        one.close()
+        batch.close()
+    assert together == alone
+    assert batch_queries < alone_queries * 0.75, (batch_queries, alone_queries)
+
+
 # --- participants' age, stays by length and beyond the maximum (internal marts only) ----------------
 
 

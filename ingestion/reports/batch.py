@@ -145,14 +145,36 @@ def scheduled_jobs(snap: Snapshot, period_types: tuple[str, ...] = SCHEDULED_PER
     return jobs
 
 
+# A worker process's connection to the snapshot and the fingerprints as the run found them, set
+# once when the process starts: opening a connection reads the catalogue and the code labels (a
+# tenth of a second), and the fingerprints of every report are large; neither is redone per chunk.
+_worker: dict = {}
+
+
+def _start_worker(snapshot: str, internal: bool, book: dict) -> None:
+    _worker.update(snap=Snapshot(Path(snapshot), internal=internal, batch=True), book=book)
+
+
 def _refresh_some(
-    snapshot: str, internal: bool, root: str, jobs: list[dict], formats, version: str, book: dict
+    snapshot: str,
+    internal: bool,
+    root: str,
+    jobs: list[dict],
+    formats,
+    version: str,
+    book: dict | None = None,
+    snap: Snapshot | None = None,
 ) -> list:
-    """Gather, fingerprint and (when changed) write the given jobs; one snapshot connection. Returns
-    one (name, key, mark, outcome) per job: outcome 'written', 'unchanged' or the refusal's text."""
+    """Gather, fingerprint and (when changed) write the given jobs, on `snap` (else the worker's
+    connection, else one of their own) against `book` (else the worker's). Returns one (name, key,
+    mark, outcome) per job: outcome 'written', 'unchanged' or the refusal's text."""
     root_path = Path(root)
     out = []
-    snap = Snapshot(Path(snapshot), internal=internal)
+    book = book if book is not None else _worker["book"]
+    snap = snap or _worker.get("snap")
+    own = snap is None
+    if own:
+        snap = Snapshot(Path(snapshot), internal=internal)
     try:
         for job in jobs:
             name = "/".join(str(v) for v in job.values())
@@ -171,7 +193,8 @@ def _refresh_some(
             write(figures, root_path / stem, formats)
             out.append((name, key, mark, "written"))
     finally:
-        snap.close()
+        if own:
+            snap.close()
     return out
 
 
@@ -191,14 +214,33 @@ def refresh_reports(
     root.mkdir(parents=True, exist_ok=True)
     book_path = root / FINGERPRINTS
     book = json.loads(book_path.read_text(encoding="utf-8")) if book_path.exists() else {}
-    version = _code_version()
-    snapshot = str(snapshot_path(settings))
-    if jobs is None:
-        snap = Snapshot(Path(snapshot), internal=internal)
-        try:
+    # refuses (in Swedish) when there is no snapshot; batch: each table read once per period (Snapshot.slice)
+    snap = Snapshot(snapshot_path(settings), internal=internal, batch=True)
+    try:
+        if jobs is None:
             jobs = scheduled_jobs(snap, period_types)
-        finally:
-            snap.close()
+        written, unchanged, failed = _refresh_all(snap, settings, internal, formats, jobs, workers, root, book)
+    finally:
+        snap.close()
+    _write_index(root, book)
+    return {"root": str(root), "written": sorted(written), "unchanged": sorted(unchanged), "failed": failed}
+
+
+def _refresh_all(
+    snap: Snapshot,
+    settings: Settings,
+    internal: bool,
+    formats: tuple[str, ...],
+    jobs: list[dict],
+    workers: int | None,
+    root: Path,
+    book: dict,
+) -> tuple[list, list, dict]:
+    """The jobs in chunks, on this process's connection or on `workers` processes (each with its
+    own connection); the fingerprints saved after each chunk."""
+    book_path = root / FINGERPRINTS
+    version = _code_version()
+    snapshot = str(snap.path)
     workers = max(1, min(workers or settings.workers, len(jobs) or 1))
     if multiprocessing.current_process().daemon:  # e.g. a Celery pool process: it may not start children
         workers = 1
@@ -221,16 +263,20 @@ def refresh_reports(
 
     if workers == 1:
         for chunk in chunks:
-            record(_refresh_some(*args, chunk, formats, version, book))
+            record(_refresh_some(*args, chunk, formats, version, book, snap))
     else:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(_refresh_some, *args, chunk, formats, version, book) for chunk in chunks]
+        with ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(snapshot, internal, dict(book)),
+        ) as pool:
+            futures = [pool.submit(_refresh_some, *args, chunk, formats, version) for chunk in chunks]
             for future in as_completed(futures):
                 record(future.result())
-    _write_index(root, book)
-    return {"root": str(root), "written": sorted(written), "unchanged": sorted(unchanged), "failed": failed}
+    return written, unchanged, failed
 
 
 def _write_index(root: Path, book: dict) -> None:

@@ -1,19 +1,26 @@
-"""The reports' charts (matplotlib, Agg): each chart as SVG (PDF, HTML) and, on request, PNG (DOCX).
+"""The reports' charts (matplotlib): each chart drawn once, as SVG, for all three formats: the PDF
+and the HTML take the SVG as it is; the DOCX takes PNGs that Typst rasterises from the same SVGs,
+all of a report's charts in one compile (`png_images`).
 
 A chart draws only the values a report may show: a suppressed count (`v` None) gets no bar,
 only its text ("<5"), so a publication chart never reveals what its table hides.
 
-Speed (one report in under 3 s): a chart is a bare `Figure` on the Agg canvas (no pyplot
-figure manager), laid out once by hand from the labels' widths (read from the font with
-FreeType, cached) instead of the constrained-layout engine, which measured every text on every
-save; each chart is drawn once per format it is needed in (SVG, and PNG only for DOCX).
+Speed (one report in under 3 s, a period's reports for 600 interventions in under 2 minutes): a
+chart is a bare `Figure` (no pyplot figure manager, no Axes: `_Chart`), laid out once by hand from
+the labels' widths (read from the font with FreeType, cached) instead of the constrained-layout
+engine, which measured every text on every save. The SVG keeps its text as text (`svg.fonttype:
+none`): writing each glyph as a path took most of a chart's time; Typst sets the text with the same
+DejaVu Sans the layout measured (the PDF's chart labels are real text), and a browser without it
+falls back to a sans-serif of similar widths.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import math
 from functools import lru_cache
+from pathlib import Path
 
 import matplotlib
 
@@ -22,22 +29,43 @@ matplotlib.use("Agg")
 from matplotlib import font_manager, ft2font  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.markers import TICKDOWN, TICKLEFT  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+from matplotlib.transforms import (  # noqa: E402
+    Bbox,
+    BboxTransformFrom,
+    BboxTransformTo,
+    ScaledTranslation,
+    TransformedBbox,
+    blended_transform_factory,
+)
+
+from ingestion.core.config import REPO_ROOT  # noqa: E402
 
 matplotlib.rcParams.update(
     {
         "font.family": "DejaVu Sans",
         "font.size": 8,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "svg.fonttype": "path",
+        "svg.fonttype": "none",
         "svg.hashsalt": "finsam",  # the same figures give the same bytes
     }
 )
 COLOURS = ("#1f5f8b", "#d08c2c", "#6a9a3b", "#8c4a7d", "#5b6770")
 WIDTH = 6.2  # inches
 TITLE_SPACE = 0.32  # inches above the axes for the bold title
-TICK_SPACE = 0.08  # inches between an axis and its tick labels (tick length and pad)
+TICK_SPACE = 0.08  # inches between an axis and its tick labels (tick length and pad), for the margins
+TICK_LENGTH = 3.5  # points: matplotlib's default major tick
+TICK_WIDTH = 0.8
+TICK_PAD = 3.5  # points between a tick mark and its label
+SPINE_WIDTH = 0.8
+TITLE_PAD = 6  # points between the plot area and the title's baseline
+MARGIN = 0.05  # of the data's span on each side, along the bars' axis (matplotlib's default)
 PNG_DPI = 150
+PNG_TEMPLATE = REPO_ROOT / "templates" / "reports" / "charts.typ"
+# the SVG names the font matplotlib measured with; a browser without it takes one of similar widths
+SVG_FONT = "font-family: 'DejaVu Sans'"
+SVG_FONT_FALLBACK = "font-family: 'DejaVu Sans', Verdana, 'Bitstream Vera Sans', sans-serif"
 
 
 @lru_cache(maxsize=1)
@@ -54,20 +82,88 @@ def text_width(text: str, size: float = 8.0) -> float:
     return font.get_width_height()[0] / 64 / 72
 
 
-def _figure(height: float) -> tuple[Figure, object]:
-    fig = Figure(figsize=(WIDTH, height))
-    FigureCanvasAgg(fig)
-    return fig, fig.add_subplot()
+class _Chart:
+    """A chart on a bare Figure, without matplotlib's Axes: the plot area is a rectangle placed by
+    hand (margins in inches), data coordinates map onto it through one transform, and bars, texts,
+    tick marks and tick labels are plain artists on the figure. An Axes builds its tick machinery
+    (two axes, tick objects, locators, their layout) for every chart, which was most of a chart's
+    time; what it drew here is a few rectangles and texts."""
+
+    def __init__(self, height: float, left: float, bottom: float, right: float = 0.08, extra_top: float = 0):
+        self.fig = Figure(figsize=(WIDTH, height))
+        FigureCanvasAgg(self.fig)
+        x0 = min(left, WIDTH * 0.6) / WIDTH
+        y0 = min(bottom, height * 0.6) / height
+        x1 = 1 - right / WIDTH
+        y1 = 1 - (TITLE_SPACE + extra_top) / height
+        self.area = (x0, y0, x1, y1)  # figure fractions
+        self.area_transform = BboxTransformTo(TransformedBbox(Bbox([[x0, y0], [x1, y1]]), self.fig.transFigure))
+        self.data = self.area_transform
+
+    def limits(self, xlim: tuple[float, float], ylim: tuple[float, float]) -> None:
+        self.data = BboxTransformFrom(Bbox([[xlim[0], ylim[0]], [xlim[1], ylim[1]]])) + self.area_transform
+
+    def _offset(self, dx_points: float, dy_points: float):
+        return ScaledTranslation(dx_points / 72, dy_points / 72, self.fig.dpi_scale_trans)
+
+    def bar(self, x: float, y: float, width: float, height: float, colour: str) -> None:
+        self.fig.add_artist(Rectangle((x, y), width, height, facecolor=colour, edgecolor="none", transform=self.data))
+
+    def text(self, x: float, y: float, text: str, **kw) -> None:
+        self.fig.text(x, y, text, transform=self.data, **kw)
+
+    def spine(self, side: str) -> None:
+        x0, y0, x1, y1 = self.area
+        xs, ys = ((x0, x1), (y0, y0)) if side == "bottom" else ((x0, x0), (y0, y1))
+        line = Line2D(xs, ys, color="black", linewidth=SPINE_WIDTH, transform=self.fig.transFigure)
+        line.set_solid_capstyle("projecting")
+        self.fig.add_artist(line)
+
+    def x_ticks(self, positions: list[float], labels: list[str], rotation: float = 0, ha: str = "center") -> None:
+        """Tick marks under the bottom edge and their labels, where matplotlib's x axis puts them."""
+        along = blended_transform_factory(self.data, self.area_transform)
+        marks = Line2D(positions, [0] * len(positions), linestyle="none", marker=TICKDOWN, color="black")
+        marks.set(markersize=TICK_LENGTH, markeredgewidth=TICK_WIDTH, transform=along, clip_on=False)
+        self.fig.add_artist(marks)
+        at = along + self._offset(0, -(TICK_LENGTH + TICK_PAD))
+        for x, label in zip(positions, labels):
+            self.fig.text(x, 0, label, transform=at, rotation=rotation, ha=ha, va="top")
+
+    def y_ticks(self, positions: list[float], labels: list[str]) -> None:
+        """Tick marks left of the left edge and their labels, where matplotlib's y axis puts them."""
+        along = blended_transform_factory(self.area_transform, self.data)
+        marks = Line2D([0] * len(positions), positions, linestyle="none", marker=TICKLEFT, color="black")
+        marks.set(markersize=TICK_LENGTH, markeredgewidth=TICK_WIDTH, transform=along, clip_on=False)
+        self.fig.add_artist(marks)
+        at = along + self._offset(-(TICK_LENGTH + TICK_PAD), 0)
+        for y, label in zip(positions, labels):
+            self.fig.text(0, y, label, transform=at, ha="right", va="center_baseline")
+
+    def title(self, title: str, pad: float = TITLE_PAD) -> None:
+        x0, _, _, y1 = self.area
+        at = self.fig.transFigure + self._offset(0, pad)
+        self.fig.text(x0, y1, title, transform=at, fontsize=9, fontweight="bold", ha="left", va="baseline")
+
+    def legend(self, entries: list[tuple[str, str]]) -> None:
+        """Above the plot area's right end (as `ax.legend(loc="lower right", bbox_to_anchor=(1, 1))`)."""
+        _, _, x1, y1 = self.area
+        handles = [Rectangle((0, 0), 1, 1, facecolor=colour, edgecolor="none") for _, colour in entries]
+        self.fig.legend(
+            handles,
+            [label for label, _ in entries],
+            frameon=False,
+            fontsize=7,
+            loc="lower right",
+            bbox_to_anchor=(x1, y1),
+            ncols=len(entries),
+            borderaxespad=0.2,
+        )
 
 
-def _place(fig: Figure, height: float, left: float, bottom: float, right: float = 0.08, extra_top: float = 0) -> None:
-    """The axes' position from margins in inches (the title above it)."""
-    fig.subplots_adjust(
-        left=min(left, WIDTH * 0.6) / WIDTH,
-        right=1 - right / WIDTH,
-        bottom=min(bottom, height * 0.6) / height,
-        top=1 - (TITLE_SPACE + extra_top) / height,
-    )
+def _span(lo: float, hi: float, margin: float = MARGIN) -> tuple[float, float]:
+    """matplotlib's default view of data from lo to hi: 5 % of the span added on each side."""
+    pad = (hi - lo) * margin
+    return lo - pad, hi + pad
 
 
 def _rotated_margins(labels: list[str], degrees: float) -> tuple[float, float]:
@@ -81,77 +177,92 @@ def _rotated_margins(labels: list[str], degrees: float) -> tuple[float, float]:
     return max(left, 0.1), bottom
 
 
-def _output(fig: Figure, png: bool) -> dict:
+def _output(fig: Figure) -> dict:
     svg = io.StringIO()
     fig.savefig(svg, format="svg", metadata={"Date": None})
-    out = {"svg": svg.getvalue(), "png": None}
-    if png:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=PNG_DPI)
-        out["png"] = buf.getvalue()
-    return out
+    return {"svg": svg.getvalue().replace(SVG_FONT, SVG_FONT_FALLBACK)}
 
 
-def bars(items: list[dict], title: str, horizontal: bool = False, png: bool = False, unit: str = "") -> dict:
+def font_dir() -> str:
+    """The folder of matplotlib's DejaVu Sans: Typst sets the charts' text with the font it was
+    measured with, whatever fonts the machine has."""
+    return str(Path(font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans"))).parent)
+
+
+@lru_cache(maxsize=1)
+def _png_compiler():
+    import typst
+
+    return typst.Compiler(str(PNG_TEMPLATE), font_paths=[font_dir()])
+
+
+def png_images(svgs: list[str]) -> list[bytes]:
+    """The charts as PNG (PNG_DPI, the SVG's own size), one Typst compile for all of them: one page
+    per chart (templates/reports/charts.typ)."""
+    if not svgs:
+        return []
+    out = _png_compiler().compile(format="png", ppi=PNG_DPI, sys_inputs={"svgs": json.dumps(svgs)})
+    return out if isinstance(out, list) else [out]
+
+
+def bars(items: list[dict], title: str, horizontal: bool = False, unit: str = "") -> dict:
     """items: [{"label", "cell": {"v", "t"}}]; one bar per item, its text at the bar's end."""
     labels = [i["label"] for i in items]
     values = [i["cell"]["v"] or 0 for i in items]
-    height = max(1.4, 0.26 * len(items) + 0.6) if horizontal else 2.0
-    fig, ax = _figure(height)
     top = max(values + [1])
+    n = len(items)
     if horizontal:
-        positions = range(len(items))[::-1]
-        ax.barh(list(positions), values, color=COLOURS[0], height=0.6)
-        ax.set_yticks(list(positions), labels)
-        for pos, item, value in zip(positions, items, values):
-            ax.text(value + top * 0.01, pos, item["cell"]["t"] + unit, va="center", fontsize=7.5)
-        ax.set_xlim(0, top * 1.15)
-        ax.xaxis.set_visible(False)
-        ax.spines["bottom"].set_visible(False)
+        height = max(1.4, 0.26 * n + 0.6)
         left = max([text_width(label) for label in labels] + [0.1]) + TICK_SPACE + 0.05
-        _place(fig, height, left=left, bottom=0.08)
+        chart = _Chart(height, left=left, bottom=0.08)
+        chart.limits((0, top * 1.15), _span(-0.3, n - 1 + 0.3))
+        positions = list(range(n))[::-1]  # the first item at the top
+        for pos, item, value in zip(positions, items, values):
+            chart.bar(0, pos - 0.3, value, 0.6, COLOURS[0])
+            chart.text(value + top * 0.01, pos, item["cell"]["t"] + unit, va="center", fontsize=7.5)
+        chart.spine("left")
+        chart.y_ticks(positions, labels)
     else:
-        rotated = len(items) >= 8
-        ax.bar(range(len(items)), values, color=COLOURS[0], width=0.6)
-        ax.set_xticks(range(len(items)), labels, rotation=30 if rotated else 0, ha="right" if rotated else "center")
-        for pos, item, value in zip(range(len(items)), items, values):
-            ax.text(pos, value + top * 0.02, item["cell"]["t"] + unit, ha="center", fontsize=7.5)
-        ax.set_ylim(0, top * 1.18)
-        ax.yaxis.set_visible(False)
-        ax.spines["left"].set_visible(False)
+        rotated = n >= 8
         if rotated:
             left, bottom = _rotated_margins(labels, 30)
         else:
-            slot = (WIDTH - 0.2) / max(len(items), 1)
+            slot = (WIDTH - 0.2) / max(n, 1)
             left = max(0.1, text_width(labels[0]) / 2 - slot / 2 + 0.1) if labels else 0.1
             bottom = 0.14 + TICK_SPACE + 0.08
-        _place(fig, height, left=left, bottom=bottom)
-    ax.set_title(title, loc="left", fontsize=9, fontweight="bold")
-    return _output(fig, png)
+        chart = _Chart(2.0, left=left, bottom=bottom)
+        chart.limits(_span(-0.3, n - 1 + 0.3), (0, top * 1.18))
+        for pos, item, value in zip(range(n), items, values):
+            chart.bar(pos - 0.3, 0, 0.6, value, COLOURS[0])
+            chart.text(pos, value + top * 0.02, item["cell"]["t"] + unit, ha="center", fontsize=7.5)
+        chart.spine("bottom")
+        chart.x_ticks(list(range(n)), labels, rotation=30 if rotated else 0, ha="right" if rotated else "center")
+    chart.title(title)
+    return _output(chart.fig)
 
 
-def grouped_bars(groups: list[str], series: list[dict], title: str, png: bool = False) -> dict:
+def grouped_bars(groups: list[str], series: list[dict], title: str) -> dict:
     """series: [{"label", "cells": [cell per group]}]: e.g. support at start and at exit side by side."""
-    height = 2.4
-    fig, ax = _figure(height)
     width = 0.8 / max(len(series), 1)
     top = max([c["v"] or 0 for s in series for c in s["cells"]] + [1])
-    for n, s in enumerate(series):
-        xs = [g + (n - (len(series) - 1) / 2) * width for g in range(len(groups))]
-        values = [c["v"] or 0 for c in s["cells"]]
-        ax.bar(xs, values, width=width * 0.95, color=COLOURS[n % len(COLOURS)], label=s["label"])
-        for x, c, value in zip(xs, s["cells"], values):
-            if c["t"] not in ("0", "–"):
-                ax.text(x, value + top * 0.02, c["t"], ha="center", fontsize=6.5)
-    ax.set_xticks(range(len(groups)), groups, rotation=25, ha="right")
-    ax.set_ylim(0, top * 1.2)
-    ax.yaxis.set_visible(False)
-    ax.spines["left"].set_visible(False)
-    # the legend above the axes, never over a bar: right of the title, or under it when both do not fit
-    ax.legend(frameon=False, fontsize=7, loc="lower right", bbox_to_anchor=(1, 1), ncols=len(series), borderaxespad=0.2)
     left, bottom = _rotated_margins(groups, 25)
+    # the legend above the plot, never over a bar: right of the title, or under it when both do not fit
     legend = sum(text_width(s["label"], 7) + 0.45 for s in series)
     fits = text_width(title, 9) * 1.12 + legend + 0.2 < WIDTH - left - 0.08
-    ax.set_title(title, loc="left", fontsize=9, fontweight="bold", pad=6 if fits else 20)
-    _place(fig, height, left=left, bottom=bottom, extra_top=0 if fits else 0.2)
-    return _output(fig, png)
+    chart = _Chart(2.4, left=left, bottom=bottom, extra_top=0 if fits else 0.2)
+    offsets = [(n - (len(series) - 1) / 2) * width for n in range(len(series))]
+    bar = width * 0.95
+    lo = min([0.0, *offsets]) - bar / 2
+    hi = max(len(groups) - 1, 0) + max([0.0, *offsets]) + bar / 2
+    chart.limits(_span(lo, hi), (0, top * 1.2))
+    for n, s in enumerate(series):
+        for g, c in enumerate(s["cells"]):
+            x, value = g + offsets[n], c["v"] or 0
+            chart.bar(x - bar / 2, 0, bar, value, COLOURS[n % len(COLOURS)])
+            if c["t"] not in ("0", "–"):
+                chart.text(x, value + top * 0.02, c["t"], ha="center", fontsize=6.5)
+    chart.spine("bottom")
+    chart.x_ticks(list(range(len(groups))), groups, rotation=25, ha="right")
+    chart.legend([(s["label"], COLOURS[n % len(COLOURS)]) for n, s in enumerate(series)])
+    chart.title(title, pad=TITLE_PAD if fits else 20)
+    return _output(chart.fig)

@@ -2,13 +2,11 @@
 renders the same way. One function per report kind; no number is read or computed here, only
 placed (every text comes from a figure's cell).
 
-Blocks: title, h1, h2, p, note, table (columns, rows, align, caption), chart (svg, png, caption),
-owner (an empty section for the owner to write; DOCX only), pagebreak.
+Blocks: title, h1, h2, p, note, table (columns, rows, align, caption), chart (svg, caption: the DOCX
+takes it as PNG), owner (an empty section for the owner to write; DOCX only), pagebreak.
 """
 
 from __future__ import annotations
-
-import base64
 
 from ingestion.reports import charts
 from ingestion.reports.figures import INTERNAL_BANNER, fmt_int
@@ -36,13 +34,8 @@ def _t(c) -> str:
     return c["t"] if isinstance(c, dict) else str(c)
 
 
-def _chart(chart: dict, caption: str, png: bool) -> dict:
-    return {
-        "t": "chart",
-        "svg": chart["svg"],
-        "png": base64.b64encode(chart["png"]).decode("ascii") if png and chart["png"] else None,
-        "caption": caption,
-    }
+def _chart(chart: dict, caption: str) -> dict:
+    return {"t": "chart", "svg": chart["svg"], "caption": caption}
 
 
 def header_text(figures: dict) -> str:
@@ -66,7 +59,7 @@ def _x_av_y(cells: dict) -> str:
     )
 
 
-def intervention_blocks(f: dict, png: bool = False) -> list[dict]:
+def intervention_blocks(f: dict) -> list[dict]:
     ins, assoc, period = f["intervention"], f["association"], f["period"]
     in_period = f["outcomes"].get("in_period")
     to_date = f["outcomes"].get("to_date")
@@ -155,13 +148,11 @@ def intervention_blocks(f: dict, png: bool = False) -> list[dict]:
                 charts.bars(
                     [{"label": r["label"].replace(" år", ""), "cell": r["participants"]} for r in profile["age_band"]],
                     "Deltagare per åldersgrupp (år)",
-                    png=png,
                 ),
                 "Deltagare under perioden efter ålder vid start.",
-                png,
             )
         )
-    blocks += _age_blocks(f.get("age"), f["internal"], png)
+    blocks += _age_blocks(f.get("age"), f["internal"])
     for dimension, title in DIMENSION_TITLES.items():
         if profile[dimension]:
             blocks.append(_profile_table(title, profile[dimension]))
@@ -200,14 +191,12 @@ def intervention_blocks(f: dict, png: bool = False) -> list[dict]:
                     [{"label": e["label"], "cell": e["exits"]} for e in f["exit_categories"]],
                     "Avslut under perioden efter orsak",
                     horizontal=True,
-                    png=png,
                 ),
                 "Avslut under perioden efter avslutsorsak.",
-                png,
             )
         )
-    blocks += _time_blocks(f["time"], png, f["internal"])
-    blocks += _transition_blocks(f["transitions"], png)
+    blocks += _time_blocks(f["time"], f["internal"])
+    blocks += _transition_blocks(f["transitions"])
     if f["employment"]:
         blocks.append({"t": "h2", "text": "Sysselsättning efter avslut"})
         blocks.append(
@@ -368,7 +357,7 @@ def _targets_blocks(targets: dict) -> list[dict]:
     return blocks
 
 
-def _age_blocks(age: dict | None, internal: bool, png: bool) -> list[dict]:
+def _age_blocks(age: dict | None, internal: bool) -> list[dict]:
     """Mean age and range, and age x sex: internal reports only (figures.py: `_age`)."""
     if not internal:
         return [
@@ -414,16 +403,14 @@ def _age_blocks(age: dict | None, internal: bool, png: bool) -> list[dict]:
                         {"label": "Män", "cells": [b["men"] for b in bands]},
                     ],
                     "Deltagare per åldersgrupp och kön",
-                    png=png,
                 ),
                 "Deltagare under perioden efter ålder vid start och kön.",
-                png,
             )
         )
     return blocks
 
 
-def _stay_blocks(time: dict, internal: bool, png: bool) -> list[dict]:
+def _stay_blocks(time: dict, internal: bool) -> list[dict]:
     """Stays by length (a histogram) and stays beyond the register's maximum: internal only."""
     if not internal:
         return [
@@ -447,12 +434,9 @@ def _stay_blocks(time: dict, internal: bool, png: bool) -> list[dict]:
         },
         _chart(
             charts.bars(
-                [{"label": b["label"], "cell": b["exits"]} for b in stays],
-                "Tid i insatsen för avslutade (månader)",
-                png=png,
+                [{"label": b["label"], "cell": b["exits"]} for b in stays], "Tid i insatsen för avslutade (månader)"
             ),
             "Avslutade under perioden efter tid i insatsen i månader (t.ex. 3–6: mer än 3 och högst 6 månader).",
-            png,
         ),
     ]
     if beyond["target"] is None:
@@ -466,7 +450,7 @@ def _stay_blocks(time: dict, internal: bool, png: bool) -> list[dict]:
     return blocks
 
 
-def _time_blocks(time: dict, png: bool, internal: bool = False) -> list[dict]:
+def _time_blocks(time: dict, internal: bool = False) -> list[dict]:
     if not time["all"]:
         return []
     overall = time["all"]
@@ -494,17 +478,15 @@ def _time_blocks(time: dict, png: bool, internal: bool = False) -> list[dict]:
                 charts.bars(
                     [{"label": e["label"].replace(" år", ""), "cell": e["avg"]} for e in time["by_age"]],
                     "Genomsnittlig tid i insatsen per åldersgrupp (månader)",
-                    png=png,
                 ),
                 "Genomsnittlig tid i insatsen (månader) för dem som avslutades under perioden.",
-                png,
             )
         )
-    blocks += _stay_blocks(time, internal, png)
+    blocks += _stay_blocks(time, internal)
     return blocks
 
 
-def _transition_blocks(transitions: dict | None, png: bool) -> list[dict]:
+def _transition_blocks(transitions: dict | None) -> list[dict]:
     if not transitions or not transitions["before"]:
         return []
     before = [_short(b["label"]) for b in transitions["before"]]
@@ -559,10 +541,8 @@ def _transition_blocks(transitions: dict | None, png: bool) -> list[dict]:
                 [_short(labels[c]) for c in codes],
                 [{"label": "Vid start", "cells": at_start}, {"label": "Vid avslut", "cells": at_exit}],
                 "Försörjning vid start och vid avslut (avslutade under perioden)",
-                png=png,
             ),
             "Försörjning vid start och vid avslut för dem som avslutades under perioden.",
-            png,
         )
     )
     return blocks
@@ -759,7 +739,7 @@ def _appendix_blocks(f: dict) -> list[dict]:
 # --- the board pack -----------------------------------------------------------------------------
 
 
-def board_blocks(f: dict, png: bool = False) -> list[dict]:
+def board_blocks(f: dict) -> list[dict]:
     assoc, period = f["association"], f["period"]
     blocks: list[dict] = [
         {
@@ -896,7 +876,7 @@ def board_blocks(f: dict, png: bool = False) -> list[dict]:
 # --- the county comparison ----------------------------------------------------------------------
 
 
-def county_blocks(f: dict, png: bool = False) -> list[dict]:
+def county_blocks(f: dict) -> list[dict]:
     period = f["period"]
     blocks: list[dict] = [
         {
@@ -977,9 +957,8 @@ def county_blocks(f: dict, png: bool = False) -> list[dict]:
     chart_items = [dict(i, cell={"v": (i["cell"]["v"] or 0) * 100, "t": i["cell"]["t"]}) for i in items]
     blocks.append(
         _chart(
-            charts.bars(chart_items, "Andel av avsluten till arbete eller studier", horizontal=True, png=png),
+            charts.bars(chart_items, "Andel av avsluten till arbete eller studier", horizontal=True),
             "Andel av alla avslut som gick till arbete eller studier, per insats, med länets median och den nationella referensen (31 %).",
-            png,
         )
     )
     if f.get("public_note"):
@@ -988,9 +967,9 @@ def county_blocks(f: dict, png: bool = False) -> list[dict]:
     return blocks
 
 
-def blocks_for(figures: dict, png: bool = False) -> list[dict]:
+def blocks_for(figures: dict) -> list[dict]:
     return {"intervention": intervention_blocks, "board": board_blocks, "county": county_blocks}[figures["kind"]](
-        figures, png
+        figures
     )
 
 

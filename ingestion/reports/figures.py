@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import statistics
+from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -84,6 +85,9 @@ DIMENSION_CODE_LIST = {  # the profile mart's dimension (a fct_participation col
     "support_before": "forsorjning",
     "referrer": "remittent",
 }
+
+
+SLICES_KEPT = 64  # a batch's per-period reads kept at once (Snapshot.slice): a dozen tables, a few periods
 
 
 class ReportError(Exception):
@@ -186,7 +190,7 @@ class Period:
 class Snapshot:
     """A read-only connection to the published snapshot, and how a mode reads it."""
 
-    def __init__(self, path: Path, internal: bool):
+    def __init__(self, path: Path, internal: bool, batch: bool = False):
         path = Path(path)
         if not path.exists():
             raise ReportError(
@@ -196,6 +200,9 @@ class Snapshot:
         self.path = path
         self.internal = internal
         self.con = duckdb.connect(str(path), read_only=True)
+        self._memo: dict = {}
+        self.batch = batch
+        self._slices: OrderedDict = OrderedDict()
         self._tables = {
             f"{s}.{t}"
             for s, t in self.con.execute("select table_schema, table_name from information_schema.tables").fetchall()
@@ -210,6 +217,13 @@ class Snapshot:
     def close(self) -> None:
         self.con.close()
 
+    def memo(self, key, read):
+        """A small table read once per connection (names of municipalities, associations): a batch
+        of reports asks for the same names again and again."""
+        if key not in self._memo:
+            self._memo[key] = read()
+        return self._memo[key]
+
     def has(self, table: str) -> bool:
         return table in self._tables
 
@@ -221,6 +235,40 @@ class Snapshot:
         result = self.con.execute(sql, params or [])
         names = [d[0] for d in result.description]
         return [dict(zip(names, row)) for row in result.fetchall()]
+
+    def slice(self, relation: str, params: list, also: str = "", order: str = "") -> list[dict]:
+        """The rows of `relation` for one intervention and period, `params` = [association,
+        intervention, period_type, period_label], with the condition `also` and in `order`.
+
+        In batch mode (a run making many reports) the rows of every intervention for the period are
+        read with one query, the first time one is asked for, and kept for the others (the last
+        SLICES_KEPT such reads): one scan per table and period instead of one per report. The rows
+        and their order are the same either way (the same condition and order, within one
+        intervention)."""
+        association, intervention, period_type, period_label = params
+        condition = f"period_type = ? and period_label = ? {also}"
+        if not self.batch:
+            return self.rows(
+                f"select * from {relation} where association_code = ? and intervention_code = ? and {condition}"
+                + (f" order by {order}" if order else ""),
+                params,
+            )
+        key = (relation, condition, order, period_type, period_label)
+        groups = self._slices.get(key)
+        if groups is None:
+            groups = {}
+            for row in self.rows(
+                f"select * from {relation} where {condition} order by association_code, intervention_code"
+                + (f", {order}" if order else ""),
+                [period_type, period_label],
+            ):
+                groups.setdefault((row["association_code"], row["intervention_code"]), []).append(row)
+            self._slices[key] = groups
+            if len(self._slices) > SLICES_KEPT:
+                self._slices.popitem(last=False)
+        else:
+            self._slices.move_to_end(key)
+        return groups.get((association, intervention), [])
 
     def label(self, code_list: str, code) -> str:
         if code is None:
@@ -460,15 +508,25 @@ def _party(snap: Snapshot, code: str) -> str:
 
 
 def _municipality(snap: Snapshot, code: str) -> str:
-    rows = snap.rows("select municipality_name from marts.dim_municipality where municipality_code = ?", [code])
-    return f"{rows[0]['municipality_name']} kommun" if rows else f"kommun {code}"
+    names = snap.memo(
+        "municipalities",
+        lambda: dict(
+            snap.con.execute("select municipality_code, municipality_name from marts.dim_municipality").fetchall()
+        ),
+    )
+    return f"{names[code]} kommun" if code in names else f"kommun {code}"
 
 
 def _association(snap: Snapshot, association: str) -> dict:
-    rows = snap.rows("select association_name from marts.dim_association where association_code = ?", [association])
-    if not rows:
+    names = snap.memo(
+        "associations",
+        lambda: dict(
+            snap.con.execute("select association_code, association_name from marts.dim_association").fetchall()
+        ),
+    )
+    if association not in names:
         raise ReportError(f"Förbundet {association} finns inte i de publicerade martsen.")
-    return {"code": association, "name": rows[0]["association_name"]}
+    return {"code": association, "name": names[association]}
 
 
 def intervention_figures(
@@ -485,20 +543,16 @@ def intervention_figures(
     key = "association_code = ? and intervention_code = ?"
     keys = [association, intervention]
     period = resolve_period(snap, key, keys, spec, start, end)
-    in_period = "period_type = ? and period_label = ?"
     pkeys = [*keys, period.period_type, period.label]
 
-    outcomes = {
-        r["measure_window"]: r
-        for r in snap.rows(f"select * from {snap.report('rpt_outcomes_by_period')} where {key} and {in_period}", pkeys)
-    }
+    outcomes = {r["measure_window"]: r for r in snap.slice(snap.report("rpt_outcomes_by_period"), pkeys)}
     previous_rows = snap.rows(
         f"select * from {snap.report('rpt_outcomes_by_period')} where {key} and period_type = ? "
         "and measure_window = 'in_period' and cast(period_end as date) = ?",
         [*keys, period.period_type, period.start - dt.timedelta(days=1)],
     )
     previous = previous_rows[0] if previous_rows else None
-    completeness = snap.rows(f"select * from marts.period_completeness where {key} and {in_period}", pkeys)[0]
+    completeness = snap.slice("marts.period_completeness", pkeys)[0]
 
     return {
         "kind": "intervention",
@@ -521,15 +575,15 @@ def intervention_figures(
         },
         "outcomes": {window: _outcome_cells(snap, row) for window, row in outcomes.items()},
         "previous": _outcome_cells(snap, previous),
-        "profile": _profile(snap, key, in_period, pkeys),
-        "age": _age(snap, key, in_period, pkeys),
+        "profile": _profile(snap, pkeys),
+        "age": _age(snap, pkeys),
         "exit_categories": _exit_categories(snap, outcomes.get("in_period")),
-        "time": _time_in_intervention(snap, key, in_period, pkeys),
-        "transitions": _transitions(snap, key, in_period, pkeys),
-        "employment": _employment(snap, key, in_period, pkeys),
+        "time": _time_in_intervention(snap, pkeys),
+        "transitions": _transitions(snap, pkeys),
+        "employment": _employment(snap, pkeys),
         "follow_up": _follow_up(snap, association, intervention, period),
         "budget": _budget(snap, association, intervention, period),
-        "cost": _cost(snap, key, in_period, pkeys),
+        "cost": _cost(snap, pkeys),
         "targets": _targets(snap, association, intervention, period),
         "deliveries": _deliveries(snap, association, intervention, period),
         "definitions": _definitions(),
@@ -541,12 +595,12 @@ def _published_at(snap: Snapshot) -> str:
     return dt.datetime.fromtimestamp(snap.path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
 
 
-def _profile(snap: Snapshot, key: str, in_period: str, params: list) -> dict:
-    rows = snap.rows(
-        f"select * from {snap.report('rpt_profile_by_period')} where {key} and {in_period} "
-        "and measure_window = 'in_period' order by dimension, category",
-        params,
-    )
+def _profile_rows(snap: Snapshot, relation: str, params: list) -> list[dict]:
+    return snap.slice(relation, params, "and measure_window = 'in_period'", "dimension, category")
+
+
+def _profile(snap: Snapshot, params: list) -> dict:
+    rows = _profile_rows(snap, snap.report("rpt_profile_by_period"), params)
     out: dict[str, list] = {d: [] for d in PROFILE_DIMENSIONS}
     for row in rows:
         dimension = row["dimension"]
@@ -568,20 +622,16 @@ def _profile(snap: Snapshot, key: str, in_period: str, params: list) -> dict:
     return out
 
 
-def _age(snap: Snapshot, key: str, in_period: str, params: list) -> dict | None:
+def _age(snap: Snapshot, params: list) -> dict | None:
     """Age at start of the period's participants: mean, youngest and oldest, mean by sex, and
     age band x sex. Internal marts only (rpt_profile_by_period's internal columns): the public
     table has none of them, and the youngest and oldest are one person's age, so a publication
     report shows the age bands only (None here)."""
     if not snap.internal:
         return None
-    rows = snap.rows(
-        "select dimension, category, participants, participants_women, participants_men, avg_age_at_start, "
-        "avg_age_at_start_total, min_age_at_start_total, max_age_at_start_total "
-        f"from marts.rpt_profile_by_period where {key} and {in_period} and measure_window = 'in_period' "
-        "and dimension in ('sex', 'age_band') order by dimension, category",
-        params,
-    )
+    rows = [
+        r for r in _profile_rows(snap, "marts.rpt_profile_by_period", params) if r["dimension"] in ("sex", "age_band")
+    ]
     if not rows:
         return None
     first = rows[0]
@@ -634,11 +684,12 @@ def _exit_categories(snap: Snapshot, row: dict | None) -> list[dict]:
     return [{"label": label, "exits": snap.count(row, column)} for column, label in EXIT_CATEGORIES]
 
 
-def _time_in_intervention(snap: Snapshot, key: str, in_period: str, params: list) -> dict:
-    rows = snap.rows(
-        f"select * from {snap.report('rpt_time_in_intervention_by_period')} where {key} and {in_period} "
-        "and measure_window = 'in_period' and age_band_scheme = 'standard' order by sex, age_band",
+def _time_in_intervention(snap: Snapshot, params: list) -> dict:
+    rows = snap.slice(
+        snap.report("rpt_time_in_intervention_by_period"),
         params,
+        "and measure_window = 'in_period' and age_band_scheme = 'standard'",
+        "sex, age_band",
     )
 
     def entry(row, label):
@@ -690,16 +741,11 @@ def _stays(snap: Snapshot, overall: dict | None) -> dict:
     }
 
 
-def _transitions(snap: Snapshot, key: str, in_period: str, params: list) -> dict | None:
-    if not snap.rows(
-        f"select 1 from {snap.report('rpt_support_transitions_by_period')} where {key} and {in_period} limit 1", params
-    ):
+def _transitions(snap: Snapshot, params: list) -> dict | None:
+    relation = snap.report("rpt_support_transitions_by_period")
+    if not snap.slice(relation, params):
         return None
-    rows = snap.rows(
-        f"select * from {snap.report('rpt_support_transitions_by_period')} where {key} and {in_period} "
-        "and measure_window = 'in_period' order by support_before, support_after",
-        params,
-    )
+    rows = snap.slice(relation, params, "and measure_window = 'in_period'", "support_before, support_after")
     before = sorted({r["support_before"] for r in rows if r["support_before"] != "ALL"})
     after = sorted({r["support_after"] for r in rows if r["support_after"] != "ALL"})
     cells = {(r["support_before"], r["support_after"]): snap.count(r, "exits") for r in rows}
@@ -716,11 +762,12 @@ def _transitions(snap: Snapshot, key: str, in_period: str, params: list) -> dict
     }
 
 
-def _employment(snap: Snapshot, key: str, in_period: str, params: list) -> list[dict]:
-    rows = snap.rows(
-        f"select * from {snap.report('rpt_employment_after_exit_by_period')} where {key} and {in_period} "
-        "and measure_window = 'in_period' order by exits desc, employment_after",
+def _employment(snap: Snapshot, params: list) -> list[dict]:
+    rows = snap.slice(
+        snap.report("rpt_employment_after_exit_by_period"),
         params,
+        "and measure_window = 'in_period'",
+        "exits desc, employment_after",
     )
     return [
         {
@@ -880,11 +927,8 @@ COST_NULL_REASON_SV = {
 }
 
 
-def _cost(snap: Snapshot, key: str, in_period: str, params: list) -> dict | None:
-    rows = {
-        r["measure_window"]: r
-        for r in snap.rows(f"select * from {snap.report('rpt_cost_by_period')} where {key} and {in_period}", params)
-    }
+def _cost(snap: Snapshot, params: list) -> dict | None:
+    rows = {r["measure_window"]: r for r in snap.slice(snap.report("rpt_cost_by_period"), params)}
     if not rows:
         return None
     out = {}
