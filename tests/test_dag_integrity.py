@@ -245,7 +245,7 @@ def test_params_reach_the_tasks_in_a_real_run(tmp_path):
     state, output = run_dag(env, "2026-11-01")
     assert state == "success", output[-4000:]
     docs_written = dbt_docs.stat().st_mtime_ns
-    assert _rows(warehouse, "select distinct as_of from meta.expected_deliveries") == [(date(2026, 11, 1),)]
+    assert _rows(warehouse, "select distinct as_of from marts.delivery_status") == [(date(2026, 11, 1),)]
 
     conf = {"full_refresh": True, "as_of": "2026-06-30", "docs": False}
     state, output = run_dag(env, "2026-11-02", conf=conf)
@@ -254,7 +254,7 @@ def test_params_reach_the_tasks_in_a_real_run(tmp_path):
         True,
         True,
     ]
-    assert _rows(warehouse, "select distinct as_of from meta.expected_deliveries") == [(date(2026, 6, 30),)]
+    assert _rows(warehouse, "select distinct as_of from marts.delivery_status") == [(date(2026, 6, 30),)]
     assert dbt_docs.stat().st_mtime_ns == docs_written  # a full build regenerates them, unless docs is false
 
     meta = sqlite3.connect(home / "airflow" / "airflow.db")

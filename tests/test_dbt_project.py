@@ -20,6 +20,8 @@ import duckdb
 import pytest
 from dbt.cli.main import dbtRunner
 
+from ingestion.warehouse.schema import REMINDERS_DDL, TRACKING_AS_OF_DDL, raw_table_ddl
+
 pytestmark = [pytest.mark.dbt]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,6 +58,10 @@ DDL = [
         replay_reason varchar)""",
     """create table meta.registry_associations (association_code varchar, name varchar,
         county_code varchar, municipalities varchar, data_team_email varchar)""",
+    # The tables ensure_schema creates before every build that this synthetic county leaves empty.
+    raw_table_ddl("uppfoljning"),
+    TRACKING_AS_OF_DDL,
+    REMINDERS_DDL,
 ]
 
 PERIODS = {
@@ -576,11 +582,16 @@ def test_finsam_run_with_the_postgres_target(tmp_path, fresh_postgres_db, monkey
         cur.execute("""select enrolled_to_date, active_at_period_end, exits_to_date from marts.rpt_intervention_outcomes
                        where intervention_code = 'AVESTA' and period_type = 'half_year' and period_end = '2016-06-30'""")
         assert cur.fetchall() == [(57, 39, 18)]
+        # Tracking wrote the run's date where the dbt view lives, and read the statuses there.
+        cur.execute("select as_of, count(*) from marts.delivery_status group by as_of")
+        tracked = cur.fetchall()
+    assert [day for day, _ in tracked] == [dt.date(2026, 11, 1)] and tracked[0][1] > 0
     snapshot = duckdb.connect(str(settings.publish / "finsam_marts.duckdb"), read_only=True)
     try:
         assert snapshot.execute("""select enrolled_to_date from marts.rpt_intervention_outcomes
             where intervention_code = 'AVESTA' and period_type = 'half_year'
               and period_end = date '2016-06-30'""").fetchall() == [(57,)]
+        assert snapshot.execute("select count(*) from marts.delivery_status").fetchone()[0] == tracked[0][1]
     finally:
         snapshot.close()
     assert (settings.publish / "parquet" / "marts.fct_participation.parquet").exists()

@@ -323,7 +323,7 @@ def test_the_run_date_fits_the_data_as_in_the_demo(county_run):
         for a, i, k, p in wh(county_run, "select association_code, intervention_code, kind, period from meta.reminders")
     }
     assert not (delivered & reminded)  # no reminder for a delivery the sample contains
-    overdue = wh(county_run, "select max(days_overdue) from meta.expected_deliveries where status = 'overdue'")[0][0]
+    overdue = wh(county_run, "select max(days_overdue) from marts.delivery_status where status = 'overdue'")[0][0]
     # Real gaps only (periods the registers say were due and the sample lacks, since 2014), not the
     # "3472 dagar sen" of a run dated today.
     assert overdue is None or overdue < 1000

@@ -1,9 +1,9 @@
 """The final suites on the built warehouse: fed one good and one bad warehouse each.
 
 The raw tables are written directly (as `load` would) and the facts built with dbt; the
-checks are computed in DuckDB on the built facts, checked with GX, stored in meta.validation_results and shown in the Data Docs of each
-association. Failing rows are delivery and row numbers; person keys never leave the
-warehouse.
+checks are dbt models (marts.qa_*: one flag column per expectation), checked with GX, stored in
+meta.validation_results and shown in the Data Docs of each association. Failing rows are
+delivery and row numbers; person keys never leave the warehouse.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from smtp_fixture import municipality_list, quality_env  # noqa: F401 (fixtures)
 from ingestion.core.config import load_settings
 from ingestion.core.registry import load_registry
 from ingestion.intake.discover import parse_period
+from ingestion.outbound.facts_warnings import facts_findings
 from ingestion.quality.facts import FACT_SUITES, run_facts_validation
 from ingestion.warehouse.build import dbt
 from ingestion.warehouse.queue import EVERY_ASSOCIATION, queue_build
@@ -29,6 +30,8 @@ REOPEN = "fct_participation.final:expect_column_values_to_be_in_set:_not_reopene
 PARALLEL = "fct_participation.final:expect_column_values_to_be_in_set:_no_parallel_same_kind"
 VOLUME = "fct_participation.final:expect_column_values_to_be_in_set:_person_level_intervention"
 JUMP = "participant_counts.final:expect_column_values_to_be_in_set:_count_jump_ok"
+# The models the final suites read, with everything they depend on.
+FACTS_MODELS = ("+qa_participation_checks", "+qa_participant_counts", "+qa_linked_associations")
 
 
 def add(
@@ -220,6 +223,20 @@ def results(settings):
         con.close()
 
 
+def relation(settings, model: str, delivery_id: str) -> list[dict]:
+    """A delivery's rows of a marts.qa_* model, without the columns GX only quotes."""
+    con = connect(settings)
+    try:
+        frame = con.execute(f"select * from marts.{model} where delivery_id = ? order by all", [delivery_id]).df()
+    finally:
+        con.close()
+    keep = [c for c in frame.columns if c.startswith("_") or c in RELATION_COLUMNS]
+    return [{k: (None if v is None or v != v else v) for k, v in row.items()} for row in frame[keep].to_dict("records")]
+
+
+RELATION_COLUMNS = ("source_row", "ended_in_period", "ended_on", "participant_count", "previous_count", "jump_factor")
+
+
 def build(settings, fill=None):
     """Write the raw tables as `load` would, then build the facts with dbt."""
     con = connect(settings)
@@ -231,7 +248,7 @@ def build(settings, fill=None):
     finally:
         con.close()
     # Only the models the final suites read (and what they depend on): quicker than the whole build.
-    dbt(settings, "run", "--select", "+fct_participation", "+dim_intervention", "+int_deliveries_current")
+    dbt(settings, "run", "--select", *FACTS_MODELS)
     queue_facts(settings, [EVERY_ASSOCIATION])  # as build_marts does after a full build
 
 
@@ -301,6 +318,10 @@ def test_jump_factor_is_configurable(quality_env, monkeypatch):
     build(settings, bad_warehouse)
     run_facts_validation(settings, load_registry(settings.registry), as_of=AS_OF, docs=False)
     assert (None, JUMP, "warning", True, [], None) in results(settings)
+    # The factor is the dbt var (FINSAM_JUMP_FACTOR through dbt_vars): the relation's flag says so.
+    assert relation(settings, "qa_participant_counts", "ra-h1-17") == [
+        {"participant_count": 200, "previous_count": 40, "jump_factor": 6.0, "_count_jump_ok": True}
+    ]
 
 
 def test_results_replace_the_previous_run_and_docs_are_rebuilt(quality_env):
@@ -346,7 +367,7 @@ def test_only_changed_associations_are_validated(quality_env):
         con.execute("update raw.insatser set matmetod = 'PERSON' where insats_kod = 'RAKNA'")
     finally:
         con.close()
-    dbt(settings, "run", "--select", "+fct_participation", "+dim_intervention", "+int_deliveries_current")
+    dbt(settings, "run", "--select", *FACTS_MODELS)
     summary = run_facts_validation(settings, registry, as_of=AS_OF, docs=False)
     assert summary["associations"] == [] and results(settings) == before
 
@@ -382,7 +403,7 @@ def test_a_linked_association_whose_parallel_episode_goes_away_is_validated_agai
         queue_build(con, ["SODRA"], "test")  # as load does
     finally:
         con.close()
-    dbt(settings, "run", "--select", "+fct_participation", "+dim_intervention", "+int_deliveries_current")
+    dbt(settings, "run", "--select", *FACTS_MODELS)
     queue_facts(settings, ["SODRA"])
     summary = run_facts_validation(settings, registry, as_of=AS_OF, docs=False)
     assert sorted(summary["associations"]) == ["NORR", "SODRA"]
@@ -390,3 +411,57 @@ def test_a_linked_association_whose_parallel_episode_goes_away_is_validated_agai
     # Nothing changes for NORR next time: it is skipped.
     queue_facts(settings, ["SODRA"])
     assert run_facts_validation(settings, registry, as_of=AS_OF, docs=False)["associations"] == ["SODRA"]
+
+
+def test_the_suites_report_exactly_the_rows_the_relations_flag(quality_env):
+    """The verdicts are the dbt relations' flags: each flag that is false in marts.qa_* is a failing
+    row the owner is told about, with the relation's values in the message; nothing else fails."""
+    settings = load_settings()
+    build(settings, bad_warehouse)
+    # Known cases, in the relation: k2 ended 2016-08-15 in T2 and is active again in T3 (row 5).
+    reopened = relation(settings, "qa_participation_checks", "av-t3")
+    assert {
+        "source_row": 5,
+        "ended_in_period": "2016T2",
+        "ended_on": date(2016, 8, 15),
+        "_not_reopened": False,
+        "_no_parallel_same_kind": True,
+        "_person_level_intervention": True,
+    } in [{**r, "ended_on": r["ended_on"] and r["ended_on"].date()} for r in reopened]
+    assert relation(settings, "qa_participant_counts", "ra-h1-17") == [
+        {"participant_count": 200, "previous_count": 40, "jump_factor": 3.0, "_count_jump_ok": False}
+    ]
+
+    run_facts_validation(settings, load_registry(settings.registry), as_of=AS_OF, docs=False)
+    con = connect(settings)
+    try:
+        flagged = set()
+        for model, suite in (
+            ("qa_participation_checks", "fct_participation.final"),
+            ("qa_participant_counts", "participant_counts.final"),
+        ):
+            frame = con.execute(f"select * from marts.{model}").df()
+            for flag in [c for c in frame.columns if c.startswith("_")]:
+                for row in frame[frame[flag].eq(False)].itertuples():
+                    source_row = getattr(row, "source_row", None)
+                    flagged.add((row.delivery_id, f"{suite}:expect_column_values_to_be_in_set:{flag}", source_row))
+    finally:
+        con.close()
+    reported = {
+        (delivery_id, expectation, row if rows else None)
+        for delivery_id, expectation, _, passed, rows, _ in results(settings)
+        if not passed
+        for row in (rows or [None])
+    }
+    assert flagged == reported
+    assert ("av-t3", REOPEN, 5) in reported and ("ra-h1-17", JUMP, None) in reported
+    # The warning names the delivery's column and carries the relation's dates and periods.
+    con = connect(settings)
+    try:
+        told = {(f.delivery_id, f.expectation): f.finding() for f in facts_findings(con)}
+    finally:
+        con.close()
+    assert told["av-t3", REOPEN].column == "slutdatum" and told["av-t3", REOPEN].rows == [5]
+    assert "avslutades 2016-08-15 enligt leveransen för 2016T2" in told["av-t3", REOPEN].message_sv
+    assert told["ra-h1-17", JUMP].column == "antal"
+    assert "från 40 för 2016H2 till 200 för 2017H1, mer än 3 gånger" in told["ra-h1-17", JUMP].message_sv

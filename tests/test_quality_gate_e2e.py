@@ -252,7 +252,7 @@ def test_the_warehouse_holds_the_rest(pipeline_run):
     # lateness cannot be judged: received.
     assert query(
         settings,
-        "select association_code, intervention_code, kind, period, status from meta.expected_deliveries order by all",
+        "select association_code, intervention_code, kind, period, status from marts.delivery_status order by all",
     ) == [
         ("NORR", "ALL", "insatser", "2016T2", "received"),
         ("NORR", "JOBB", "budget", "2016T2", "quarantined"),

@@ -76,8 +76,9 @@
         ~ 'end, 1)', 1), -1) }}
 {%- endmacro %}
 
-{#- Days after a period's end that its delivery is due (ingestion/tracking.py reads
-    FINSAM_OVERDUE_DAYS; the same variable, else var finsam_overdue_days). -#}
+{#- Days after a period's end that its delivery is due: var finsam_overdue_days, which the pipeline
+    sets from FINSAM_OVERDUE_DAYS (ingestion/warehouse/build.py, dbt_vars); the tracking step writes the
+    same setting to meta.tracking_as_of for delivery_status. -#}
 {% macro overdue_days() -%}
-    {{ env_var('FINSAM_OVERDUE_DAYS', var('finsam_overdue_days') | string) | int }}
+    {{ var('finsam_overdue_days') | int }}
 {%- endmacro %}

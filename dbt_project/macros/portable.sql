@@ -32,14 +32,3 @@
 {% macro month_of(date_expression) -%}
     cast(extract(month from {{ date_expression }}) as integer)
 {%- endmacro %}
-
-{#- Relation of an optional source (e.g. meta.registry_associations, loaded
-    later by ingestion); none when the table does not exist yet. -#}
-{% macro optional_source(source_name, table_name) -%}
-    {%- set declared = source(source_name, table_name) -%}
-    {%- if not execute -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set found = adapter.get_relation(database=declared.database, schema=declared.schema, identifier=declared.identifier) -%}
-    {{ return(found) }}
-{%- endmacro %}

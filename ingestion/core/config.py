@@ -48,7 +48,7 @@ class Settings:
     bi_reader_role: str | None = None  # FINSAM_BI_READER_ROLE: granted read access at every BI publish
     log_level: str = "WARNING"  # FINSAM_LOG_LEVEL: the CLI's log level
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # FINSAM_WORKERS: `finsam run` in parallel
-    jump_factor: float | None = None  # FINSAM_JUMP_FACTOR; unset: ingestion.quality.facts.DEFAULT_JUMP_FACTOR (3)
+    jump_factor: float | None = None  # FINSAM_JUMP_FACTOR; unset: dbt_project.yml's var finsam_jump_factor (3)
     # FINSAM_MIN_COUNT: a published count below it is hidden; unset: dbt_project.yml's var (5)
     min_count: int | None = None
     reference_checks: bool = False  # FINSAM_REFERENCE_CHECKS=1: dbt reconciles with the real reports' figures

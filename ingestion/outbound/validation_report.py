@@ -221,11 +221,10 @@ def _read_warehouse(settings: Settings, reports: dict[str, AssociationReport], c
                 "from meta.delivery_events where event = 'rejected_name' group by all order by 1, 2"
             ).fetchall():
                 reports.setdefault(code, AssociationReport(code, code)).bad_names.append(tuple(rest))
-        if "meta.expected_deliveries" in known:
+        if "marts.delivery_status" in known:  # the dbt view (with the dbt postgres target it lives there)
             context["overdue"] = dict(
                 con.execute(
-                    "select association_code, count(*) from meta.expected_deliveries "
-                    "where status = 'overdue' group by 1"
+                    "select association_code, count(*) from marts.delivery_status where status = 'overdue' group by 1"
                 ).fetchall()
             )
         context["run_started_at"] = run_started_at(con, known)

@@ -3,7 +3,7 @@ which never blocks a run) and the quarantine's explanations; never the raw zone.
 
 - interventions and their owners: `marts.dim_intervention` (current version, `owner_email`: the register's `agare_epost`);
 - due, received, late and quarantined deliveries: `marts.delivery_status` (statuses decided once,
-  in `ingestion/outbound/reminders.py`);
+  in dbt: `int_deliveries_due` and `delivery_status`);
 - the grouped Swedish findings of a quarantined file: its `.fel.txt` in the quarantine, the text
   the pipeline wrote (`ingestion.quality.quarantine.explanation_sv`).
 """

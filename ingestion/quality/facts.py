@@ -1,25 +1,29 @@
 """Step 5b: validate the built facts with Great Expectations, after the warehouse is built.
 
 Landing suites see one delivery at a time; some problems only show across deliveries,
-interventions or periods. They are computed here in SQL on the built warehouse (the dbt
-facts `marts.fct_participation` and `marts.dim_intervention`, the supersession in
-`intermediate.int_deliveries_current`, and `raw.deltagare` for the history across
-deliveries), read into pandas, and checked with the GX suites `expectations/*.final.json`
-on GX's pandas path (GX's SQL data source does not work on DuckDB here):
+interventions or periods. dbt computes them once, as documented models in
+`dbt_project/models/marts/quality/` (`qa_*`, described in `_quality.yml`: lineage, docs and
+data tests like every other mart); this step reads those tables into pandas and checks them
+with the GX suites `expectations/*.final.json` on GX's pandas path (GX's SQL data source does
+not work on DuckDB here). No SQL rule lives here: a flag column (leading `_`) is true, false
+or null (the check does not apply), and the suite expects true.
 
-| suite | row | check |
+| suite | relation (one row per) | check |
 |---|---|---|
-| `fct_participation.final` | current version of each episode | ended in an earlier delivery but active again in a later one; active in two interventions of the same inriktning at once; episodes in a count-only (VOLYM) intervention |
-| `participant_counts.final` | (association, intervention, kind, period) | the count jumps by more than `FINSAM_JUMP_FACTOR` (default 3) from the previous period |
+| `fct_participation.final` | `marts.qa_participation_checks` (current episode) | ended in an earlier delivery but active again in a later one; active in two interventions of the same inriktning at once; episodes in a count-only (VOLYM) intervention |
+| `participant_counts.final` | `marts.qa_participant_counts` (current deltagare/volym delivery) | the count jumps by more than the dbt var `finsam_jump_factor` (dbt_project.yml, 3; FINSAM_JUMP_FACTOR sets it) from the previous period |
 
-Each association's rows are validated in that association's GX project, so its Data Docs
-show landing and final results together. Only the associations whose facts the last build
-changed (meta.build_queue, stage 'facts') are validated, plus every association sharing a
-person with them (the parallel check crosses associations) whose failures by the SQL flags
-differ from its stored ones; the SQL above is cheap, the fixed cost of a GX run per
-association is not. Their results replace their previous final
-results in `meta.validation_results`: failing rows as delivery and row numbers only (never
-a person key), plus one passing row per expectation that fails nowhere in the county.
+The owner's warning names the delivery's columns (slutdatum, startdatum, matmetod, antal: the
+suites' `meta.column`) and rows (`source_row`). Each association's rows are validated in that
+association's GX project, so its Data Docs show landing and final results together. Only the
+associations whose facts the last build changed (meta.build_queue, stage 'facts') are validated,
+plus every association sharing a person with them (`marts.qa_linked_associations`: the parallel
+check crosses associations) whose failures by the flags differ from its stored ones; reading the
+flags is cheap, the fixed cost of a GX run per association is not. Their results replace their
+previous final results in `meta.validation_results`: failing rows as delivery and row numbers
+only (never a person key), plus one passing row per expectation that fails nowhere in the county.
+The stored failures are read back here (`STORED_FAILURES_SQL`): this step writes them after dbt
+has run, so they cannot be a model.
 """
 
 from __future__ import annotations
@@ -32,184 +36,50 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from ingestion.core.config import Settings, load_settings
+from ingestion.core.config import Settings
 from ingestion.core.findings import Finding
 from ingestion.core.registry import Registry
 from ingestion.quality.suites import Context, findings_from_result, load_suite, refresh_data_docs, run_suite
 
 log = logging.getLogger(__name__)
 FACT_SUITES = ("fct_participation.final", "participant_counts.final")
-DEFAULT_JUMP_FACTOR = 3.0
 
-# Built by dbt; validated here. Source rows come from the episode model the fact is built on.
-REQUIRED_RELATIONS = (
-    "marts.fct_participation",
-    "marts.dim_intervention",
-    "intermediate.int_participation_episodes",
-    "intermediate.int_deliveries_current",
-    "raw.deltagare",
-    "raw.volym",
-)
-
-PARTICIPATION_SQL = """
-    with fct_participation as (
-        select * from marts.fct_participation
-    ),
-    int_participation_episodes as (
-        select episode_key, source_row, delivery_period_end from intermediate.int_participation_episodes
-    ),
-    dim_intervention as (
-        select association_code, intervention_code, focus as inriktning, measurement_method as matmetod
-        from marts.dim_intervention
-        where is_current
-    ),
-    int_deliveries_current as (
-        select delivery_id from intermediate.int_deliveries_current
-        where kind = 'deltagare' and is_current
-    ),
-    current_episodes as (
-        select
-            fct_participation.episode_key, fct_participation.delivery_id, int_participation_episodes.source_row,
-            fct_participation.association_code, fct_participation.intervention_code,
-            fct_participation.delivered_period as period, int_participation_episodes.delivery_period_end,
-            fct_participation.person_key, fct_participation.is_anonymous,
-            -- the contract's names from here on: the owner's warning names the columns of the delivery
-            fct_participation.start_date as startdatum, fct_participation.end_date as slutdatum,
-            dim_intervention.inriktning, dim_intervention.matmetod
-        from fct_participation
-        inner join int_participation_episodes using (episode_key)
-        left join dim_intervention using (association_code, intervention_code)
-    ),
-    ended_before as (
-        -- Every current delivery in which a keyed episode had ended (raw: across deliveries).
-        select deltagare.association_code, deltagare.intervention_code, deltagare.person_key, deltagare.startdatum,
-               deltagare.slutdatum, deltagare.period, deltagare.period_end
-        from raw.deltagare as deltagare
-        inner join int_deliveries_current using (delivery_id)
-        where deltagare.person_key is not null and deltagare.slutdatum is not null
-    ),
-    reopened as (
-        select current_episodes.episode_key,
-               arg_max(ended_before.period, ended_before.period_end) as ended_in_period,
-               arg_max(ended_before.slutdatum, ended_before.period_end) as ended_on
-        from current_episodes
-        inner join ended_before
-            on ended_before.association_code = current_episodes.association_code
-            and ended_before.intervention_code = current_episodes.intervention_code
-            and ended_before.person_key = current_episodes.person_key
-            and ended_before.startdatum = current_episodes.startdatum
-            and ended_before.period_end < current_episodes.delivery_period_end
-        where current_episodes.slutdatum is null and not current_episodes.is_anonymous
-        group by all
-    ),
-    keyed as (
-        select * from current_episodes
-        where not is_anonymous and person_key is not null and inriktning is not null
-    ),
-    parallel as (
-        select episode.episode_key, count(*) as parallel_count
-        from keyed as episode
-        inner join keyed as other
-            on other.person_key = episode.person_key
-            and other.inriktning = episode.inriktning
-            and (other.association_code != episode.association_code
-                 or other.intervention_code != episode.intervention_code)
-            and episode.startdatum < coalesce(other.slutdatum, date '9999-12-31')
-            and other.startdatum < coalesce(episode.slutdatum, date '9999-12-31')
-        group by all
-    ),
-    final as (
-        select
-            current_episodes.delivery_id,
-            current_episodes.source_row,
-            current_episodes.association_code,
-            current_episodes.intervention_code,
-            current_episodes.period,
-            reopened.ended_in_period,
-            strftime(reopened.ended_on, '%Y-%m-%d') as ended_on,
-            case when not current_episodes.is_anonymous then reopened.episode_key is null end as _not_reopened,
-            current_episodes.inriktning,
-            parallel.parallel_count,
-            case when not current_episodes.is_anonymous and current_episodes.inriktning is not null
-                 then parallel.episode_key is null end as _no_parallel_same_kind,
-            coalesce(current_episodes.matmetod, 'PERSON') != 'VOLYM' as _person_level_intervention
-        from current_episodes
-        left join reopened using (episode_key)
-        left join parallel using (episode_key)
-    )
-    select * from final order by association_code, intervention_code, delivery_id, source_row
-"""
-
-COUNTS_SQL = """
-    with int_deliveries_current as (
-        select delivery_id, association_code, intervention_code, kind, period, period_start, period_end
-        from intermediate.int_deliveries_current
-        where is_current and kind in ('deltagare', 'volym')
-    ),
-    participants as (
-        select delivery_id,
-               count(*) filter (where startdatum <= period_end
-                                  and (slutdatum is null or slutdatum >= period_start)
-                                  and coalesce(avslutsanledning, '') != 'FELREG') as antal
-        from raw.deltagare
-        group by delivery_id
-    ),
-    volumes as (
-        select delivery_id, coalesce(sum(antal), 0) as antal
-        from raw.volym
-        group by delivery_id
-    ),
-    counted as (
-        select int_deliveries_current.*, coalesce(participants.antal, volumes.antal, 0) as antal
-        from int_deliveries_current
-        left join participants using (delivery_id)
-        left join volumes using (delivery_id)
-    ),
-    sequenced as (
-        select *,
-               lag(antal) over periods as previous_count,
-               lag(period) over periods as previous_period
-        from counted
-        window periods as (partition by association_code, intervention_code, kind order by period_end, period_start)
-    ),
-    final as (
-        select delivery_id, -1 as source_row, association_code, intervention_code, kind, period,
-               cast(antal as integer) as antal, cast(previous_count as integer) as previous_count, previous_period,
-               ? as factor,
-               case when previous_count is not null then
-                   greatest(antal, previous_count) / greatest(least(antal, previous_count), 1) <= ?
-               end as _count_jump_ok
-        from sequenced
-    )
-    select * from final order by association_code, intervention_code, kind, period
-"""
+# The relation each final suite validates (built by dbt, models/marts/quality/qa_*.sql).
+SUITE_RELATIONS = {
+    "fct_participation.final": "marts.qa_participation_checks",
+    "participant_counts.final": "marts.qa_participant_counts",
+}
+LINKED_RELATION = "marts.qa_linked_associations"
+REQUIRED_RELATIONS = (*SUITE_RELATIONS.values(), LINKED_RELATION, "intermediate.int_deliveries_current")
+# Not for GX: the episode key is derived from the person key (the frame holds no person key).
+NOT_VALIDATED = ("episode_key",)
 
 
-def jump_factor(settings: Settings | None = None) -> float:
-    settings = settings or load_settings()
-    if settings.jump_factor is not None:  # FINSAM_JUMP_FACTOR
-        return settings.jump_factor
-    value = settings.extra.get("jump_factor")
-    return float(value) if value else DEFAULT_JUMP_FACTOR
-
-
-def _flags_as_objects(frame: pd.DataFrame) -> pd.DataFrame:
-    """GX skips missing values: flags that do not apply to a row are None, not False."""
+def _rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The relation's rows as the suites read them: dates as the owner writes them (2016-08-15),
+    and flags that do not apply as None, not NaN (GX skips missing values)."""
+    frame = frame.drop(columns=[c for c in NOT_VALIDATED if c in frame.columns])
     for name in frame.columns:
-        if name.startswith("_"):
+        if pd.api.types.is_datetime64_any_dtype(frame[name]):
+            frame[name] = frame[name].dt.strftime("%Y-%m-%d").astype(object).where(frame[name].notna(), None)
+        elif name.startswith("_"):
             frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
     return frame
 
 
-def fact_frames(con: duckdb.DuckDBPyConnection, factor: float) -> dict[str, pd.DataFrame]:
-    """The rows each final suite validates, computed in the warehouse. No person keys."""
-    participation = con.execute(PARTICIPATION_SQL).df()
-    counts = con.execute(COUNTS_SQL, [factor, factor]).df()
-    counts["factor"] = counts["factor"].map(lambda v: f"{v:g}")
-    return {
-        "fct_participation.final": _flags_as_objects(participation),
-        "participant_counts.final": _flags_as_objects(counts),
-    }
+def fact_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
+    """The rows each final suite validates, read from the dbt relations. No person keys."""
+    participation = con.execute(
+        f"select * from {SUITE_RELATIONS['fct_participation.final']} "
+        "order by association_code, intervention_code, delivery_id, source_row"
+    ).df()
+    counts = con.execute(
+        f"select * from {SUITE_RELATIONS['participant_counts.final']} "
+        "order by association_code, intervention_code, kind, period"
+    ).df()
+    counts.insert(1, "source_row", -1)  # GX's row index: the check is about the whole delivery
+    counts["jump_factor"] = counts["jump_factor"].map(lambda v: f"{v:g}")  # 3, not 3.0, in the warning
+    return {"fct_participation.final": _rows(participation), "participant_counts.final": _rows(counts)}
 
 
 def missing_relations(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -220,20 +90,7 @@ def missing_relations(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [name for name in REQUIRED_RELATIONS if name not in found]
 
 
-# Associations whose verdicts a change in the queued ones can alter: those with an episode of a person
-# who also has one in a queued association (the parallel-episodes check crosses associations).
-LINKED_SQL = """
-    with keyed as (
-        select distinct association_code, person_key from marts.fct_participation
-        where person_key is not null and not is_anonymous
-    )
-    select distinct other.association_code
-    from keyed as changed
-    inner join keyed as other using (person_key)
-    where changed.association_code in (select unnest(?::varchar[]))
-"""
-
-# The failing final results stored from earlier runs, by association.
+# The failing final results stored from earlier runs, by association (written by this step, after dbt).
 STORED_FAILURES_SQL = """
     with failing as (
         select delivery_id, expectation, observed from meta.validation_results
@@ -251,7 +108,7 @@ STORED_FAILURES_SQL = """
 
 
 def _failures_now(frames: dict[str, pd.DataFrame]) -> dict[str, set[tuple]]:
-    """(delivery, expectation, number of failing rows) per association, from the SQL flags."""
+    """(delivery, expectation, number of failing rows) per association, from the relations' flags."""
     found: dict[str, set[tuple]] = {}
     for suite, frame in frames.items():
         for flag in [c for c in frame.columns if c.startswith("_")]:
@@ -266,13 +123,20 @@ def validation_scope(
     con: duckdb.DuckDBPyConnection, queued_codes: list[str] | None, registry: Registry, frames: dict[str, pd.DataFrame]
 ) -> list[str]:
     """The associations to run through GX: all (None queued); else the queued ones, and each linked
-    one whose failures by the SQL flags differ from its stored failures (a parallel episode in a
+    one whose failures by the flags differ from its stored failures (a parallel episode in a
     queued association appeared or went away). Any other association keeps its stored results:
     GX would give the same verdicts. (If the two counts disagreed for another reason, the
     association would only be validated again, never skipped wrongly.)"""
     if queued_codes is None:
         return list(registry.codes)
-    linked = {row[0] for row in con.execute(LINKED_SQL, [queued_codes]).fetchall()}
+    linked = {
+        row[0]
+        for row in con.execute(
+            f"select distinct linked_association_code from {LINKED_RELATION} "
+            "where association_code in (select unnest(?::varchar[]))",
+            [queued_codes],
+        ).fetchall()
+    }
     now = _failures_now(frames)
     stored: dict[str, set[tuple]] = {}
     for association, delivery_id, expectation, observed in con.execute(STORED_FAILURES_SQL).fetchall():
@@ -381,7 +245,7 @@ def run_facts_validation(
         missing = missing_relations(con)
         codes, until = queued(con, "facts")
         nothing_to_do = missing or not (everything or codes is None or codes)
-        frames = {} if nothing_to_do else fact_frames(con, jump_factor(settings))  # SQL: cheap; GX is what costs
+        frames = {} if nothing_to_do else fact_frames(con)  # reading the flags is cheap; GX is what costs
         scope = [] if nothing_to_do else validation_scope(con, None if everything else codes, registry, frames)
     finally:
         con.close()

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 
 from ingestion.core.config import Settings
 from ingestion.warehouse.queue import EVERY_ASSOCIATION, dequeue, queue_build, queued
-from ingestion.warehouse.schema import BUILD_QUEUE_DDL, BUILD_STATE_DDL
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +55,14 @@ def dbt_vars(settings: Settings) -> dict:
         values["reference_checks"] = True
     if settings.min_count is not None:  # FINSAM_MIN_COUNT
         values["finsam_suppression_threshold"] = settings.min_count
+    # FINSAM_JUMP_FACTOR (or the registry's extra `jump_factor`): the checks on the built facts
+    jump_factor = (
+        settings.jump_factor if settings.jump_factor is not None else settings.extra.get("jump_factor") or None
+    )
+    if jump_factor is not None:
+        values["finsam_jump_factor"] = float(jump_factor)
+    # FINSAM_OVERDUE_DAYS: period_completeness's due dates (delivery_status reads the tracking run's row)
+    values["finsam_overdue_days"] = settings.overdue_days
     return values
 
 
@@ -108,16 +115,14 @@ def project_fingerprint(settings: Settings) -> str:
 
 def _build_plan(settings: Settings) -> dict:
     """What the next build must do: the queued associations, and whether it must be a full refresh."""
-    from ingestion.warehouse.schema import connect
+    from ingestion.warehouse.schema import connect, ensure_schema
 
     fingerprint = project_fingerprint(settings)
     if not settings.warehouse.exists():
         return {"full": True, "associations": [], "queued_until": None, "fingerprint": fingerprint}
     con = connect(settings)
     try:
-        con.execute("create schema if not exists meta")
-        con.execute(BUILD_QUEUE_DDL)
-        con.execute(BUILD_STATE_DDL)
+        ensure_schema(con)  # every table a model reads exists (the models have no fallbacks)
         codes, until = queued(con, "build")
         last = con.execute("select project_fingerprint from meta.build_state order by built_at desc limit 1").fetchone()
     finally:

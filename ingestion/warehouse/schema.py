@@ -67,12 +67,10 @@ LEDGER_ADDED_COLUMNS = [
 ]
 
 
-# Due deliveries and reminders (ingestion/outbound/reminders.py).
-EXPECTED_DDL = """create table if not exists meta.expected_deliveries (
-    association_code varchar, intervention_code varchar, kind varchar, period varchar, period_start date,
-    period_end date, cadence varchar, due_date date, owner_email varchar, as_of date, status varchar,
-    days_overdue integer, deliveries integer, accepted_delivery_id varchar, accepted_at timestamp,
-    latest_delivery_id varchar, latest_status varchar)"""
+# Delivery tracking (ingestion/outbound/reminders.py): the run's date and FINSAM_OVERDUE_DAYS, one row
+# written each run (dbt's int_deliveries_due and marts.delivery_status read it), and the reminders tried.
+TRACKING_AS_OF_DDL = """create table if not exists meta.tracking_as_of (
+    as_of date, overdue_days integer, tracked_at timestamp)"""
 REMINDERS_DDL = """create table if not exists meta.reminders (
     association_code varchar, intervention_code varchar, kind varchar, period varchar, recipient varchar,
     status varchar, attempts integer, first_tried_at timestamp, sent_at timestamp, as_of date)"""
@@ -104,18 +102,25 @@ def kind_columns(kind: str) -> list[tuple[str, str]]:
     return columns
 
 
+def raw_table_ddl(kind: str) -> str:
+    cols = ", ".join(f"{n} {t}" for n, t in DELIVERY_COLUMNS + kind_columns(kind))
+    return f"create table if not exists raw.{kind} ({cols})"
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Every raw and meta table, so every step and every dbt run finds what it reads (empty or not)."""
     for schema in ("raw", "meta"):
         con.execute(f"create schema if not exists {schema}")
     for kind in KINDS:
-        cols = ", ".join(f"{n} {t}" for n, t in DELIVERY_COLUMNS + kind_columns(kind))
-        con.execute(f"create table if not exists raw.{kind} ({cols})")
+        con.execute(raw_table_ddl(kind))
         for name, sql_type in kind_columns(kind):  # columns a later contract version added (1.1: targets)
             con.execute(f"alter table raw.{kind} add column if not exists {name} {sql_type}")
-    for ddl in META_DDL + [EXPECTED_DDL, REMINDERS_DDL, FACTS_ALERTS_DDL, BUILD_QUEUE_DDL, BUILD_STATE_DDL]:
+    for ddl in META_DDL + [TRACKING_AS_OF_DDL, REMINDERS_DDL, FACTS_ALERTS_DDL, BUILD_QUEUE_DDL, BUILD_STATE_DDL]:
         con.execute(ddl)
     for ddl in LEDGER_ADDED_COLUMNS:  # warehouses created before these columns existed
         con.execute(ddl)
+    # Written by tracking before dbt computed the due deliveries (now int_deliveries_due).
+    con.execute("drop table if exists meta.expected_deliveries")
 
 
 LOCK_WAIT_S = 120  # how long a step waits for another program to let go of the warehouse file

@@ -27,7 +27,21 @@ final as (
         cast(huvudman as varchar) as huvudman,
         cast(agare_epost as varchar) as agare_epost,
         cast(esf as boolean) as esf,
-        coalesce(cast(rapportering as varchar), 'T') as rapportering,
+        -- the cadence as delivered, folded (lower case, accents and punctuation gone) to T, H, M, A;
+        -- empty or unknown is tertial (T)
+        case trim(regexp_replace(
+            translate(lower(coalesce(cast(rapportering as varchar), '')), 'åäàáâãéèêëíìîïóòôõöúùûüýç', 'aaaaaaeeeeiiiiooooouuuuyc'),
+            '[^a-z0-9]+', ' ', 'g'
+        ))
+            when 'h' then 'H'
+            when 'halvar' then 'H'
+            when 'm' then 'M'
+            when 'manad' then 'M'
+            when 'a' then 'A'
+            when 'ar' then 'A'
+            when 'helar' then 'A'
+            else 'T'
+        end as rapportering,
         {%- for column in target_columns %}
         cast({{ column if column in present else 'null' }} as integer) as {{ column }}{% if not loop.last %},{% endif %}
         {%- endfor %}

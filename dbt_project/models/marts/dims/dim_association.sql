@@ -1,11 +1,13 @@
 {#- Associations: every code seen in deliveries or in the registry
-    (meta.registry_associations, optional until ingestion loads it). -#}
-{%- set registry = optional_source('meta', 'registry_associations') %}
+    (meta.registry_associations, written by every load). -#}
 with int_deliveries_current as (
     select * from {{ ref('int_deliveries_current') }}
 ),
 
-{% if registry is not none -%}
+registry_associations as (
+    select * from {{ source('meta', 'registry_associations') }}
+),
+
 registry as (
     select
         cast(association_code as varchar) as association_code,
@@ -13,19 +15,8 @@ registry as (
         cast(county_code as varchar) as county_code,
         cast(municipalities as varchar) as municipalities,
         cast(data_team_email as varchar) as data_team_email
-    from {{ registry }}
+    from registry_associations
 ),
-{%- else -%}
-registry as (
-    select
-        cast(null as varchar) as association_code,
-        cast(null as varchar) as association_name,
-        cast(null as varchar) as county_code,
-        cast(null as varchar) as municipalities,
-        cast(null as varchar) as data_team_email
-    where 1 = 0
-),
-{%- endif %}
 
 delivered as (
     select

@@ -1,7 +1,10 @@
 {#- Interventions with the history of their attributes: one row per
     attribute version (valid_from .. valid_to), from every current insatser
     delivery in period order. Interventions that deliver data but are missing
-    from the register get a placeholder row (in_register = false). -#}
+    from the register get a placeholder row (in_register = false).
+    The current register (one home): an association's latest register delivery
+    (latest period end, then latest received); in_current_register marks the
+    interventions it lists, and their is_current row holds its attributes. -#}
 with stg_insatser as (
     select * from {{ ref('stg_insatser') }}
 ),
@@ -31,6 +34,7 @@ register_rows as (
         stg_insatser.max_manader as target_max_months_in_intervention,
         stg_insatser.period_start as delivery_period_start,
         stg_insatser.period_end as delivery_period_end,
+        stg_insatser.delivery_id,
         stg_insatser.received_at,
         stg_insatser.source_row
     from stg_insatser
@@ -41,6 +45,37 @@ register_rows as (
         and stg_insatser.intervention_code = int_deliveries_current.intervention_code
         and stg_insatser.period = int_deliveries_current.period
     where int_deliveries_current.is_current
+),
+
+register_deliveries as (
+    select distinct
+        association_code,
+        delivery_id,
+        delivery_period_end,
+        received_at
+    from register_rows
+),
+
+latest_register as (
+    select
+        association_code,
+        delivery_id,
+        row_number() over (
+            partition by association_code
+            order by delivery_period_end desc, received_at desc, delivery_id desc
+        ) as register_rank
+    from register_deliveries
+),
+
+current_register as (
+    select distinct
+        register_rows.association_code,
+        register_rows.intervention_code
+    from register_rows
+    inner join latest_register
+        on register_rows.association_code = latest_register.association_code
+        and register_rows.delivery_id = latest_register.delivery_id
+    where latest_register.register_rank = 1
 ),
 
 one_per_delivery_period as (
@@ -89,6 +124,16 @@ versions as (
     from changes
 ),
 
+listed_versions as (
+    select
+        versions.*,
+        current_register.intervention_code is not null as in_current_register
+    from versions
+    left join current_register
+        on versions.association_code = current_register.association_code
+        and versions.intervention_code = current_register.intervention_code
+),
+
 registered as (
     select
         association_code,
@@ -112,8 +157,9 @@ registered as (
         reporting,
         target_participants_per_year,
         target_share_work_studies_rehab_percent,
-        target_max_months_in_intervention
-    from versions
+        target_max_months_in_intervention,
+        in_current_register
+    from listed_versions
 ),
 
 unregistered as (
@@ -150,7 +196,8 @@ placeholders as (
         cast(null as varchar) as reporting,
         cast(null as integer) as target_participants_per_year,
         cast(null as integer) as target_share_work_studies_rehab_percent,
-        cast(null as integer) as target_max_months_in_intervention
+        cast(null as integer) as target_max_months_in_intervention,
+        false as in_current_register
     from unregistered
 ),
 

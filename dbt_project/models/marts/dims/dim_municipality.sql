@@ -1,30 +1,26 @@
 {#- Swedish municipalities (SCB) with the association that covers each one,
     when the registry says so. -#}
-{%- set registry = optional_source('meta', 'registry_associations') %}
 with municipalities as (
     select * from {{ ref('municipalities') }}
 ),
 
-{% if registry is not none -%}
+registry_associations as (
+    select * from {{ source('meta', 'registry_associations') }}
+),
+
 coverage as (
     select
         municipalities.kommunkod,
-        min(cast(registry.association_code as varchar)) as association_code,
+        min(cast(registry_associations.association_code as varchar)) as association_code,
         count(*) as covering_associations
     from municipalities
-    inner join {{ registry }} as registry
-        on position((',' || municipalities.kommunkod || ',') in (',' || replace(cast(registry.municipalities as varchar), ' ', '') || ',')) > 0
+    inner join registry_associations
+        on position(
+            (',' || municipalities.kommunkod || ',')
+            in (',' || replace(cast(registry_associations.municipalities as varchar), ' ', '') || ',')
+        ) > 0
     group by municipalities.kommunkod
 ),
-{%- else -%}
-coverage as (
-    select
-        cast(null as varchar) as kommunkod,
-        cast(null as varchar) as association_code,
-        cast(null as integer) as covering_associations
-    where 1 = 0
-),
-{%- endif %}
 
 final as (
     select
