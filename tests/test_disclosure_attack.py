@@ -144,6 +144,21 @@ def test_sample_county_lp_attack_on_the_intervention_outcomes(published_sample):
     assert_protected(found)
 
 
+def test_sample_county_lp_attack_on_the_outcome_tables_together(published_sample):
+    """The exact attacker on issue 15's table and the table it repeats, together (every relation
+    within and between them): every hidden cell keeps at least 3 values."""
+    started = time.monotonic()
+    con = snapshot(published_sample)
+    try:
+        found = attack(con, tables=disclosure.LP_AUDITED)
+    finally:
+        con.close()
+    report("länet, pub_rpt_intervention_outcomes + pub_rpt_outcomes_by_period (LP)", found, time.monotonic() - started)
+    assert {c[0] for c in found} == set(disclosure.LP_AUDITED)
+    assert len(found) > 5000
+    assert_protected(found)
+
+
 def test_declared_relations_hold_on_the_marts(published_sample):
     """The relations the attacker and the disclosure step use are true of the unsuppressed reports."""
     con = warehouse(published_sample)
@@ -205,6 +220,25 @@ def test_small_county_lp_attack_on_the_intervention_outcomes(published_small_cou
         con.close()
     report("småinsatslänet, pub_rpt_intervention_outcomes (LP)", found, time.monotonic() - started)
     assert len(found) > 5000
+    assert_protected(found)
+
+
+def test_small_county_lp_attack_on_the_outcome_tables_together(published_small_county):
+    """The known gap until the step's LP audit: the two tables together narrowed about 3 600 hidden
+    cells of this county to fewer than 3 values (mostly to 0). Every hidden cell keeps at least 3."""
+    started = time.monotonic()
+    con = snapshot(published_small_county)
+    try:
+        found = attack(con, tables=disclosure.LP_AUDITED)
+    finally:
+        con.close()
+    report(
+        "småinsatslänet, pub_rpt_intervention_outcomes + pub_rpt_outcomes_by_period (LP)",
+        found,
+        time.monotonic() - started,
+    )
+    assert {c[0] for c in found} == set(disclosure.LP_AUDITED)
+    assert len(found) > 30_000
     assert_protected(found)
 
 

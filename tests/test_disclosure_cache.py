@@ -109,3 +109,27 @@ def test_every_declared_relation_stays_within_one_intervention(published_sample)
 
     crossing = [terms for terms, _ in eqs if len({component(c) for _, c in terms}) > 1]
     assert not crossing, crossing[:3]
+
+
+def test_batches_protected_in_worker_processes_give_the_same_pattern(published_sample, tmp_path, monkeypatch):
+    """A first national publish protects hundreds of batches: with FINSAM_WORKERS > 1 they go to
+    worker processes. Batches of 2 interventions here (the sample has about ten), two workers: the
+    pattern equals one process's, batch by batch."""
+    from ingestion.core.config import load_settings
+
+    monkeypatch.setattr(disclosure, "COMPONENTS_PER_BATCH", 2)
+    monkeypatch.setenv("FINSAM_WORKERS", "2")
+    settings = load_settings()
+    assert settings.workers == 2
+    con = _warehouse(published_sample)
+    try:
+        serial = _protect(con, "serial", tmp_path, cache=None)
+        parallel = disclosure.protected_copy(
+            con, "parallel", path=tmp_path / "parallel.duckdb", cache=None, settings=settings
+        )
+        assert _pattern(con, "parallel") == _pattern(con, "serial")
+    finally:
+        con.close()
+    assert parallel["interventions"] >= 6  # at least three batches went to the workers
+    assert parallel["secondary"] == serial["secondary"] > 0
+    assert parallel["relations"] == serial["relations"]

@@ -154,3 +154,67 @@ def test_bi_readers_see_the_models_descriptions(published_sample, fresh_postgres
     assert column_doc == participants
     assert table_doc.startswith(table_docs[TABLE]) and table_doc.endswith("(ersätts vid varje publicering)")
     assert copies == 1
+
+
+def test_min_count_hides_more_in_the_snapshot_and_the_export(published_sample, tmp_path, monkeypatch):
+    """FINSAM_MIN_COUNT=10: the sample's warehouse (copied) gets its pub_ models rebuilt with the
+    threshold and published again; a count of 5-9 the default publishes is "<10" in the snapshot and
+    the export, and no count below 10 is shown anywhere in the snapshot's public tables."""
+    import shutil
+
+    from ingestion.core.config import load_settings
+    from ingestion.outbound import disclosure
+    from ingestion.outbound.open_data import COUNTS
+    from ingestion.outbound.publish import publish_marts
+    from ingestion.warehouse.build import dbt
+
+    con = _snapshot(published_sample)
+    try:  # a count the default (5) shows that 10 hides, in a year row of the export
+        shown = con.execute(
+            " union all ".join(
+                f"select association_code, intervention_code, period_label, '{c}' from public.{TABLE} "
+                f"where period_type = 'year' and measure_window = 'in_period' and {c} between 5 and 9"
+                for c in COUNTS
+            )
+            + " order by all limit 1"
+        ).fetchone()
+    finally:
+        con.close()
+    assert shown is not None
+    association, intervention, year, column = shown
+
+    home = tmp_path / "county"
+    shutil.copytree(published_sample / "var" / "warehouse", home / "var" / "warehouse")
+    for key, value in {**county_env(home), "FINSAM_MIN_COUNT": "10"}.items():
+        monkeypatch.setenv(key, value)
+    for name in ("FINSAM_SMTP_HOST", "FINSAM_SMTP_PORT", "FINSAM_BI_POSTGRES_DSN", "FINSAM_DBT_TARGET"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    settings.ensure_dirs()
+    assert disclosure.threshold(settings) == 10 and disclosure.threshold() == 5
+    dbt(settings, "run", "--select", "path:models/public", "--full-refresh")
+    publish_marts(settings)
+
+    con = _snapshot(home)
+    try:
+        display = con.execute(
+            f"select {column}_display from public.{TABLE} where association_code = ? and intervention_code = ? "
+            "and period_type = 'year' and period_label = ? and measure_window = 'in_period'",
+            [association, intervention, year],
+        ).fetchone()[0]
+        pub = disclosure.read_published(con, settings=settings)
+    finally:
+        con.close()
+    assert display == "<10"
+    assert pub.threshold == 10
+    small = [c for c, v in pub.value.items() if v is not None and v < 10]
+    assert not small, small[:3]
+    with (home / "var" / "publish" / "oppna-data" / f"finsam_{year}.csv").open(encoding="utf-8") as f:
+        row = next(
+            r
+            for r in csv.DictReader(f)
+            if (r["association_code"], r["intervention_code"]) == (association, intervention)
+        )
+    assert row[f"{column}_display"] == "<10" and row[column] == ""
+    licence = (home / "var" / "publish" / "oppna-data" / "LICENS.txt").read_text(encoding="utf-8")
+    assert 'Antal under 10 visas som "<10"' in licence

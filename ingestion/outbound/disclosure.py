@@ -13,8 +13,9 @@ The linear relations are declared once, in `dbt_project/models/public/_public.ym
 (`config.meta.disclosure` of each pub_ model); `equations()` turns them into equations over cells.
 The method (docs/disclosure.md): suppress a partner in every relation left with a single hidden
 cell, then propagate every relation's bounds ("<5" is 0..4, "–" any count) and hide more (or show
-a "<5" as "–") until no hidden cell is narrowed to fewer than `MIN_VALUES` possible values.
-`intervals()` is the attacker's linear program (HiGHS via scipy), used by tests/test_disclosure_attack.py. The snapshot, the Parquet
+a "<5" as "–") until no hidden cell is narrowed to fewer than `MIN_VALUES` possible values; then the
+attacker's linear program over `LP_AUDITED` (`lp_audit`) hides more until it narrows no cell either.
+`intervals()` is that linear program (HiGHS), also run by tests/test_disclosure_attack.py. The snapshot, the Parquet
 files, the PostgreSQL BI database and the open-data export are all written from tables that went
 through `protect()` (`protected_copy()` in the publish step).
 """
@@ -35,20 +36,25 @@ import duckdb
 import pandas as pd
 import yaml
 
-from ingestion.core.config import REPO_ROOT
+from ingestion.core.config import REPO_ROOT, Settings
 
 log = logging.getLogger(__name__)
 PUBLIC_SCHEMA = "public"
 SECONDARY_DISPLAY = "–"
 MIN_VALUES = 3  # a hidden cell must keep at least this many possible integer values
+CAP = 1e6  # the attacker's LP caps a "–" (no upper bound) here: no count in a county comes near it
 PUBLIC_YML = REPO_ROOT / "dbt_project" / "models" / "public" / "_public.yml"
 DBT_PROJECT_YML = REPO_ROOT / "dbt_project" / "dbt_project.yml"
 
 Cell = tuple[str, object, str]  # (table, row key, column)
 
 
-def threshold() -> int:
-    """The primary suppression threshold, dbt's var `finsam_suppression_threshold` (one home)."""
+def threshold(settings: Settings | None = None) -> int:
+    """The primary suppression threshold: FINSAM_MIN_COUNT (`settings.min_count`, which the build
+    passes to dbt as the var) when set, else dbt's var `finsam_suppression_threshold` in
+    dbt_project.yml (the default has one home)."""
+    if settings is not None and settings.min_count is not None:
+        return int(settings.min_count)
     project = yaml.safe_load(DBT_PROJECT_YML.read_text(encoding="utf-8"))
     return int(project.get("vars", {}).get("finsam_suppression_threshold", 5))
 
@@ -106,10 +112,12 @@ def read_published(
     unsuppressed_from: str | None = None,
     catalog: str | None = None,
     components: Iterable[str] | None = None,
+    settings: Settings | None = None,
 ) -> Published:
     """Every pub_ table of `schema` in `con` (or the named ones), as the reader sees it. With
     `unsuppressed_from` (e.g. 'marts'), the counts are read from the report each pub_ table is made
-    from (`pub_rpt_x` from `rpt_x`), all of them shown: to check that the declared relations hold."""
+    from (`pub_rpt_x` from `rpt_x`), all of them shown: to check that the declared relations hold.
+    `settings`: the threshold the tables were published with (FINSAM_MIN_COUNT; "<5" is 0..4)."""
     names = [
         r[0]
         for r in con.execute(
@@ -121,7 +129,7 @@ def read_published(
     if tables is not None:
         wanted = set(tables)
         names = [n for n in names if n in wanted]
-    pub = Published(tables={}, threshold=threshold())
+    pub = Published(tables={}, threshold=threshold(settings))
     for name in names:
         if components is None:
             cursor = con.execute(f"select * from {_qualified(schema, name, catalog)} order by 1")
@@ -327,18 +335,75 @@ def _components(reduced: list[list[tuple[int, Cell]]]) -> list[list[int]]:
     return list(groups.values())
 
 
+def _highs_core():
+    """HiGHS's Python core (highspy, the solver scipy's linprog runs on). Used directly to keep the
+    solver and its basis between the many LPs of one block (a warm start: a few ms per LP instead of
+    ~80 ms through linprog)."""
+    from highspy import _core
+
+    return _core
+
+
+class _WarmLP:
+    """min c.x subject to A x = b, low <= x <= high, solved again and again for new objectives c
+    on one HiGHS instance (each run starts from the last basis)."""
+
+    def __init__(self, a, b, low, high):
+        import numpy as np
+
+        core = _highs_core()
+        self.core, self.n = core, a.shape[1]
+        self.highs = core._Highs()
+        self.highs.setOptionValue("output_flag", False)
+        csc = a.tocsc()
+        lp = core.HighsLp()
+        lp.num_col_, lp.num_row_ = self.n, a.shape[0]
+        lp.col_cost_ = np.zeros(self.n)
+        lp.col_lower_ = low.astype(float)
+        lp.col_upper_ = np.where(np.isfinite(high), high, core.kHighsInf).astype(float)
+        lp.row_lower_ = lp.row_upper_ = b.astype(float)
+        lp.a_matrix_.format_ = core.MatrixFormat.kColwise
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = self.n, a.shape[0]
+        lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+        lp.a_matrix_.value_ = csc.data.astype(float)
+        self.highs.passModel(lp)
+        self.columns = np.arange(self.n, dtype=np.int32)
+
+    def solve(self, objective):
+        """An optimal solution. Every bound is finite (CAP), so anything else is an error: never
+        taken for a wide interval."""
+        import numpy as np
+
+        self.highs.changeColsCost(self.n, self.columns, np.asarray(objective, dtype=float))
+        self.highs.run()
+        status = self.highs.getModelStatus()
+        if status == self.core.HighsModelStatus.kOptimal:
+            return np.array(self.highs.getSolution().col_value)
+        if status == self.core.HighsModelStatus.kInfeasible:
+            raise DisclosureError("motsägelsefulla samband: kontrollera deklarationerna i _public.yml")
+        raise DisclosureError(f"LP-lösaren misslyckades: {self.highs.modelStatusToString(status)}")
+
+
 def _block_intervals(
-    pub: Published, block: list[list[tuple[int, Cell]]], rhs: list[float], exact: bool = False, prove_only: bool = False
+    pub: Published,
+    block: list[list[tuple[int, Cell]]],
+    rhs: list[float],
+    exact: bool = False,
+    prove_only: bool = False,
+    stop_at_narrow: bool = False,
 ) -> dict:
     """The attacker's intervals for the hidden cells linked by one block of equations.
 
     Cells the relations make equal (the same figure in two tables or period types) are one variable.
     Every solution of the attacker's linear program is a table consistent with what is published, so
-    the values a cell takes in a few solutions (pushing all open cells up, down, and in random
-    directions; HiGHS) already prove it keeps a wide interval; only cells not proven so get their
-    exact minimum and maximum (two LPs each)."""
+    the values a cell takes in the solutions seen so far prove it keeps a wide interval: first a few
+    solutions pushing all open cells up, down and in random directions; then, cell by cell, the
+    cells not yet proven wide get their maximum and, if still not proven, their minimum (each
+    solution also widens every other cell's range seen). A cell left unproven has its exact interval.
+    `stop_at_narrow`: return at the first cell found narrow (the others not yet proven keep the range
+    seen, exact=False). HiGHS, warm-started (`_WarmLP`)."""
     import numpy as np
-    from scipy.optimize import linprog
     from scipy.sparse import coo_matrix
 
     cells = sorted({c for terms in block for _, c in terms}, key=repr)
@@ -375,24 +440,30 @@ def _block_intervals(
             rows.append(r)
             cols.append(index[find(c)])
             data.append(k)
-    a = coo_matrix((data, (rows, cols)), shape=(len(rest), n)).tocsr() if rest else None
-    b = np.asarray(rest_rhs, dtype=float) if rest else None
-    bounds = np.column_stack([low_bound, high_bound])
+    # "–" has no upper bound; the LP caps it at CAP (a solution of the capped LP is one of the real
+    # one, so what it proves wide is wide): random objectives can then push every cell up and down
+    capped = np.minimum(high_bound, CAP)
+    lp = None
+    if rest:
+        a = coo_matrix((data, (rows, cols)), shape=(len(rest), n)).tocsr()
+        lp = _WarmLP(a, np.asarray(rest_rhs, dtype=float), low_bound, capped)
 
     def solve(objective):
-        if a is None:  # no relation left but equalities: every variable moves within its bounds
-            return np.where(objective > 0, low_bound, np.where(objective < 0, high_bound, low_bound))
-        res = linprog(objective, A_eq=a, b_eq=b, bounds=bounds, method="highs")
-        if res.status == 2:
-            raise DisclosureError(
-                f"motsägelsefulla samband kring {variables[0]}: kontrollera deklarationerna i _public.yml"
-            )
-        return res.x if res.status == 0 else None
+        if lp is None:  # no relation left but equalities: every variable moves within its bounds
+            return np.where(objective > 0, low_bound, np.where(objective < 0, capped, low_bound))
+        return lp.solve(objective)
 
     lo_seen = np.full(n, np.inf)
     hi_seen = np.full(n, -np.inf)
+
+    def seen(x) -> np.ndarray:
+        nonlocal lo_seen, hi_seen
+        if x is not None:
+            lo_seen = np.minimum(lo_seen, x)
+            hi_seen = np.maximum(hi_seen, x)
+        return np.floor(hi_seen + 1e-6) - np.ceil(lo_seen - 1e-6) + 1 < MIN_VALUES
+
     open_ = np.ones(n, dtype=bool)
-    finite = np.isfinite(high_bound)
     rng = np.random.default_rng(n)
     for attempt in range(10):
         if attempt < 2:
@@ -400,31 +471,36 @@ def _block_intervals(
             objective = np.where(open_, sign, 0.0)
         else:
             objective = np.where(open_, rng.choice([-1.0, 1.0], size=n), 0.0)
-        objective = np.where(finite | (objective > 0), objective, 0.0)  # never push an unbounded cell up
-        x = solve(objective)
-        if x is None:
-            continue
-        lo_seen = np.minimum(lo_seen, x)
-        hi_seen = np.maximum(hi_seen, x)
-        open_ = np.floor(hi_seen + 1e-6) - np.ceil(lo_seen - 1e-6) + 1 < MIN_VALUES
+        open_ = seen(solve(objective))
         if not open_.any():
             break
     exact_values = {}
     for j in range(n):
         if prove_only and not exact:
             break  # the cells not proven wide keep the range seen: treated as narrow (more suppression)
+        if not (open_[j] or exact):
+            continue
+        objective = np.zeros(n)
+        objective[j] = -1.0
+        x_high = solve(objective)
+        open_ = seen(x_high)
         if open_[j] or exact:
-            objective = np.zeros(n)
             objective[j] = 1.0
-            x_low = solve(objective) if a is not None else low_bound
-            lo = x_low[j] if x_low is not None else low_bound[j]
-            x_high = solve(-objective) if a is not None else high_bound
-            hi = x_high[j] if x_high is not None and np.isfinite(x_high[j]) else None
-            exact_values[j] = (float(lo), None if hi is None else float(hi), True)
+            x_low = solve(objective)
+            open_ = seen(x_low)
+            if open_[j] or exact:
+                lo = x_low[j]
+                hi = None if x_high[j] >= CAP / 2 else float(x_high[j])
+                exact_values[j] = (float(lo), hi, True)
+                if stop_at_narrow and open_[j]:
+                    break
     result = {}
     for c in cells:
         j = index[find(c)]
-        result[c] = exact_values.get(j, (float(lo_seen[j]), float(hi_seen[j]), False))
+        if j in exact_values:
+            result[c] = exact_values[j]
+        else:  # the range seen: at least that wide (None: up to CAP, no upper bound found)
+            result[c] = (float(lo_seen[j]), None if hi_seen[j] >= CAP / 2 else float(hi_seen[j]), False)
     return result
 
 
@@ -435,6 +511,7 @@ def intervals(
     cache: dict | None = None,
     prove_only: bool = False,
     only: Iterable[Cell] | None = None,
+    stop_at_narrow: bool = False,
 ) -> dict[Cell, tuple]:
     """For every hidden cell: (min, max, exact) an attacker can derive by linear programming from
     the published cells, the relations and the hidden cells' known bounds, block by block. With
@@ -453,12 +530,12 @@ def intervals(
             continue
         block_rhs = [rhs[i] for i in group]
         key = None
-        if cache is not None:  # a block unchanged since the last round has the same intervals
-            key = tuple(sorted((tuple(t), r) for t, r in zip(block, block_rhs)))
+        if cache is not None:  # a block unchanged since the last round (relations, "<5" or "–") has the same intervals
+            key = tuple(sorted((tuple((k, c, pub.status[c]) for k, c in t), r) for t, r in zip(block, block_rhs)))
             if key in cache:
                 result.update(cache[key])
                 continue
-        found = _block_intervals(pub, block, block_rhs, exact, prove_only)
+        found = _block_intervals(pub, block, block_rhs, exact, prove_only, stop_at_narrow)
         if key is not None:
             cache[key] = found
         result.update(found)
@@ -616,13 +693,14 @@ def protected_copy(
     schema: str = PUBLIC_SCHEMA,
     path: Path | None = None,
     cache: Path | None = None,
+    settings: Settings | None = None,
 ) -> dict:
     """Copy the pub_ tables of `con` (the warehouse) into a database attached as `alias` and protect
     them there: the publish step writes the snapshot, the Parquet files (and so the BI database) from
     `alias.public.*`. `path`: a scratch DuckDB file, needed when `con` is read-only (DuckDB attaches
     no in-memory database to a read-only connection, as in an Airflow task); in memory otherwise.
     `cache`: the DuckDB file that keeps each intervention's suppression between publishes (see
-    `protect`)."""
+    `protect`). `settings`: FINSAM_MIN_COUNT, the threshold the pub_ tables were built with."""
     con.execute(f"detach database if exists {alias}")  # a process-wide instance may hold the last one
     if path is None:
         con.execute(f"attach ':memory:' as {alias}")
@@ -635,7 +713,7 @@ def protected_copy(
         [schema],
     ).fetchall():
         con.execute(f"create table {_qualified(schema, table, alias)} as select * from {_qualified(schema, table)}")
-    return protect(con, schema, catalog=alias, cache=cache)
+    return protect(con, schema, catalog=alias, cache=cache, settings=settings)
 
 
 # Every declared relation links cells of one intervention (its periods, windows, groups and the tables
@@ -655,13 +733,15 @@ def _component_expr(alias: str = "") -> str:
     return " || '/' || ".join(f"coalesce(cast({prefix}{c} as varchar), '')" for c in COMPONENT)
 
 
-def fingerprints(con: duckdb.DuckDBPyConnection, schema: str, catalog: str | None, decl: dict) -> dict[str, str]:
+def fingerprints(
+    con: duckdb.DuckDBPyConnection, schema: str, catalog: str | None, decl: dict, settings: Settings | None = None
+) -> dict[str, str]:
     """Per intervention ("association/intervention"): a hash of its rows in every pub_ table with
-    declared relations, of the declarations, the threshold and this module's code (a change to the
-    method protects everything again)."""
+    declared relations, of the declarations, the threshold (FINSAM_MIN_COUNT or the dbt var) and this
+    module's code (a change to the method protects everything again)."""
     method = hashlib.sha256(
         json.dumps(decl, sort_keys=True, default=str).encode()
-        + repr((threshold(), MIN_VALUES)).encode()
+        + repr((threshold(settings), MIN_VALUES)).encode()
         + Path(__file__).read_bytes()
     ).hexdigest()
     present = {
@@ -683,37 +763,146 @@ def fingerprints(con: duckdb.DuckDBPyConnection, schema: str, catalog: str | Non
     return {c: hashlib.sha256("|".join([method, *p]).encode()).hexdigest() for c, p in parts.items()}
 
 
+# The tables whose relations the step also checks with the attacker's exact linear program (bounds
+# propagation misses combinations of relations): issue 15's table and the table it repeats.
+LP_AUDITED = ("pub_rpt_intervention_outcomes", "pub_rpt_outcomes_by_period")
+
+
+def lp_audit(pub: Published, eqs: list[Equation], max_rounds: int = 200) -> set[Cell]:
+    """3. The attacker's LP over the relations among the `LP_AUDITED` tables, block by block (one
+    intervention each). A hidden cell it narrows to fewer than MIN_VALUES values gets the published
+    cells of those tables nearest to it (fewest relations away) hidden too; when none is left, its
+    own "<5" is shown as "–". Rules 1-2 (`secondary_pattern`) run again after every round: a block
+    is solved again only when it changed. Returns the cells added (mutates `pub`)."""
+    audited = set(LP_AUDITED)
+    audit_eqs = [e for e in eqs if all(c[0] in audited for _, c in e[0])]
+    by_cell: dict[Cell, list[int]] = defaultdict(list)
+    for i, (terms, _) in enumerate(audit_eqs):
+        for _, c in terms:
+            by_cell[c].append(i)
+    added: set[Cell] = set()
+    solved: dict = {}
+    for _ in range(max_rounds):
+        found = intervals(pub, audit_eqs, cache=solved, stop_at_narrow=True)
+        if all(possible_values(iv) >= MIN_VALUES for iv in found.values()):
+            return added
+        # a block stops at its first narrow cell: the cells not yet proven wide wait for the next round
+        narrow = sorted((c for c, iv in found.items() if iv[2] and possible_values(iv) < MIN_VALUES), key=repr)
+        log.info("LP-granskning: %d celler för smala", len(narrow))
+        seen: set[Cell] = set()
+        for cell in narrow:
+            if cell in seen:
+                continue
+            # the published cells nearest to the cell (breadth first through the relations); the
+            # narrowed cells met on the way are widened by the same hiding
+            frontier, visited, nearest = [cell], {cell}, []
+            while frontier and not nearest:
+                following = []
+                for c in frontier:
+                    for i in by_cell[c]:
+                        for _, other in audit_eqs[i][0]:
+                            if other not in visited:
+                                visited.add(other)
+                                (nearest if pub.status[other] == "published" else following).append(other)
+                frontier = following
+            seen.update(c for c in visited if c in found)
+            if nearest:
+                for c in sorted(nearest, key=repr):
+                    pub.status[c] = "secondary"
+                    added.add(c)
+            else:  # nothing published in its block: "<5" (at most 4) narrows it, its own or its relations'
+                small = (
+                    [cell]
+                    if pub.status[cell] == "primary"
+                    else sorted(
+                        {c for i in by_cell[cell] for _, c in audit_eqs[i][0] if pub.status[c] == "primary"}, key=repr
+                    )
+                )
+                if not small:
+                    raise DisclosureError(f"kan inte skydda {cell}: inga fler celler att undertrycka")
+                for c in small:
+                    pub.status[c] = "secondary"
+                    added.add(c)
+        added |= secondary_pattern(pub, eqs)
+    raise DisclosureError("LP-granskningen blev inte klar")
+
+
+def _protect_batch(batch: Published, decl: dict[str, dict]) -> tuple[list[tuple], int]:
+    """One batch of interventions: (component, table, key, column) of every cell to show as "–",
+    and the number of relations."""
+    eqs = equations(batch, decl)
+    rows = []
+    for table, key, column in _hidden_cells(batch, eqs):
+        row = batch.tables[table].by_key[key]
+        component = "/".join("" if row[c] is None else str(row[c]) for c in COMPONENT)
+        rows.append((component, table, str(key), column))
+    return rows, len(eqs)
+
+
+def _protected_batches(batches: Iterable[Published], decl: dict[str, dict], workers: int):
+    """`_protect_batch` for each batch: in this process, or (several batches, FINSAM_WORKERS > 1) in
+    worker processes, at most two batches per worker read ahead (memory stays bounded). Each
+    intervention is protected on its own, so the order does not change the result."""
+    if workers <= 1:
+        for batch in batches:
+            yield _protect_batch(batch, decl)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: the caller holds DuckDB connections (and may run inside an Airflow task), never fork them
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pending = deque()
+        for batch in batches:
+            pending.append(pool.submit(_protect_batch, batch, decl))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def _hidden_cells(pub: Published, eqs: list[Equation]) -> set[Cell]:
     """The method: the cells to show as "–" (mutates `pub`)."""
-    return secondary_pattern(pub, eqs)
+    added = secondary_pattern(pub, eqs)
+    return added | lp_audit(pub, eqs)
 
 
 def protect(
-    con: duckdb.DuckDBPyConnection, schema: str = PUBLIC_SCHEMA, catalog: str | None = None, cache: Path | None = None
+    con: duckdb.DuckDBPyConnection,
+    schema: str = PUBLIC_SCHEMA,
+    catalog: str | None = None,
+    cache: Path | None = None,
+    settings: Settings | None = None,
 ) -> dict:
     """Secondary suppression of the pub_ tables in `schema` of `con`, in place (they must be writable:
     the publish step runs it on an in-memory copy). Interventions whose published rows are unchanged
     since the last publish take their suppression from `cache`; the others are protected again.
-    Returns counts for the run's summary."""
+    `settings`: FINSAM_MIN_COUNT, the threshold the pub_ tables were built with (default: the dbt
+    var). Returns counts for the run's summary."""
     decl = declarations()
-    prints = fingerprints(con, schema, catalog, decl)
+    prints = fingerprints(con, schema, catalog, decl, settings)
     store = duckdb.connect(str(cache)) if cache is not None else duckdb.connect()
     try:
         store.execute(CACHE_DDL)
         known = dict(store.execute("select component, fingerprint from components").fetchall())
         stale = sorted(c for c, f in prints.items() if known.get(c) != f)
-        pub = read_published(con, schema, catalog=catalog, tables=decl, components=[])  # the tables' shape
-        rows, relations = [], 0
-        for start in range(0, len(stale), COMPONENTS_PER_BATCH):  # bounded memory; the same result
-            batch = read_published(
-                con, schema, catalog=catalog, tables=decl, components=stale[start : start + COMPONENTS_PER_BATCH]
+        pub = read_published(con, schema, catalog=catalog, tables=decl, components=[], settings=settings)  # shape
+        batches = (  # bounded memory; the same result
+            read_published(
+                con,
+                schema,
+                catalog=catalog,
+                tables=decl,
+                components=stale[start : start + COMPONENTS_PER_BATCH],
+                settings=settings,
             )
-            eqs = equations(batch, decl)
-            relations += len(eqs)
-            for table, key, column in _hidden_cells(batch, eqs):
-                row = batch.tables[table].by_key[key]
-                component = "/".join("" if row[c] is None else str(row[c]) for c in COMPONENT)
-                rows.append((component, table, str(key), column))
+            for start in range(0, len(stale), COMPONENTS_PER_BATCH)
+        )
+        workers = min(settings.workers if settings else 1, -(-len(stale) // COMPONENTS_PER_BATCH))
+        rows, relations = [], 0
+        for found, count in _protected_batches(batches, decl, workers):
+            rows += found
+            relations += count
         gone = sorted(set(known) - set(prints))
         store.execute("begin")
         store.execute("delete from hidden where component in (select unnest(?::varchar[]))", [stale + gone])

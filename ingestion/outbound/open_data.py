@@ -16,6 +16,7 @@ import duckdb
 import yaml
 
 from ingestion.core.config import REPO_ROOT, Settings
+from ingestion.outbound.disclosure import threshold
 
 OPEN_DATA_DIR = "oppna-data"
 LICENCE = (
@@ -130,12 +131,15 @@ def export_open_data(
         lines.append(",".join([name, _csv(sv), _csv(en)]))
     dictionary_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     licence = out / "LICENS.txt"
+    n_min = threshold(settings)  # FINSAM_MIN_COUNT, else the dbt var
     licence.write_text(
         f"Licens / Licence: {LICENCE}\n\n"
-        'Finsam-uppföljning per samordningsförbund och insats. Antal under 5 visas som "<5" och antal som döljs '
+        "Finsam-uppföljning per samordningsförbund och insats. "
+        f'Antal under {n_min} visas som "<{n_min}" och antal som döljs '
         'för att de annars skulle gå att räkna fram visas som "–"; andelar och kostnad per deltagare döljs '
         "när ett underliggande antal är dolt (docs/disclosure.md).\n"
-        'Finsam follow-up per coordination association and intervention. Counts below 5 are shown as "<5", '
+        "Finsam follow-up per coordination association and intervention. "
+        f'Counts below {n_min} are shown as "<{n_min}", '
         'counts hidden because they could otherwise be derived are shown as "–"; shares and cost per participant '
         "are hidden when a count they are built on is hidden.\n",
         encoding="utf-8",

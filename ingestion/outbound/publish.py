@@ -84,7 +84,7 @@ def publish_marts(settings: Settings) -> dict:
         # Disclosure control (docs/disclosure.md): every public output is written from the protected copy.
         # Each intervention's suppression is kept between publishes (disclosure_cache.duckdb next to the
         # warehouse): only the interventions whose published rows changed are protected again.
-        disclosure = protected_copy(con, DISCLOSED, path=scratch, cache=disclosure_cache(settings))
+        disclosure = protected_copy(con, DISCLOSED, path=scratch, cache=disclosure_cache(settings), settings=settings)
         con.execute(f"attach '{tmp}' as snap (read_only false)")  # the warehouse itself may be open read-only
         kept = {f"{s}.{t}" for s, t in published_tables(con)}
         for schema, table in con.execute(
