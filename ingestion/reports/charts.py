@@ -242,9 +242,13 @@ def bars(items: list[dict], title: str, horizontal: bool = False, unit: str = ""
 
 
 def grouped_bars(groups: list[str], series: list[dict], title: str) -> dict:
-    """series: [{"label", "cells": [cell per group]}]: e.g. support at start and at exit side by side."""
+    """series: [{"label", "cells": [cell per group]}]: e.g. support at start and at exit side by side.
+    Groups whose labels would not fit side by side under the bars (even rotated) get horizontal bars."""
     width = 0.8 / max(len(series), 1)
     top = max([c["v"] or 0 for s in series for c in s["cells"]] + [1])
+    slot = (WIDTH - 0.5) / max(len(groups), 1)
+    if groups and max(text_width(g) for g in groups) * math.sin(math.radians(25)) > slot:
+        return _grouped_bars_horizontal(groups, series, title, width, top)
     left, bottom = _rotated_margins(groups, 25)
     # the legend above the plot, never over a bar: right of the title, or under it when both do not fit
     legend = sum(text_width(s["label"], 7) + 0.45 for s in series)
@@ -264,5 +268,28 @@ def grouped_bars(groups: list[str], series: list[dict], title: str) -> dict:
     chart.spine("bottom")
     chart.x_ticks(list(range(len(groups))), groups, rotation=25, ha="right")
     chart.legend([(s["label"], COLOURS[n % len(COLOURS)]) for n, s in enumerate(series)])
+    chart.title(title, pad=TITLE_PAD if fits else 20)
+    return _output(chart.fig)
+
+
+def _grouped_bars_horizontal(groups: list[str], series: list[dict], title: str, width: float, top: float) -> dict:
+    """grouped_bars with the groups down the left side (long labels, read without turning the head)."""
+    n = len(groups)
+    left = max(text_width(g) for g in groups) + TICK_SPACE + 0.05
+    legend = sum(text_width(s["label"], 7) + 0.45 for s in series)
+    fits = text_width(title, 9) * 1.12 + legend + 0.2 < WIDTH - min(left, WIDTH * 0.6) - 0.08
+    chart = _Chart(max(1.6, 0.22 * n * len(series) + 0.7), left=left, bottom=0.08, extra_top=0 if fits else 0.2)
+    chart.limits((0, top * 1.15), _span(-0.5, n - 0.5, margin=0.01))
+    positions = list(range(n))[::-1]  # the first group at the top
+    bar = width * 0.95
+    for k, s in enumerate(series):
+        for pos, c in zip(positions, s["cells"]):
+            y, value = pos + 0.4 - (k + 0.5) * width, c["v"] or 0  # the first series on top in its group
+            chart.bar(0, y - bar / 2, value, bar, COLOURS[k % len(COLOURS)])
+            if c["t"] not in ("0", "–"):
+                chart.text(value + top * 0.01, y, c["t"], va="center", fontsize=6.5)
+    chart.spine("left")
+    chart.y_ticks(positions, groups)
+    chart.legend([(s["label"], COLOURS[k % len(COLOURS)]) for k, s in enumerate(series)])
     chart.title(title, pad=TITLE_PAD if fits else 20)
     return _output(chart.fig)
