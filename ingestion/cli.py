@@ -479,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
         help="skriv en rapport: insatsens halvårs- eller helårsrapport, styrelseunderlag, länsjämförelse",
         description="Skriver rapporten som PDF (till styrelsen), DOCX (som ägaren kan redigera, med tomma "
         "avsnitt för reflektion och utvecklingsområden) och HTML (för webben), ur de publicerade martsen. "
-        "Utan --internt visas antal under 5 som <5 (som i de publika tabellerna) och filerna hamnar under "
+        "Utan --internt visas små antal (under FINSAM_MIN_COUNT, standard 5) som <5 (som i de publika tabellerna) och filerna hamnar under "
         "publish/rapporter; med --internt visas exakta antal och filerna hamnar under reports/rapporter.",
     )
     common(rapport)

@@ -218,3 +218,14 @@ def test_min_count_hides_more_in_the_snapshot_and_the_export(published_sample, t
     assert row[f"{column}_display"] == "<10" and row[column] == ""
     licence = (home / "var" / "publish" / "oppna-data" / "LICENS.txt").read_text(encoding="utf-8")
     assert 'Antal under 10 visas som "<10"' in licence
+    # a report meant for publication says so on every page, and shows the hidden count as "<10"
+    from test_reports import _norm, _pdf_pages
+
+    from ingestion.reports.batch import make_report
+
+    [pdf] = make_report(
+        settings, "intervention", association=association, intervention=intervention, period=year, formats=("pdf",)
+    )
+    pages = [_norm(p) for p in _pdf_pages(pdf)]
+    assert all("antal under 10 visas som <10" in p for p in pages), pages[0][:300]
+    assert "<10" in " ".join(pages) and "<5" not in " ".join(pages)

@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 from ingestion.core.config import Settings
+from ingestion.outbound.disclosure import threshold
 from ingestion.reports.figures import (
     ReportError,
     Snapshot,
@@ -103,7 +104,7 @@ def make_report(
     **what,
 ) -> list[Path]:
     """One report, written now (whatever its fingerprint); returns the files."""
-    snap = Snapshot(snapshot or snapshot_path(settings), internal=internal)
+    snap = Snapshot(snapshot or snapshot_path(settings), internal=internal, threshold=threshold(settings))
     try:
         figures = gather(snap, kind, **what)
     finally:
@@ -151,8 +152,8 @@ def scheduled_jobs(snap: Snapshot, period_types: tuple[str, ...] = SCHEDULED_PER
 _worker: dict = {}
 
 
-def _start_worker(snapshot: str, internal: bool, book: dict) -> None:
-    _worker.update(snap=Snapshot(Path(snapshot), internal=internal, batch=True), book=book)
+def _start_worker(snapshot: str, internal: bool, book: dict, threshold: int) -> None:
+    _worker.update(snap=Snapshot(Path(snapshot), internal=internal, batch=True, threshold=threshold), book=book)
 
 
 def _refresh_some(
@@ -215,7 +216,7 @@ def refresh_reports(
     book_path = root / FINGERPRINTS
     book = json.loads(book_path.read_text(encoding="utf-8")) if book_path.exists() else {}
     # refuses (in Swedish) when there is no snapshot; batch: each table read once per period (Snapshot.slice)
-    snap = Snapshot(snapshot_path(settings), internal=internal, batch=True)
+    snap = Snapshot(snapshot_path(settings), internal=internal, batch=True, threshold=threshold(settings))
     try:
         if jobs is None:
             jobs = scheduled_jobs(snap, period_types)
@@ -271,7 +272,7 @@ def _refresh_all(
             workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(snapshot, internal, dict(book)),
+            initargs=(snapshot, internal, dict(book), snap.threshold),
         ) as pool:
             futures = [pool.submit(_refresh_some, *args, chunk, formats, version) for chunk in chunks]
             for future in as_completed(futures):

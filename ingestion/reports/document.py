@@ -39,7 +39,8 @@ def _chart(chart: dict, caption: str) -> dict:
 
 
 def header_text(figures: dict) -> str:
-    return INTERNAL_BANNER if figures["internal"] else "För publicering – antal under 5 visas som <5"
+    n = figures["threshold"]
+    return INTERNAL_BANNER if figures["internal"] else f"För publicering – antal under {n} visas som <{n}"
 
 
 def _x_av_y(cells: dict) -> str:

@@ -32,10 +32,17 @@ from ingestion.core.config import REPO_ROOT
 NBSP = "\u00a0"
 NATIONAL_SHARE_TO_WORK_OR_STUDIES = 0.31  # of those who ended, to work or studies (finsam-facts.md: 2013, 2017, 2019)
 INTERNAL_BANNER = "Internt underlag – innehåller små tal"
-PUBLIC_NOTE = (
-    "Antal under 5 visas som <5. Antal som döljs för att inget litet tal ska gå att räkna fram (av vilken "
-    "storlek som helst) visas som –, liksom andelar och medelvärden som bygger på dolda antal."
-)
+
+
+def public_note(threshold: int) -> str:
+    """The publication report's note on what is hidden (FINSAM_MIN_COUNT, default 5)."""
+    return (
+        f"Antal under {threshold} visas som <{threshold}. Antal som döljs för att inget litet tal ska gå att "
+        "räkna fram (av vilken storlek som helst) visas som –, liksom andelar och medelvärden som bygger på "
+        "dolda antal."
+    )
+
+
 CALENDAR_TYPES = ("year", "half_year", "tertial", "month")
 TYPE_PREFERENCE = (*CALENDAR_TYPES, "operating_year", "project_to_date")
 PERIOD_TYPE_SV = {
@@ -190,7 +197,9 @@ class Period:
 class Snapshot:
     """A read-only connection to the published snapshot, and how a mode reads it."""
 
-    def __init__(self, path: Path, internal: bool, batch: bool = False):
+    def __init__(self, path: Path, internal: bool, batch: bool = False, threshold: int | None = None):
+        """`threshold`: the count below which the snapshot's public tables hide (FINSAM_MIN_COUNT;
+        default: the setting in this process's environment, which the publish step read too)."""
         path = Path(path)
         if not path.exists():
             raise ReportError(
@@ -199,6 +208,12 @@ class Snapshot:
             )
         self.path = path
         self.internal = internal
+        if threshold is None:
+            from ingestion.core.config import load_settings
+            from ingestion.outbound.disclosure import threshold as suppression_threshold
+
+            threshold = suppression_threshold(load_settings())
+        self.threshold = threshold
         self.con = duckdb.connect(str(path), read_only=True)
         self._memo: dict = {}
         self.batch = batch
@@ -282,7 +297,7 @@ class Snapshot:
         if self.internal:
             return {**cell(None if value is None else int(value), fmt_int(value)), "k": "n"}
         if row.get(f"{column}_suppressed"):
-            return {**cell(None, row.get(f"{column}_display") or "<5"), "k": "n"}
+            return {**cell(None, row.get(f"{column}_display") or f"<{self.threshold}"), "k": "n"}
         return {**cell(None if value is None else int(value), row.get(f"{column}_display") or fmt_int(value)), "k": "n"}
 
     def _suppressed(self, row: dict, column: str) -> bool:
@@ -587,7 +602,8 @@ def intervention_figures(
         "targets": _targets(snap, association, intervention, period),
         "deliveries": _deliveries(snap, association, intervention, period),
         "definitions": _definitions(),
-        "public_note": None if snap.internal else PUBLIC_NOTE,
+        "public_note": None if snap.internal else public_note(snap.threshold),
+        "threshold": snap.threshold,
     }
 
 
@@ -1052,7 +1068,8 @@ def board_figures(snap: Snapshot, association: str, spec: str) -> dict:
         "admin": _admin_share(snap, association, period),
         "volume": _volume(snap, association, period),
         "definitions": _definitions(),
-        "public_note": None if snap.internal else PUBLIC_NOTE,
+        "public_note": None if snap.internal else public_note(snap.threshold),
+        "threshold": snap.threshold,
     }
 
 
@@ -1237,5 +1254,6 @@ def county_figures(snap: Snapshot, spec: str) -> dict:
         "median_share_ws": cell(median, fmt_pct(median)),
         "national_share_ws": cell(NATIONAL_SHARE_TO_WORK_OR_STUDIES, fmt_pct(NATIONAL_SHARE_TO_WORK_OR_STUDIES)),
         "definitions": _definitions(),
-        "public_note": None if snap.internal else PUBLIC_NOTE,
+        "public_note": None if snap.internal else public_note(snap.threshold),
+        "threshold": snap.threshold,
     }
