@@ -13,7 +13,7 @@ förnyar de marts som BI-verktygen läser. Körs varje dag kl. 06:00 (Europe/Sto
 | 5 | `validate_facts` | GX-sviterna på de byggda fakta: det som bara syns över flera leveranser (de ändrade förbunden och de som delar en person med dem; alla vid `full_refresh`) | 30 min |
 | 6 | `send_alerts` | ett e-postmeddelande på svenska per leverans med problem, till ägaren, kopia till dataenheten | 30 min |
 | 7 | `track_deliveries` | vilka leveranser som väntas eller är försenade (registrets kadens); en påminnelse per försenad leverans | 30 min |
-| 8 | `publish_marts` | skrivskyddad ögonblicksbild + Parquet per mart (+ BI-databasen i PostgreSQL när den är konfigurerad), `delivery_status` inräknad; uppdaterar tillgången (asset) nedan | 30 min |
+| 8 | `publish_marts` | röjandekontroll (små tal och det som skulle avslöja dem döljs), skrivskyddad ögonblicksbild + Parquet per mart (+ BI-databasen i PostgreSQL när den är konfigurerad), `delivery_status` inräknad; uppdaterar tillgången (asset) nedan | 120 min |
 
 Stegen körs i den ordningen (`chain`); bara `process_association` läser ett annat stegs
 resultat (listan över förbund). Hela körningen får ta högst 6 timmar (`dagrun_timeout`).
@@ -48,8 +48,16 @@ from datetime import date, timedelta
 import pendulum
 from airflow.sdk import Asset, Param, chain, dag, get_current_context, task
 
+from ingestion.core.config import load_settings  # settings only: nothing heavy at parse time
+
 WAREHOUSE_POOL = "finsam_warehouse"
-RETRIES = {"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True}
+# A step that fails (a share that is down, a locked file) is tried again after FINSAM_TASK_RETRY_DELAY
+# seconds (default 30), then twice that.
+RETRIES = {
+    "retries": 2,
+    "retry_delay": timedelta(seconds=load_settings().task_retry_delay),
+    "retry_exponential_backoff": True,
+}
 
 # What publish_marts updates; a DAG that reads the marts is scheduled on it. `x-`: a scheme of
 # our own, which Airflow keeps as it is (no provider's URI rules apply).
@@ -67,7 +75,9 @@ TIMEOUTS = {
     "validate_facts": timedelta(minutes=30),
     "send_alerts": timedelta(minutes=30),
     "track_deliveries": timedelta(minutes=30),
-    "publish_marts": timedelta(minutes=30),
+    # A first publish (or one after a change of threshold or method) protects every intervention with
+    # the disclosure step's LP audit: ~80 min at national scale on 2 cores (README, Benchmark).
+    "publish_marts": timedelta(minutes=120),
 }
 # One try of every step fits; well inside the day between two scheduled runs (max_active_runs=1).
 DAGRUN_TIMEOUT = timedelta(hours=6)

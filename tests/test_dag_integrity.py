@@ -159,8 +159,10 @@ def test_every_task_has_a_bounded_execution_timeout(dagbag):
     for task in dag.tasks:
         timeout = task.execution_timeout
         assert timeout is not None, task.task_id
-        # seconds of work at national scale (README, Benchmark): minutes are generous, hours are not a bound
-        assert timedelta(minutes=5) <= timeout <= timedelta(hours=1), (task.task_id, timeout)
+        # seconds of work at national scale (README, Benchmark): minutes are generous, hours are not a bound;
+        # except a first publish, whose disclosure step protects every intervention (~80 min nationally)
+        longest = timedelta(hours=2) if task.task_id == "publish_marts" else timedelta(hours=1)
+        assert timedelta(minutes=5) <= timeout <= longest, (task.task_id, timeout)
         assert timeout < dag.dagrun_timeout, task.task_id
 
 

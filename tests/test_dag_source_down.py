@@ -25,6 +25,7 @@ def test_one_association_down_others_proceed(tmp_path):
             "FINSAM_LANDING": str(home / "landing"),
             "FINSAM_REGISTRY": str(registry),
             "FINSAM_WAREHOUSE": str(home / "warehouse" / "finsam.duckdb"),
+            "FINSAM_TASK_RETRY_DELAY": "1",  # NORR's task is tried three times: 1 s, then 2 s apart
         },
     )
     prepare_airflow(env)

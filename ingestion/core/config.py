@@ -48,6 +48,8 @@ class Settings:
     bi_reader_role: str | None = None  # FINSAM_BI_READER_ROLE: granted read access at every BI publish
     log_level: str = "WARNING"  # FINSAM_LOG_LEVEL: the CLI's log level
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # FINSAM_WORKERS: `finsam run` in parallel
+    # FINSAM_TASK_RETRY_DELAY: seconds before the DAG's first retry of a failed step (then doubling)
+    task_retry_delay: int = 30
     jump_factor: float | None = None  # FINSAM_JUMP_FACTOR; unset: dbt_project.yml's var finsam_jump_factor (3)
     # FINSAM_MIN_COUNT: a published count below it is hidden; unset: dbt_project.yml's var (5)
     min_count: int | None = None
@@ -150,6 +152,7 @@ def load_settings(**overrides) -> Settings:
         bi_reader_role=_env("FINSAM_BI_READER_ROLE"),
         log_level=_env("FINSAM_LOG_LEVEL", "WARNING"),
         workers=int(_env("FINSAM_WORKERS", str(os.cpu_count() or 1))),
+        task_retry_delay=int(_env("FINSAM_TASK_RETRY_DELAY", "30")),
         jump_factor=float(_env("FINSAM_JUMP_FACTOR")) if _env("FINSAM_JUMP_FACTOR") else None,
         min_count=int(_env("FINSAM_MIN_COUNT")) if _env("FINSAM_MIN_COUNT") else None,
         reference_checks=_env("FINSAM_REFERENCE_CHECKS", "0") in ("1", "true"),
