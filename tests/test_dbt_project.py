@@ -585,7 +585,13 @@ def test_finsam_run_with_the_postgres_target(tmp_path, fresh_postgres_db, monkey
         # Tracking wrote the run's date where the dbt view lives, and read the statuses there.
         cur.execute("select as_of, count(*) from marts.delivery_status group by as_of")
         tracked = cur.fetchall()
+        cur.execute("select association_code, count(*) from marts.delivery_status where status = 'overdue' group by 1")
+        overdue = dict(cur.fetchall())
     assert [day for day, _ in tracked] == [dt.date(2026, 11, 1)] and tracked[0][1] > 0
+    # the validation page's "Försenade nu" reads the same view, in PostgreSQL
+    from ingestion.outbound.validation_report import collect
+
+    assert overdue and collect(settings, load_registry(settings.registry))[1]["overdue"] == overdue
     snapshot = duckdb.connect(str(settings.publish / "finsam_marts.duckdb"), read_only=True)
     try:
         assert snapshot.execute("""select enrolled_to_date from marts.rpt_intervention_outcomes

@@ -41,6 +41,7 @@ from ingestion.core.contract import load_contract
 from ingestion.core.findings import BLOCKING, MAPPING_HEADING_SV, Finding, by_severity, group_findings, mapping_lines_sv
 from ingestion.core.registry import Registry
 from ingestion.outbound.facts_warnings import FACT_SUITES, FactsFinding, facts_findings, mailed_findings, relations
+from ingestion.outbound.reminders import STATUS_RELATION, TrackingError, read_status
 
 log = logging.getLogger(__name__)
 REPORT_NAME = "validering.html"
@@ -221,12 +222,15 @@ def _read_warehouse(settings: Settings, reports: dict[str, AssociationReport], c
                 "from meta.delivery_events where event = 'rejected_name' group by all order by 1, 2"
             ).fetchall():
                 reports.setdefault(code, AssociationReport(code, code)).bad_names.append(tuple(rest))
-        if "marts.delivery_status" in known:  # the dbt view (with the dbt postgres target it lives there)
-            context["overdue"] = dict(
-                con.execute(
-                    "select association_code, count(*) from marts.delivery_status where status = 'overdue' group by 1"
-                ).fetchall()
+        try:  # the dbt view, where dbt built it (PostgreSQL with the postgres target)
+            overdue = read_status(
+                settings,
+                con,
+                f"select association_code, count(*) as n from {STATUS_RELATION} where status = 'overdue' group by 1",
             )
+            context["overdue"] = dict(zip(overdue["association_code"], overdue["n"].astype(int)))
+        except TrackingError:  # not built yet: nothing is known to be overdue
+            pass
         context["run_started_at"] = run_started_at(con, known)
     finally:
         con.close()
