@@ -72,7 +72,6 @@ class Settings:
     portal_oidc_issuer: str | None = None
     portal_oidc_client_id: str | None = None
     portal_oidc_client_secret: str | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def raw(self) -> Path:

@@ -55,12 +55,8 @@ def dbt_vars(settings: Settings) -> dict:
         values["reference_checks"] = True
     if settings.min_count is not None:  # FINSAM_MIN_COUNT
         values["finsam_suppression_threshold"] = settings.min_count
-    # FINSAM_JUMP_FACTOR (or the registry's extra `jump_factor`): the checks on the built facts
-    jump_factor = (
-        settings.jump_factor if settings.jump_factor is not None else settings.extra.get("jump_factor") or None
-    )
-    if jump_factor is not None:
-        values["finsam_jump_factor"] = float(jump_factor)
+    if settings.jump_factor is not None:  # FINSAM_JUMP_FACTOR: the checks on the built facts
+        values["finsam_jump_factor"] = settings.jump_factor
     # FINSAM_OVERDUE_DAYS: period_completeness's due dates (delivery_status reads the tracking run's row)
     values["finsam_overdue_days"] = settings.overdue_days
     return values
