@@ -95,6 +95,7 @@ class Published:
     threshold: int
     value: dict[Cell, int | None] = field(default_factory=dict)
     status: dict[Cell, str] = field(default_factory=dict)  # 'published' | 'primary' | 'secondary'
+    memo: dict = field(default_factory=dict, repr=False, compare=False)  # see `_relation_arrays`
 
     def bounds(self, cell: Cell) -> tuple[float, float | None]:
         """What the reader knows about a hidden cell: "<5" is 0..4, "–" any count (0 or more): the
@@ -557,26 +558,88 @@ class DisclosureError(RuntimeError):
 # ------------------------------------------------------------------------------ secondary suppression
 
 
+@dataclass
+class _RelationArrays:
+    """The relations as arrays, built once per (published tables, equations): term t of relation
+    row[t] is k[t] * cell col[t]; b the right-hand sides; value the published values (nan: hidden)."""
+
+    cells: list[Cell]
+    index: dict[Cell, int]
+    start: object  # the terms of relation r are start[r]:start[r + 1]
+    row: object
+    col: object
+    k: object
+    b: object
+    value: object
+
+
+def _relation_arrays(pub: Published, eqs: list[Equation]) -> _RelationArrays:
+    import numpy as np
+
+    memo = pub.memo.get("relation_arrays")
+    if memo is not None and memo[0] is eqs:
+        return memo[1]
+    index: dict[Cell, int] = {}
+    row, col, k = [], [], []
+    for r, (terms, _) in enumerate(eqs):
+        for coef, c in terms:
+            row.append(r)
+            col.append(index.setdefault(c, len(index)))
+            k.append(coef)
+    cells = list(index)
+    value = np.array([np.nan if pub.value.get(c) is None else pub.value[c] for c in cells], dtype=float)
+    arrays = _RelationArrays(
+        cells,
+        index,
+        np.searchsorted(np.asarray(row, dtype=np.int64), np.arange(len(eqs) + 1)),
+        np.asarray(row, dtype=np.int64),
+        np.asarray(col, dtype=np.int64),
+        np.asarray(k, dtype=float),
+        np.asarray([b for _, b in eqs], dtype=float),
+        value,
+    )
+    pub.memo["relation_arrays"] = (eqs, arrays)
+    return arrays
+
+
+_HIDDEN_CODE = {"published": 0, "primary": 1, "secondary": 2}
+
+
 def propagated_bounds(pub: Published, eqs: list[Equation], passes: int = 100) -> dict[Cell, tuple]:
     """Bounds on the hidden cells by propagating every relation's bounds (each cell of a relation lies
     between the relation's right-hand side minus the others' largest and smallest contributions),
     repeated until nothing changes. Every value an attacker's LP allows lies within them, so a cell
     narrow here is narrow for the attacker too; cheap enough (numpy) to run on every publish."""
+    if not eqs:
+        return {}
+    t, hidden, lo, hi = _propagate(pub, eqs, passes)
+    cells = t.cells
+    return {cells[j]: (float(lo[j]), None if hi[j] == float("inf") else float(hi[j])) for j in hidden.tolist()}
+
+
+def _status_codes(pub: Published, t: _RelationArrays):
     import numpy as np
 
-    reduced, rhs = _reduced(pub, eqs)
-    cells = sorted({c for terms in reduced for _, c in terms}, key=repr)
-    if not cells:
-        return {}
-    index = {c: j for j, c in enumerate(cells)}
-    row = np.array([r for r, terms in enumerate(reduced) for _ in terms])
-    col = np.array([index[c] for terms in reduced for _, c in terms])
-    k = np.array([float(k) for terms in reduced for k, _ in terms])
-    b = np.asarray(rhs, dtype=float)
-    m = len(reduced)
-    lo = np.array([pub.bounds(c)[0] for c in cells], dtype=float)
-    hi = np.array([np.inf if pub.bounds(c)[1] is None else pub.bounds(c)[1] for c in cells], dtype=float)
-    for _ in range(passes):
+    return np.fromiter((_HIDDEN_CODE[pub.status[c]] for c in t.cells), dtype=np.int8, count=len(t.cells))
+
+
+def _propagate(pub: Published, eqs: list[Equation], passes: int = 100, code=None):
+    """`propagated_bounds` as arrays: (the relations' arrays, the indices of the hidden cells in a
+    relation, lower and upper bounds per cell). The relations' arrays are built once per `eqs`
+    (`_relation_arrays`); each call reads the statuses (or takes them as `code`, see `_HIDDEN_CODE`)."""
+    import numpy as np
+
+    t = _relation_arrays(pub, eqs)
+    code = _status_codes(pub, t) if code is None else code
+    published_term = code[t.col] == 0
+    m = len(eqs)
+    # published cells move to the right-hand side; the relations over hidden cells only remain
+    b = t.b - np.bincount(t.row[published_term], t.k[published_term] * t.value[t.col[published_term]], minlength=m)
+    keep = ~published_term
+    row, col, k = t.row[keep], t.col[keep], t.k[keep]
+    lo = np.zeros(len(t.cells))
+    hi = np.where(code == 1, float(pub.threshold - 1), np.inf)
+    for _ in range(passes if len(col) else 0):
         # contributions k*x of every term: smallest (may be -inf) and largest (may be +inf)
         c_min = np.where(k > 0, k * lo[col], k * hi[col])
         c_max = np.where(k > 0, k * hi[col], k * lo[col])
@@ -601,7 +664,20 @@ def propagated_bounds(pub: Published, eqs: list[Equation], passes: int = 100) ->
         ):
             break
         lo, hi = lo_next, hi_next
-    return {c: (float(lo[j]), None if np.isinf(hi[j]) else float(hi[j])) for c, j in index.items()}
+    return t, np.unique(col), lo, hi
+
+
+def _cell_relations(pub: Published, eqs: list[Equation]) -> dict[Cell, list[int]]:
+    """{cell: the indices of the relations it is in}, built once per `eqs`."""
+    memo = pub.memo.get("cell_relations")
+    if memo is not None and memo[0] is eqs:
+        return memo[1]
+    by_cell: dict[Cell, list[int]] = defaultdict(list)
+    for i, (terms, _) in enumerate(eqs):
+        for _, c in terms:
+            by_cell[c].append(i)
+    pub.memo["cell_relations"] = (eqs, by_cell)
+    return by_cell
 
 
 def secondary_pattern(pub: Published, eqs: list[Equation], max_rounds: int = 200) -> set[Cell]:
@@ -616,26 +692,40 @@ def secondary_pattern(pub: Published, eqs: list[Equation], max_rounds: int = 200
        figures are all hidden), the "<5" is taken away instead: the cell itself, if it is a "<5",
        else the "<5" cells of its relations, are shown as "–" (any count).
     Repeated until neither rule finds anything. Every cell returned is shown as "–"."""
+    import numpy as np
+
     added: set[Cell] = set()
-    by_cell: dict[Cell, list[int]] = defaultdict(list)
-    for i, (terms, _) in enumerate(eqs):
-        for _, c in terms:
-            by_cell[c].append(i)
+    if not eqs:
+        return added
+    by_cell = _cell_relations(pub, eqs)
     # hidden terms per relation, kept up to date as cells are hidden; relations left with one hidden
     # cell wait in `single` (a work list: each hiding looks only at the relations of that cell)
-    hidden_terms = [sum(1 for _, c in terms if pub.status[c] != "published") for terms, _ in eqs]
+    t = _relation_arrays(pub, eqs)
+    code = _status_codes(pub, t)  # kept equal to pub.status below
+    hidden_terms = np.bincount(t.row, code[t.col] != 0, minlength=len(eqs)).astype(int).tolist()
     single = deque(i for i, n in enumerate(hidden_terms) if n == 1)
 
     def hide(cell: Cell) -> None:
         pub.status[cell] = "secondary"
+        code[t.index[cell]] = _HIDDEN_CODE["secondary"]
         added.add(cell)
         for i in by_cell[cell]:
             hidden_terms[i] += 1
             if hidden_terms[i] == 1:
                 single.append(i)
 
-    def published_in(equation_ids: Iterable[int]) -> list[Cell]:
-        return sorted({c for i in equation_ids for _, c in eqs[i][0] if pub.status[c] == "published"}, key=repr)
+    def largest_published_in(equation_ids: Iterable[int]) -> Cell | None:
+        """The published cell of these relations with the largest value (ties: the largest repr)."""
+        ids = list(equation_ids)
+        if not ids:
+            return None
+        cols = np.concatenate([t.col[t.start[i] : t.start[i + 1]] for i in ids])
+        cols = cols[code[cols] == 0]
+        if not len(cols):
+            return None
+        values = t.value[cols]
+        ties = np.unique(cols[values == values.max()])
+        return max((t.cells[j] for j in ties.tolist()), key=repr)
 
     for _ in range(max_rounds):
         while single:
@@ -644,8 +734,10 @@ def secondary_pattern(pub: Published, eqs: list[Equation], max_rounds: int = 200
                 published = [c for _k, c in eqs[i][0] if pub.status[c] == "published"]
                 if published:
                     hide(min(published, key=lambda c: (pub.value[c], repr(c))))
-        bounds = propagated_bounds(pub, eqs)
-        narrow = sorted((c for c, iv in bounds.items() if possible_values(iv) < MIN_VALUES), key=repr)
+        t, hidden, lo, hi = _propagate(pub, eqs, code=code)
+        with np.errstate(invalid="ignore"):
+            values = np.floor(hi[hidden] + 1e-6) - np.ceil(lo[hidden] - 1e-6) + 1  # possible_values
+        narrow = sorted((t.cells[j] for j in hidden[values < MIN_VALUES].tolist()), key=repr)
         log.info("sekundär undertryckning: %d tillagda, %d celler för smala", len(added), len(narrow))
         if not narrow:
             return added
@@ -654,12 +746,11 @@ def secondary_pattern(pub: Published, eqs: list[Equation], max_rounds: int = 200
         for cell in narrow:
             if widened.intersection(by_cell[cell]):
                 continue  # a relation of this cell got a new suppression this round: look again first
-            candidates = published_in(by_cell[cell])
-            if not candidates:  # every relation of the cell is hidden: widen through its neighbours
+            extra = largest_published_in(by_cell[cell])
+            if extra is None:  # every relation of the cell is hidden: widen through its neighbours
                 neighbours = {c for i in by_cell[cell] for _, c in eqs[i][0]}
-                candidates = published_in(j for n in neighbours for j in by_cell[n])
-            if candidates:
-                extra = max(candidates, key=lambda c: (pub.value[c], repr(c)))
+                extra = largest_published_in({j for n in neighbours for j in by_cell[n]})
+            if extra is not None:
                 hide(extra)
                 widened.update(by_cell[extra])
                 progressed = True
@@ -672,6 +763,7 @@ def secondary_pattern(pub: Published, eqs: list[Equation], max_rounds: int = 200
             )
             for c in small:
                 pub.status[c] = "secondary"  # shown "–": still hidden, no longer said to be below 5
+                code[t.index[c]] = _HIDDEN_CODE["secondary"]
                 added.add(c)
                 widened.update(by_cell[c])
                 progressed = True
