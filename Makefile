@@ -32,8 +32,10 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(SQLFLUFF)
 
+# Whole test modules per worker, slowest first (tests/conftest.py MEASURED_SECONDS; xdist's own
+# reordering by number of tests would start the long Airflow modules last).
 test: lint
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=40
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=40
 
 # Everything that needs no Airflow, no dbt build and no servers (under 2 minutes).
 test-fast: $(STAMP)

@@ -76,15 +76,60 @@ def run_county_pipeline(home: Path, data: Path, as_of) -> Path:
     return settings.publish
 
 
+def shared_across_workers(tmp_path_factory, name: str, make) -> Path:
+    """`make(folder)` run once per test session, also under pytest-xdist: the first worker that
+    asks runs it into a folder beside the workers' own base folders (under an exclusive file
+    lock), the others wait for it; each worker then gets its own copy under its own base folder,
+    so no two processes ever open the same files. Without xdist, `make` runs into the copy."""
+    mine = tmp_path_factory.mktemp(name)
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        make(mine)
+        return mine
+    import fcntl
+
+    root = tmp_path_factory.getbasetemp().parent  # one per session, shared by its workers
+    shared, done = root / f"shared-{name}", root / f"shared-{name}.done"
+    with open(root / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not done.exists():
+                shutil.rmtree(shared, ignore_errors=True)  # what a failed attempt left
+                shared.mkdir()
+                make(shared)
+                done.touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    shutil.copytree(shared, mine, symlinks=True, dirs_exist_ok=True)
+    return mine
+
+
 @pytest.fixture(scope="session")
 def published_sample(tmp_path_factory) -> Path:
-    """The sample county run once per test session through the whole pipeline (as of 2017-01-15).
-    Returns the run's home: `var/` (warehouse, publish, quarantine, …), `landing/`. Shared by many
-    test modules: read it, never change it (copy what a test must change; `county_env(home)` gives
-    the environment that points a process at it)."""
-    home = tmp_path_factory.mktemp("published_sample")
-    run_county_pipeline(home, SAMPLE, SAMPLE_AS_OF)
-    return home
+    """The sample county run once per test session through the whole pipeline (as of 2017-01-15),
+    shared by the xdist workers (each reads its own copy). Returns the run's home: `var/`
+    (warehouse, publish, quarantine, …), `landing/`. Shared by many test modules: read it, never
+    change it (copy what a test must change; `county_env(home)` gives the environment that points
+    a process at it)."""
+    return shared_across_workers(
+        tmp_path_factory, "published_sample", lambda home: run_county_pipeline(home, SAMPLE, SAMPLE_AS_OF)
+    )
+
+
+REFERENCE = REPO / "data" / "sample_reference"
+
+
+@pytest.fixture(scope="session")
+def published_skelleftea(tmp_path_factory) -> Path:
+    """The reference sample (data/sample_reference: Skellefteå 2014) run once per test session
+    through the whole pipeline as of 2015-03-01, shared as `published_sample` is. Returns the
+    run's home; read it, never change it."""
+    import datetime as dt
+
+    return shared_across_workers(
+        tmp_path_factory,
+        "published_skelleftea",
+        lambda home: run_county_pipeline(home, REFERENCE, dt.date(2015, 3, 1)),
+    )
 
 
 def copy_sample_landing(target: Path) -> Path:
@@ -150,8 +195,48 @@ associations:
     return registry
 
 
+# Seconds each slow module took on two xdist workers (pytest --durations=0, setup + call + teardown).
+# The slowest run first, so the workers' last modules are short ones and neither waits long for the
+# other at the end (`--dist loadfile` hands out whole modules in collection order, with
+# `--no-loadscope-reorder`). Modules not listed follow in their usual order.
+MEASURED_SECONDS = {
+    "test_production_topology.py": 238,
+    "test_kill_points.py": 235,
+    "test_end_to_end_airflow.py": 187,
+    "test_replay_airflow.py": 142,
+    "test_dbt_project.py": 117,
+    "test_disclosure_attack.py": 104,
+    "test_incremental_build.py": 104,
+    "test_dag_integrity.py": 104,
+    "test_period_marts.py": 91,
+    "test_disclosure_cache.py": 91,
+    "test_airflow_ui.py": 88,
+    "test_dag_source_down.py": 73,
+    "test_portal_browser.py": 65,
+    "test_no_personnummer_leak.py": 63,
+    "test_quality_gate_e2e.py": 62,
+    "test_validation_report.py": 61,
+    "test_tracking.py": 51,
+    "test_reports.py": 50,
+    "test_facts_suites.py": 47,
+    "test_forget.py": 42,
+    "test_reports_followup_budget.py": 38,
+    "test_run_source_down.py": 30,
+    "test_sources_sftp.py": 26,
+    "test_reconcile_skelleftea.py": 25,
+    "test_disclosure_outputs.py": 22,
+    "test_follow_up.py": 22,
+    "test_rules_agree.py": 18,
+    "test_corrections.py": 15,
+    "test_faults.py": 12,
+    "test_process_many.py": 11,
+}
+
+
 def pytest_collection_modifyitems(config, items):
-    """A test that asks for a PostgreSQL database needs the server (`make test-fast` leaves it out)."""
+    """A test that asks for a PostgreSQL database needs the server (`make test-fast` leaves it out).
+    The slowest modules first (MEASURED_SECONDS); within a module the order is unchanged."""
     for item in items:
         if "fresh_postgres_db" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.services)
+    items.sort(key=lambda item: -MEASURED_SECONDS.get(item.path.name, 0))  # stable: module order kept

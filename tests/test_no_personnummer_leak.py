@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from fixtures.county import AS_OF, county  # noqa: F401  (pytest fixture)
+from fixtures.needles import Needles
 from fixtures.synthetic import DELTAGARE_HEADER, csv_bytes, invalid_pnr, make_pnr, pnr_forms, write_xlsx
 
 pytestmark = [pytest.mark.dbt]
@@ -137,7 +138,9 @@ def texts_of(path: Path) -> list[str]:
 
 
 def leaks(text: str, numbers: set[str]) -> set[str]:
-    return {n for n in numbers if n in text}
+    """The numbers that occur in `text` (the numbers are ASCII: a substring of the text exactly
+    when a substring of its UTF-8 bytes)."""
+    return {n.decode() for n in Needles(numbers).found_in(text.encode("utf-8", "surrogatepass"))}
 
 
 @pytest.fixture

@@ -26,22 +26,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO, run_county_pipeline
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_dbt_project import DDL, _failures, run_dbt
 
 pytestmark = [pytest.mark.dbt]
 
-REFERENCE = REPO / "data" / "sample_reference"
 # dbt_project.yml var finsam_breakdown_period_types: the profile and the other breakdowns
 BREAKDOWN_PERIOD_TYPES = {"tertial", "half_year", "year", "operating_year", "project_to_date"}
-
-
-def run_county(home: Path, data: Path, as_of: dt.date) -> duckdb.DuckDBPyConnection:
-    """The whole pipeline on a sample's landing folders; the published snapshot, read-only."""
-    publish = run_county_pipeline(home, data, as_of)
-    return duckdb.connect(str(publish / "finsam_marts.duckdb"), read_only=True)
 
 
 def rows(con, sql: str, params=()) -> list[dict]:
@@ -282,8 +274,8 @@ def test_cost_per_participant_by_period(sample):
 
 
 @pytest.fixture(scope="module")
-def skelleftea(tmp_path_factory):
-    con = run_county(tmp_path_factory.mktemp("skelleftea_period"), REFERENCE, dt.date(2015, 3, 1))
+def skelleftea(published_skelleftea):
+    con = duckdb.connect(str(published_skelleftea / "var" / "publish" / "finsam_marts.duckdb"), read_only=True)
     yield con
     con.close()
 

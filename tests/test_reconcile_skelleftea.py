@@ -6,9 +6,6 @@ publish) runs on it and the published marts must give the report's figures.
 
 from __future__ import annotations
 
-import shutil
-from datetime import date
-
 import duckdb
 import pytest
 from conftest import REPO
@@ -19,27 +16,9 @@ REFERENCE = REPO / "data" / "sample_reference"
 
 
 @pytest.fixture(scope="module")
-def marts(tmp_path_factory):
-    home = tmp_path_factory.mktemp("skelleftea")
-    shutil.copytree(REFERENCE / "landing", home / "landing")
-    mp = pytest.MonkeyPatch()
-    for key, value in {
-        "FINSAM_HOME": str(home / "var"),
-        "FINSAM_LANDING": str(home / "landing"),
-        "FINSAM_REGISTRY": str(REFERENCE / "registry.yml"),
-        "FINSAM_DEMO": "1",
-        "FINSAM_WAREHOUSE": str(home / "var" / "warehouse" / "finsam.duckdb"),
-        "FINSAM_WORKERS": "1",
-    }.items():
-        mp.setenv(key, value)
-    from ingestion.core.config import load_settings
-    from ingestion.core.registry import load_registry
-    from ingestion.pipeline import run_pipeline
-
-    settings = load_settings()
-    run_pipeline(settings, load_registry(settings.registry), as_of=date(2015, 3, 1), docs=False)
-    mp.undo()
-    con = duckdb.connect(str(settings.publish / "finsam_marts.duckdb"), read_only=True)
+def marts(published_skelleftea):
+    """The reference sample's published snapshot (the whole pipeline as of 2015-03-01, once per session)."""
+    con = duckdb.connect(str(published_skelleftea / "var" / "publish" / "finsam_marts.duckdb"), read_only=True)
     yield con
     con.close()
 
