@@ -10,6 +10,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data" / "sample"
+REFERENCE = REPO / "data" / "sample_reference"  # Skellefteå 2014, reconciled with its real report
 TEST_SECRET = "test-secret-only-for-pytest"
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -113,9 +114,6 @@ def published_sample(tmp_path_factory) -> Path:
     return shared_across_workers(
         tmp_path_factory, "published_sample", lambda home: run_county_pipeline(home, SAMPLE, SAMPLE_AS_OF)
     )
-
-
-REFERENCE = REPO / "data" / "sample_reference"
 
 
 @pytest.fixture(scope="session")

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-from conftest import REPO
 
 pytestmark = [pytest.mark.dbt]
-
-REFERENCE = REPO / "data" / "sample_reference"
 
 
 @pytest.fixture(scope="module")
