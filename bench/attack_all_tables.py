@@ -1,6 +1,6 @@
-"""The attacker's exact linear program over EVERY published table together (not part of `make test`:
-on the sample county it takes about 8 minutes of CPU; the test suite runs it on the two outcome
-tables, see docs/disclosure.md).
+"""The attacker's exact linear program over EVERY published table together, on any snapshot (the
+test suite runs it on the sample county and on a county of small interventions: about 50 CPU-s on
+the sample; see docs/disclosure.md).
 
     .venv/bin/python bench/attack_all_tables.py var/publish/finsam_marts.duckdb
 
