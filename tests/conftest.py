@@ -198,16 +198,17 @@ associations:
 # other at the end (`--dist loadfile` hands out whole modules in collection order, with
 # `--no-loadscope-reorder`). Modules not listed follow in their usual order.
 MEASURED_SECONDS = {
+    "test_disclosure_attack.py": 490,
     "test_production_topology.py": 238,
     "test_kill_points.py": 235,
     "test_end_to_end_airflow.py": 187,
+    "test_disclosure_cache.py": 180,
     "test_replay_airflow.py": 142,
     "test_dbt_project.py": 117,
-    "test_disclosure_attack.py": 104,
+    "test_disclosure_outputs.py": 110,
     "test_incremental_build.py": 104,
     "test_dag_integrity.py": 104,
     "test_period_marts.py": 91,
-    "test_disclosure_cache.py": 91,
     "test_airflow_ui.py": 88,
     "test_dag_source_down.py": 73,
     "test_portal_browser.py": 65,
@@ -222,7 +223,6 @@ MEASURED_SECONDS = {
     "test_run_source_down.py": 30,
     "test_sources_sftp.py": 26,
     "test_reconcile_skelleftea.py": 25,
-    "test_disclosure_outputs.py": 22,
     "test_follow_up.py": 22,
     "test_rules_agree.py": 18,
     "test_corrections.py": 15,
