@@ -313,26 +313,38 @@ def _reduced(pub: Published, eqs: list[Equation]) -> tuple[list[list[tuple[int, 
     return reduced, rhs
 
 
-def _components(reduced: list[list[tuple[int, Cell]]]) -> list[list[int]]:
-    """Indices of the reduced equations, grouped by the connected sets of hidden cells they link."""
-    parent: dict[Cell, Cell] = {}
+class _Sets:
+    """Disjoint sets of cells (union-find with path halving): blocks, slices, copies."""
 
-    def find(c):
+    def __init__(self, cells: Iterable[Cell] = ()):
+        self.parent: dict[Cell, Cell] = {c: c for c in cells}
+
+    def find(self, c: Cell) -> Cell:
+        parent = self.parent
         parent.setdefault(c, c)
         while parent[c] != c:
             parent[c] = parent[parent[c]]
             c = parent[c]
         return c
 
-    for terms in reduced:
-        first = find(terms[0][1])
-        for _, c in terms[1:]:
-            root = find(c)
+    def join(self, cells: Iterable[Cell]) -> None:
+        """One set of these cells (the first one's root stays the root)."""
+        cells = iter(cells)
+        first = self.find(next(cells))
+        for c in cells:
+            root = self.find(c)
             if root != first:
-                parent[root] = first
+                self.parent[root] = first
+
+
+def _components(reduced: list[list[tuple[int, Cell]]]) -> list[list[int]]:
+    """Indices of the reduced equations, grouped by the connected sets of hidden cells they link."""
+    sets = _Sets()
+    for terms in reduced:
+        sets.join(c for _, c in terms)
     groups: dict[Cell, list[int]] = defaultdict(list)
     for i, terms in enumerate(reduced):
-        groups[find(terms[0][1])].append(i)
+        groups[sets.find(terms[0][1])].append(i)
     return list(groups.values())
 
 
@@ -414,20 +426,12 @@ def _block_intervals(
     from scipy.sparse import coo_matrix
 
     cells = sorted({c for terms in block for _, c in terms}, key=repr)
-    parent = {c: c for c in cells}
-
-    def find(c):
-        while parent[c] != c:
-            parent[c] = parent[parent[c]]
-            c = parent[c]
-        return c
-
+    sets = _Sets(cells)
+    find = sets.find
     rest, rest_rhs = [], []
     for terms, r in zip(block, rhs):
         if len(terms) == 2 and terms[0][0] == -terms[1][0] and r == 0:
-            x, y = find(terms[0][1]), find(terms[1][1])
-            if x != y:
-                parent[y] = x
+            sets.join([terms[0][1], terms[1][1]])
         else:
             rest.append(terms)
             rest_rhs.append(r)
@@ -963,28 +967,17 @@ def breakdown_slices(pub: Published, eqs: list[Equation]) -> list[tuple[list[Cel
     categories add up to the outcome table's figures). Per slice: its cells, its relations and its
     margins (the `LP_AUDITED` cells in those relations)."""
     core = set(LP_AUDITED)
-    parent: dict[Cell, Cell] = {}
-
-    def find(c):
-        parent.setdefault(c, c)
-        while parent[c] != c:
-            parent[c] = parent[parent[c]]
-            c = parent[c]
-        return c
-
+    sets = _Sets()
+    find = sets.find
     outer = []
     for i, (terms, _) in enumerate(eqs):
         mine = [c for _, c in terms if c[0] not in core]
         if not mine:
             continue
         outer.append(i)
-        first = find(mine[0])
-        for c in mine[1:]:
-            root = find(c)
-            if root != first:
-                parent[root] = first
+        sets.join(mine)
     cells: dict[Cell, list[Cell]] = defaultdict(list)
-    for c in parent:
+    for c in list(sets.parent):
         cells[find(c)].append(c)
     relations: dict[Cell, list[int]] = defaultdict(list)
     margins: dict[Cell, set[Cell]] = defaultdict(set)
@@ -1002,23 +995,13 @@ def breakdown_slices(pub: Published, eqs: list[Equation]) -> list[tuple[list[Cel
 def copies(eqs: list[Equation]) -> dict[Cell, list[Cell]]:
     """{cell: every cell equal to it through relations of the form a = b} (cells in no such
     relation are left out)."""
-    parent: dict[Cell, Cell] = {}
-
-    def find(c):
-        parent.setdefault(c, c)
-        while parent[c] != c:
-            parent[c] = parent[parent[c]]
-            c = parent[c]
-        return c
-
+    sets = _Sets()
     for terms, b in eqs:
         if len(terms) == 2 and b == 0 and terms[0][0] == -terms[1][0]:
-            x, y = find(terms[0][1]), find(terms[1][1])
-            if x != y:
-                parent[y] = x
+            sets.join([terms[0][1], terms[1][1]])
     classes: dict[Cell, list[Cell]] = defaultdict(list)
-    for c in parent:
-        classes[find(c)].append(c)
+    for c in list(sets.parent):
+        classes[sets.find(c)].append(c)
     return {c: members for members in classes.values() for c in members}
 
 
