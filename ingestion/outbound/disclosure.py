@@ -194,7 +194,8 @@ def equations(pub: Published, decl: dict[str, dict] | None = None) -> list[Equat
                    carry: {in-period column: column}: in_period.col[t] = row.col[t-1] (e.g. carried in = previous active)
       same:        cells equal across rows that differ only in `vary` columns (rows matching `where`), e.g.
                    the to-date figures of a month and of the year ending on the same day
-      same_as:     cells equal to another table's cells (rows matched on `on`, other rows filtered by `where`)
+      same_as:     cells equal to another table's cells (rows matched on `on`; this table's rows filtered by
+                   the entry's `where`, the other table's by the column's `where`)
       group_sum:   sum over the rows that differ only in `over` of `part` = the row's `total` column
     """
     decl = declarations() if decl is None else decl
@@ -266,6 +267,8 @@ def equations(pub: Published, decl: dict[str, dict] | None = None) -> list[Equat
                 where = spec.get("where", {})
                 index = {tuple(o[k] for k in same_as["on"]): o for o in other.rows if _matches(o, where)}
                 for r in table.rows:
+                    if not _matches(r, same_as.get("where")):
+                        continue
                     o = index.get(tuple(r[k] for k in same_as["on"]))
                     if o is not None:
                         add([(1, (name, r[table.key], mine)), (-1, (other.name, o[other.key], spec["column"]))])
