@@ -316,6 +316,11 @@ def _reduced(pub: Published, eqs: list[Equation]) -> tuple[list[list[tuple[int, 
     return reduced, rhs
 
 
+def _is_equality(terms, b) -> bool:
+    """A relation of the form a = b (the same figure twice)."""
+    return len(terms) == 2 and b == 0 and terms[0][0] == -terms[1][0]
+
+
 class _Sets:
     """Disjoint sets of cells (union-find with path halving): blocks, slices, copies."""
 
@@ -433,7 +438,7 @@ def _block_intervals(
     find = sets.find
     rest, rest_rhs = [], []
     for terms, r in zip(block, rhs):
-        if len(terms) == 2 and terms[0][0] == -terms[1][0] and r == 0:
+        if _is_equality(terms, r):
             sets.join([terms[0][1], terms[1][1]])
         else:
             rest.append(terms)
@@ -895,28 +900,24 @@ def lp_audit(
     pub: Published,
     eqs: list[Equation],
     max_rounds: int = 200,
-    audit_eqs: list[Equation] | None = None,
     may_hide=None,
     stuck=None,
 ) -> set[Cell]:
-    """3. The attacker's LP over the relations among the `LP_AUDITED` tables (or over `audit_eqs`),
-    block by block (one intervention each). A hidden cell it narrows to fewer than MIN_VALUES values
-    gets the published cells nearest to it (fewest relations away; only those `may_hide` allows)
-    hidden too; when none is left, `stuck(cell)` hides what it must (default: its own "<5", or its
-    relations', is shown as "–"). A block stops at its first narrowed cell; rules 1-2
+    """3. The attacker's LP over the relations `eqs` (the `LP_AUDITED` tables', or a breakdown's
+    slices'), block by block (one intervention each). A hidden cell it narrows to fewer than
+    MIN_VALUES values gets the published cells nearest to it (fewest relations away; only those
+    `may_hide` allows) hidden too; when none is left, `stuck(cell)` hides what it must (default: its
+    own "<5", or its relations', is shown as "–"). A block stops at its first narrowed cell; rules 1-2
     (`secondary_pattern` over `eqs`) run again after every round, and a block is solved again only
     when it changed. Returns the cells added (mutates `pub`)."""
-    if audit_eqs is None:
-        audited = set(LP_AUDITED)
-        audit_eqs = [e for e in eqs if all(c[0] in audited for _, c in e[0])]
     by_cell: dict[Cell, list[int]] = defaultdict(list)
-    for i, (terms, _) in enumerate(audit_eqs):
+    for i, (terms, _) in enumerate(eqs):
         for _, c in terms:
             by_cell[c].append(i)
     added: set[Cell] = set()
     solved: dict = {}
     for _ in range(max_rounds):
-        found = intervals(pub, audit_eqs, cache=solved, audit=True)
+        found = intervals(pub, eqs, cache=solved, audit=True)
         if all(possible_values(iv) >= MIN_VALUES for iv in found.values()):
             return added
         # a block stops at its first narrow cell: the cells not yet proven wide wait for the next round
@@ -933,7 +934,7 @@ def lp_audit(
                 following = []
                 for c in frontier:
                     for i in by_cell[c]:
-                        for _, other in audit_eqs[i][0]:
+                        for _, other in eqs[i][0]:
                             if other not in visited:
                                 visited.add(other)
                                 if pub.status[other] != "published":
@@ -951,7 +952,7 @@ def lp_audit(
                     [cell]
                     if pub.status[cell] == "primary"
                     else sorted(
-                        {c for i in by_cell[cell] for _, c in audit_eqs[i][0] if pub.status[c] == "primary"}, key=repr
+                        {c for i in by_cell[cell] for _, c in eqs[i][0] if pub.status[c] == "primary"}, key=repr
                     )
                 )
             if not hidden_now:
@@ -1000,7 +1001,7 @@ def copies(eqs: list[Equation]) -> dict[Cell, list[Cell]]:
     relation are left out)."""
     sets = _Sets()
     for terms, b in eqs:
-        if len(terms) == 2 and b == 0 and terms[0][0] == -terms[1][0]:
+        if _is_equality(terms, b):
             sets.join([terms[0][1], terms[1][1]])
     classes: dict[Cell, list[Cell]] = defaultdict(list)
     for c in list(sets.parent):
@@ -1055,7 +1056,6 @@ def breakdown_audit(pub: Published, eqs: list[Equation]) -> set[Cell]:
         added |= lp_audit(
             pub,
             audit_eqs,
-            audit_eqs=audit_eqs,
             may_hide=lambda c: c[0] not in core,
             stuck=lambda cell: hide_all(slice_of[cell]) if cell in slice_of else [],
         )
@@ -1102,7 +1102,7 @@ def _hidden_cells(pub: Published, eqs: list[Equation]) -> set[Cell]:
     core_eqs = [e for e in eqs if all(c[0] in core for _, c in e[0])]
     added = secondary_pattern(pub, core_eqs)
     while True:  # until the breakdowns' step leaves the outcome tables as their audit left them
-        added |= lp_audit(pub, core_eqs, audit_eqs=core_eqs)
+        added |= lp_audit(pub, core_eqs)
         audited = {c: s for c, s in pub.status.items() if c[0] in core}
         added |= breakdown_audit(pub, eqs)
         if all(pub.status[c] == s for c, s in audited.items()):
