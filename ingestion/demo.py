@@ -250,6 +250,13 @@ def dags_test_with_task_logs() -> int:
             return run_in_process(ti=ti, task=task, client=client)
 
     supervisor.run_task_in_process = run_task_in_process  # looked up by dag.test() at each task
+    # multiprocessing's resource tracker (started by the first spawn-context lock, in dbt's build)
+    # lives as long as this process and inherits stdout/stderr: started inside a task it would hold
+    # that task's log pipe open, and each run would wait out the pump's 10 s join. Started here, it
+    # holds the real stdout.
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
     from airflow.__main__ import main
 
     return main() or 0
