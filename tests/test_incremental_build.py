@@ -1,6 +1,6 @@
 """Incremental builds (issue 7): after new deliveries for one association, `build_marts`
 recomputes only that association's rows of the large models, and the result is exactly what a
-full build gives. The queue that drives this (meta.build_queue) is written by load in the same
+full build gives; with nothing new (nothing queued, the same ledger and registry) dbt is not run. The queue that drives this (meta.build_queue) is written by load in the same
 transaction as the rows, and emptied only after dbt succeeds."""
 
 from __future__ import annotations
@@ -105,6 +105,17 @@ def test_incremental_build_equals_a_full_build(finsam_env):
     for name, rows in rebuilt.items():
         assert incremental[name] == rows, f"{name}: incremental build differs from the full build"
 
-    # Nothing new: the next build recomputes no association's rows and changes nothing.
-    assert build_marts(settings, docs=False)["associations"] == []
-    assert tables(settings) == rebuilt
+    # Nothing new: nothing queued, the same project, ledger and registry: dbt is not run at all.
+    waiting = queue(settings)
+    nothing = build_marts(settings, docs=False)
+    assert nothing["associations"] == [] and nothing["unchanged"] is True
+    assert tables(settings) == rebuilt and queue(settings) == waiting  # nothing more for facts or publish
+
+    # A refused delivery queues no association, but changes the load ledger the models read: built.
+    (settings.landing / "MITT" / "MITT_FRAMSTEG_budget_2016T3.xlsx").write_text("ingen tabell", encoding="utf-8")
+    process_all(settings, registry, as_of=None, docs=False)
+    load_warehouse(settings, registry)
+    assert ("build", "MITT") not in queue(settings)
+    refused = build_marts(settings, docs=False)
+    assert refused["unchanged"] is False and refused["associations"] == [] and refused["pass"] > 100
+    assert build_marts(settings, docs=False)["unchanged"] is True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -94,8 +95,6 @@ def dbt(settings: Settings, *args: str, target: str | None = None) -> object:
 
 def project_fingerprint(settings: Settings) -> str:
     """Hash of everything that decides what the models compute: a change means a full refresh."""
-    import hashlib
-
     import dbt.version
 
     digest = hashlib.sha256(f"{dbt.version.__version__}|{dbt_target(settings)}".encode())
@@ -109,25 +108,80 @@ def project_fingerprint(settings: Settings) -> str:
     return digest.hexdigest()
 
 
+def build_inputs(settings: Settings) -> list[str] | None:
+    """`schema.table` of the sources a stored (not view) model or a data test reads, directly or
+    through views, other than the raw tables and the build queue (a change to those is queued:
+    `load`, `forget`): the load ledger, the registry's associations, the tracking run's date, ...
+    From the last full build's manifest (None without one)."""
+    manifest_path = settings.home / "dbt" / "target" / "manifest.json"
+    if not manifest_path.exists():
+        return None
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    nodes, sources = manifest.get("nodes", {}), manifest.get("sources", {})
+    stack = [
+        uid
+        for uid, node in nodes.items()
+        if node.get("resource_type") == "test"
+        or (node.get("resource_type") == "model" and node.get("config", {}).get("materialized") != "view")
+    ]
+    seen: set[str] = set()
+    while stack:
+        uid = stack.pop()
+        if uid in seen:
+            continue
+        seen.add(uid)
+        stack += nodes.get(uid, {}).get("depends_on", {}).get("nodes", [])
+    return sorted(
+        f"{sources[uid]['schema']}.{sources[uid]['name']}"
+        for uid in seen & set(sources)
+        if sources[uid]["schema"] != "raw" and sources[uid]["name"] != "build_queue"
+    )
+
+
+def _inputs_digest(con, tables: list[str] | None) -> str | None:
+    """A hash of the rows of `tables` (order aside), None when they are not known."""
+    if tables is None:
+        return None
+    parts = [
+        f"{table}:"
+        + str(
+            con.execute(
+                f"select count(*), md5(coalesce(string_agg(h, ',' order by h), '')) "
+                f"from (select md5(cast(t as varchar)) as h from {table} t)"
+            ).fetchone()
+        )
+        for table in tables
+    ]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
 def _build_plan(settings: Settings) -> dict:
-    """What the next build must do: the queued associations, and whether it must be a full refresh."""
+    """What the next build must do: the queued associations, whether it must be a full refresh, and
+    whether it can be left out (nothing queued, the same project, and the same other inputs of the
+    stored models and the data tests as at the last build: it would give what it gave)."""
     from ingestion.warehouse.schema import connect, ensure_schema
 
     fingerprint = project_fingerprint(settings)
     if not settings.warehouse.exists():
-        return {"full": True, "associations": [], "queued_until": None, "fingerprint": fingerprint}
+        return {"full": True, "associations": [], "queued_until": None, "fingerprint": fingerprint, "inputs": None}
     con = connect(settings)
     try:
         ensure_schema(con)  # every table a model reads exists (the models have no fallbacks)
         codes, until = queued(con, "build")
-        last = con.execute("select project_fingerprint from meta.build_state order by built_at desc limit 1").fetchone()
+        last = con.execute(
+            "select project_fingerprint, inputs_digest from meta.build_state order by built_at desc limit 1"
+        ).fetchone()
+        inputs = _inputs_digest(con, build_inputs(settings))
     finally:
         con.close()
+    full = last is None or last[0] != fingerprint or codes is None
     return {
-        "full": last is None or last[0] != fingerprint or codes is None,
+        "full": full,
         "associations": codes or [],
         "queued_until": until,
         "fingerprint": fingerprint,
+        "inputs": inputs,
+        "unchanged": not full and not codes and inputs is not None and inputs == last[1],
     }
 
 
@@ -143,8 +197,9 @@ def _record_build(settings: Settings, plan: dict) -> None:
         queue_build(con, changed, "bygge", stage="facts")
         queue_build(con, changed, "bygge", stage="publish")
         con.execute(
-            "insert into meta.build_state values (current_timestamp, ?, ?, ?)",
-            [plan["fingerprint"], plan["full"], ",".join(plan["associations"])],
+            "insert into meta.build_state (built_at, project_fingerprint, full_refresh, associations, inputs_digest) "
+            "values (current_timestamp, ?, ?, ?, ?)",
+            [plan["fingerprint"], plan["full"], ",".join(plan["associations"]), plan["inputs"]],
         )
         con.execute("commit")
     finally:
@@ -158,12 +213,20 @@ def build_marts(settings: Settings, *, docs: bool = True, full_refresh: bool = F
     (see dbt_project/macros/incremental.sql). A changed dbt project (models, macros, seeds,
     tests, dbt version) or `full_refresh` rebuilds everything, and regenerates the dbt docs;
     an incremental build keeps the docs it has (they describe the project, not the rows).
+    Nothing queued, the same project and the same other inputs (ledger, registry, tracking date, ...)
+    as at the last build, a run with nothing new: dbt is not run, it would build the same tables and
+    pass the same tests (`unchanged`).
 
     With FINSAM_DBT_TARGET=postgres the marts are built in PostgreSQL: `load` keeps writing the
     DuckDB raw zone tables, which are copied to PostgreSQL's `raw` and `meta` schemas first.
     """
     plan = _build_plan(settings)
     plan["full"] = plan["full"] or full_refresh
+    out = settings.publish / "dbt-docs"
+    if plan.get("unchanged") and not full_refresh and not (docs and not (out / "index.html").exists()):
+        _record_build(settings, plan)  # the run's build step, done: nothing queued for facts or publish
+        log.info("dbt build: inget nytt sedan förra bygget, modellerna är oförändrade")
+        return {"full_refresh": False, "associations": [], "unchanged": True}
     if dbt_target(settings) == "postgres":
         from ingestion.warehouse.postgres import copy_schemas_to_postgres
 
@@ -181,7 +244,6 @@ def build_marts(settings: Settings, *, docs: bool = True, full_refresh: bool = F
     counts: dict[str, int] = {}
     for item in result.result.results:
         counts[str(item.status)] = counts.get(str(item.status), 0) + 1
-    out = settings.publish / "dbt-docs"
     if docs and (plan["full"] or not (out / "index.html").exists()):
         dbt(settings, "docs", "generate")
         target = settings.home / "dbt" / "target"
@@ -194,4 +256,4 @@ def build_marts(settings: Settings, *, docs: bool = True, full_refresh: bool = F
         "full refresh" if plan["full"] else "incremental",
         ",".join(plan["associations"]) or "-",
     )
-    return {**counts, "full_refresh": plan["full"], "associations": plan["associations"]}
+    return {**counts, "full_refresh": plan["full"], "associations": plan["associations"], "unchanged": False}

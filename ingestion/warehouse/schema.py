@@ -61,9 +61,10 @@ META_DDL = [
 
 
 # A replayed delivery (ingestion/replay.py) names the refused delivery it replaces and why.
-LEDGER_ADDED_COLUMNS = [
+ADDED_COLUMNS = [
     "alter table meta.load_ledger add column if not exists replay_of varchar",
     "alter table meta.load_ledger add column if not exists replay_reason varchar",
+    "alter table meta.build_state add column if not exists inputs_digest varchar",
 ]
 
 
@@ -81,7 +82,8 @@ BUILD_QUEUE_DDL = """create table if not exists meta.build_queue (
     association_code varchar, reason varchar, queued_at timestamp default current_timestamp,
     stage varchar default 'build')"""
 BUILD_STATE_DDL = """create table if not exists meta.build_state (
-    built_at timestamp, project_fingerprint varchar, full_refresh boolean, associations varchar)"""
+    built_at timestamp, project_fingerprint varchar, full_refresh boolean, associations varchar,
+    inputs_digest varchar)"""
 
 
 # Facts findings told to the data teams (ingestion/outbound/facts_warnings.py), each once.
@@ -117,7 +119,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"alter table raw.{kind} add column if not exists {name} {sql_type}")
     for ddl in META_DDL + [TRACKING_AS_OF_DDL, REMINDERS_DDL, FACTS_ALERTS_DDL, BUILD_QUEUE_DDL, BUILD_STATE_DDL]:
         con.execute(ddl)
-    for ddl in LEDGER_ADDED_COLUMNS:  # warehouses created before these columns existed
+    for ddl in ADDED_COLUMNS:  # warehouses created before these columns existed
         con.execute(ddl)
     # Written by tracking before dbt computed the due deliveries (now int_deliveries_due).
     con.execute("drop table if exists meta.expected_deliveries")
