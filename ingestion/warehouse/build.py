@@ -109,10 +109,11 @@ def project_fingerprint(settings: Settings) -> str:
 
 
 def build_inputs(settings: Settings) -> list[str] | None:
-    """`schema.table` of the sources a stored (not view) model or a data test reads, directly or
-    through views, other than the raw tables and the build queue (a change to those is queued:
-    `load`, `forget`): the load ledger, the registry's associations, the tracking run's date, ...
-    From the last full build's manifest (None without one)."""
+    """`schema.table` of the sources a stored (not view) model reads, directly or through views,
+    other than the raw tables and the build queue (a change to those is queued: `load`, `forget`):
+    the load ledger, the registry's associations. From the last full build's manifest (None without
+    one). A source only views read (the tracking run's date and the reminders, read by
+    `delivery_status` when it is queried) changes no table: a new run date needs no build."""
     manifest_path = settings.home / "dbt" / "target" / "manifest.json"
     if not manifest_path.exists():
         return None
@@ -121,8 +122,7 @@ def build_inputs(settings: Settings) -> list[str] | None:
     stack = [
         uid
         for uid, node in nodes.items()
-        if node.get("resource_type") == "test"
-        or (node.get("resource_type") == "model" and node.get("config", {}).get("materialized") != "view")
+        if node.get("resource_type") == "model" and node.get("config", {}).get("materialized") != "view"
     ]
     seen: set[str] = set()
     while stack:
@@ -158,7 +158,7 @@ def _inputs_digest(con, tables: list[str] | None) -> str | None:
 def _build_plan(settings: Settings) -> dict:
     """What the next build must do: the queued associations, whether it must be a full refresh, and
     whether it can be left out (nothing queued, the same project, and the same other inputs of the
-    stored models and the data tests as at the last build: it would give what it gave)."""
+    stored models as at the last build: it would build the same tables)."""
     from ingestion.warehouse.schema import connect, ensure_schema
 
     fingerprint = project_fingerprint(settings)
@@ -213,9 +213,9 @@ def build_marts(settings: Settings, *, docs: bool = True, full_refresh: bool = F
     (see dbt_project/macros/incremental.sql). A changed dbt project (models, macros, seeds,
     tests, dbt version) or `full_refresh` rebuilds everything, and regenerates the dbt docs;
     an incremental build keeps the docs it has (they describe the project, not the rows).
-    Nothing queued, the same project and the same other inputs (ledger, registry, tracking date, ...)
-    as at the last build, a run with nothing new: dbt is not run, it would build the same tables and
-    pass the same tests (`unchanged`).
+    Nothing queued, the same project and the same other inputs of the stored models (ledger,
+    registry) as at the last build, a run with nothing new: dbt is not run, it would build the same
+    tables (`unchanged`); its data tests ran on them at that build.
 
     With FINSAM_DBT_TARGET=postgres the marts are built in PostgreSQL: `load` keeps writing the
     DuckDB raw zone tables, which are copied to PostgreSQL's `raw` and `meta` schemas first.
