@@ -7,7 +7,6 @@ and swapped in with an atomic rename (readers holding the old file keep reading 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import stat
@@ -38,10 +37,9 @@ def published_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
 
 def incremental_tables(settings: Settings) -> set[str]:
     """`schema.table` of the incremental models (per association), from dbt's manifest."""
-    manifest = settings.home / "dbt" / "target" / "manifest.json"
-    if not manifest.exists():
-        return set()
-    nodes = json.loads(manifest.read_text(encoding="utf-8")).get("nodes", {})
+    from ingestion.warehouse.build import last_manifest
+
+    nodes = (last_manifest(settings) or {}).get("nodes", {})
     return {
         f"{n['schema']}.{n['alias'] or n['name']}"
         for n in nodes.values()

@@ -108,16 +108,22 @@ def project_fingerprint(settings: Settings) -> str:
     return digest.hexdigest()
 
 
+def last_manifest(settings: Settings) -> dict | None:
+    """dbt's manifest of the last full build (an incremental build does not rewrite it: the project
+    is the same), None before the first build."""
+    path = settings.home / "dbt" / "target" / "manifest.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
 def build_inputs(settings: Settings) -> list[str] | None:
     """`schema.table` of the sources a stored (not view) model reads, directly or through views,
     other than the raw tables and the build queue (a change to those is queued: `load`, `forget`):
     the load ledger, the registry's associations. From the last full build's manifest (None without
     one). A source only views read (the tracking run's date and the reminders, read by
     `delivery_status` when it is queried) changes no table: a new run date needs no build."""
-    manifest_path = settings.home / "dbt" / "target" / "manifest.json"
-    if not manifest_path.exists():
+    manifest = last_manifest(settings)
+    if manifest is None:
         return None
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     nodes, sources = manifest.get("nodes", {}), manifest.get("sources", {})
     stack = [
         uid
