@@ -1,7 +1,8 @@
 """Incremental builds (issue 7): after new deliveries for one association, `build_marts`
 recomputes only that association's rows of the large models, and the result is exactly what a
-full build gives; with nothing new (nothing queued, the same ledger and registry) dbt is not run. The queue that drives this (meta.build_queue) is written by load in the same
-transaction as the rows, and emptied only after dbt succeeds."""
+full build gives; with nothing new (nothing queued, the same ledger and registry) dbt is not run.
+The queue that drives this (meta.build_queue) is written by load in the same transaction as the
+rows, and emptied only after dbt succeeds."""
 
 from __future__ import annotations
 

@@ -169,7 +169,14 @@ def _build_plan(settings: Settings) -> dict:
 
     fingerprint = project_fingerprint(settings)
     if not settings.warehouse.exists():
-        return {"full": True, "associations": [], "queued_until": None, "fingerprint": fingerprint, "inputs": None}
+        return {
+            "full": True,
+            "associations": [],
+            "queued_until": None,
+            "fingerprint": fingerprint,
+            "inputs": None,
+            "unchanged": False,
+        }
     con = connect(settings)
     try:
         ensure_schema(con)  # every table a model reads exists (the models have no fallbacks)
@@ -229,7 +236,8 @@ def build_marts(settings: Settings, *, docs: bool = True, full_refresh: bool = F
     plan = _build_plan(settings)
     plan["full"] = plan["full"] or full_refresh
     out = settings.publish / "dbt-docs"
-    if plan.get("unchanged") and not full_refresh and not (docs and not (out / "index.html").exists()):
+    docs_missing = docs and not (out / "index.html").exists()
+    if plan["unchanged"] and not full_refresh and not docs_missing:
         _record_build(settings, plan)  # the run's build step, done: nothing queued for facts or publish
         log.info("dbt build: inget nytt sedan förra bygget, modellerna är oförändrade")
         return {"full_refresh": False, "associations": [], "unchanged": True}
@@ -250,7 +258,7 @@ def build_marts(settings: Settings, *, docs: bool = True, full_refresh: bool = F
     counts: dict[str, int] = {}
     for item in result.result.results:
         counts[str(item.status)] = counts.get(str(item.status), 0) + 1
-    if docs and (plan["full"] or not (out / "index.html").exists()):
+    if docs and (plan["full"] or docs_missing):
         dbt(settings, "docs", "generate")
         target = settings.home / "dbt" / "target"
         out.mkdir(parents=True, exist_ok=True)

@@ -60,7 +60,8 @@ META_DDL = [
 ]
 
 
-# A replayed delivery (ingestion/replay.py) names the refused delivery it replaces and why.
+# Columns added after warehouses were created: a replayed delivery (ingestion/replay.py) names the
+# refused delivery it replaces and why; a build records the hash of its other inputs (build.py).
 ADDED_COLUMNS = [
     "alter table meta.load_ledger add column if not exists replay_of varchar",
     "alter table meta.load_ledger add column if not exists replay_reason varchar",
