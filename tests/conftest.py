@@ -77,6 +77,36 @@ def run_county_pipeline(home: Path, data: Path, as_of) -> Path:
     return settings.publish
 
 
+def record_current_registers(con) -> None:
+    """What every load writes for a warehouse filled by hand: each association's current register,
+    chosen by ingestion's own rule (`load_current_registers`) from the register deliveries here."""
+    from types import SimpleNamespace
+
+    from ingestion.warehouse.load import load_current_registers
+
+    deliveries = con.execute(
+        "select distinct insatser.association_code, insatser.delivery_id, insatser.period_end, insatser.received_at, "
+        "coalesce(load_ledger.status, 'accepted') from raw.insatser "
+        "left join meta.load_ledger on insatser.delivery_id = load_ledger.delivery_id"
+    ).fetchall()
+    load_current_registers(
+        con,
+        [
+            SimpleNamespace(
+                delivery_id=delivery_id,
+                status=status,
+                manifest={
+                    "kind": "insatser",
+                    "association": association,
+                    "period_end": period_end.isoformat(),
+                    "received_at": received_at.isoformat(),
+                },
+            )
+            for association, delivery_id, period_end, received_at, status in deliveries
+        ],
+    )
+
+
 def shared_across_workers(tmp_path_factory, name: str, make) -> Path:
     """`make(folder)` run once per test session, also under pytest-xdist: the first worker that
     asks runs it into a folder beside the workers' own base folders (under an exclusive file

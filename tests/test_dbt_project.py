@@ -18,9 +18,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import record_current_registers
 from dbt.cli.main import dbtRunner
 
-from ingestion.warehouse.schema import REMINDERS_DDL, TRACKING_AS_OF_DDL, raw_table_ddl
+from ingestion.warehouse.schema import CURRENT_REGISTERS_DDL, REMINDERS_DDL, TRACKING_AS_OF_DDL, raw_table_ddl
 
 pytestmark = [pytest.mark.dbt]
 
@@ -62,6 +63,7 @@ DDL = [
     raw_table_ddl("uppfoljning"),
     TRACKING_AS_OF_DDL,
     REMINDERS_DDL,
+    CURRENT_REGISTERS_DDL,
 ]
 
 PERIODS = {
@@ -326,6 +328,7 @@ def build_sample_county(path: Path) -> None:
         "insert into meta.registry_associations values "
         "('SODRA', 'Södra Dalarnas samordningsförbund', '20', '2084,2083,2082', 'data@example.org')"
     )
+    record_current_registers(wh.con)
     wh.con.close()
 
 

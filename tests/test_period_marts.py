@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import record_current_registers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_dbt_project import DDL, _failures, run_dbt
@@ -570,6 +571,7 @@ def build_synthetic_county(path: Path) -> dict[str, list[Episode]]:
         "('SODRA', 'Södra Dalarna', '20', '2084,2083,2082', 'data@example.org'), "
         "('MITT', 'Mitt i Dalarna', '20', '2080,2081,2026', 'data@example.org')"
     )
+    record_current_registers(wh.con)
     wh.con.close()
     return county
 

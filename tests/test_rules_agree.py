@@ -1,13 +1,14 @@
 """One home per rule: for the same delivery, the verdict given to the owner at landing equals the
 flag in the mart. The funding rule and the budget difference are each decided once in contract.yml
 (`funding_rule`, `budget_rule`); the landing check (GX) and the marts (dbt, through the seeds)
-read that one definition, and this test proves they say the same thing."""
+read that one definition, and this test proves they say the same thing. So for the current register
+(`rawzone.current_registers`, which every load writes for dim_intervention)."""
 
 from __future__ import annotations
 
 import pytest
 from fixtures.county import county  # noqa: F401  (pytest fixture)
-from fixtures.synthetic import csv_bytes
+from fixtures.synthetic import csv_bytes, insatser_rows
 
 pytestmark = [pytest.mark.dbt]
 
@@ -52,16 +53,39 @@ def query(county, sql: str) -> list[tuple]:
 
 
 def test_landing_verdict_equals_the_mart_flag(county):
-    from ingestion.core.rawzone import all_landed
+    from ingestion.core.rawzone import all_landed, current_register
     from ingestion.warehouse.build import build_marts
 
-    county.deliver_register()
+    county.deliver_register()  # SODRA's register for 2016: AVESTA, KRAFTEN
     county.deliver("SODRA", "SODRA_ALL_budget_2016T2.csv", csv_bytes(HEADER, ASSOCIATION))
     county.deliver("SODRA", "SODRA_AVESTA_budget_2016T2.csv", csv_bytes(HEADER, INTERVENTION))
     county.deliver("NORR", "NORR_ALL_budget_2016T2.csv", csv_bytes(HEADER, ONE_MEMBER))
     county.process()
+    # Received later, for an earlier period: the 2016 register stays the current one.
+    header, rows = insatser_rows("SODRA", ("AVESTA", "GAMMAL"), "2084")
+    county.deliver("SODRA", "SODRA_ALL_insatser_2016T1.csv", csv_bytes(header, rows))
+    county.process()
     county.load()
     build_marts(county.settings, docs=False)
+
+    # The current register: what the landing checks read is what the mart marks.
+    for association, expected in (("SODRA", {"AVESTA", "KRAFTEN"}), ("NORR", set())):
+        register = current_register(county.settings, association)
+        at_landing = set() if register is None else set(register["insats_kod"])
+        in_mart = {
+            code
+            for (code,) in query(
+                county,
+                "select distinct intervention_code from marts.dim_intervention "
+                f"where association_code = '{association}' and in_current_register",
+            )
+        }
+        assert at_landing == in_mart == expected, (association, at_landing, in_mart)
+    assert query(
+        county,
+        "select in_register, in_current_register from marts.dim_intervention "
+        "where intervention_code = 'GAMMAL' and is_current",
+    ) == [(True, False)]
 
     landing_funding: set[tuple[str, str, str]] = set()
     landing_difference: set[tuple[str, str, int]] = set()

@@ -20,6 +20,7 @@ from decimal import Decimal
 
 import duckdb
 import pytest
+from conftest import record_current_registers
 from smtp_fixture import INSATSER_HEADER, cells, insats_row
 from test_dbt_project import _failures, run_dbt
 from test_period_marts import Deliveries, Episode, one, rows
@@ -284,6 +285,7 @@ def krus(tmp_path_factory):
     wh.con.execute(
         "insert into meta.registry_associations values ('KALMAR', 'Kalmar län', '08', '0880', 'd@example.org')"
     )
+    record_current_registers(wh.con)
     wh.con.close()
     selected = ["--select", "+rpt_target_attainment", "+pub_rpt_target_attainment", "--indirect-selection", "cautious"]
     result = run_dbt(["build", *selected], tmp, warehouse)

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from conftest import record_current_registers
 from dbt.cli.main import dbtRunner
 from fixtures import synthetic
 from smtp_fixture import (  # noqa: F401
@@ -117,6 +118,7 @@ def insert_register(con, delivery: str, period: str, received: str, register) ->
             [delivery, period, bounds.start, bounds.end, received, row, code, code.title(), method, start, end]
             + [f"{code.lower()}@sodra.example", cadence],
         )
+    record_current_registers(con)  # as every load does
 
 
 def seed_warehouse(settings, register=REGISTER, ledger=LEDGER, *, build=True):

@@ -180,17 +180,26 @@ def record_event(
     return entry
 
 
+def current_registers(landed: list[Landed]) -> dict[str, Landed]:
+    """The current register (one home for the rule): per association, its accepted intervention
+    register (insatser) delivery with the latest period end, then the latest received (then the
+    highest delivery id). The landing checks read it from the raw zone; every load writes it to
+    `meta.current_registers`, which dim_intervention reads (`in_current_register`)."""
+    latest: dict[str, Landed] = {}
+    for l in landed:
+        if l.manifest["kind"] != "insatser" or l.status not in ("accepted", "accepted_with_warnings"):
+            continue
+        key = (l.manifest["period_end"], l.manifest["received_at"], l.delivery_id)
+        best = latest.get(l.manifest["association"])
+        if best is None or key > (best.manifest["period_end"], best.manifest["received_at"], best.delivery_id):
+            latest[l.manifest["association"]] = l
+    return latest
+
+
 def current_register(settings: Settings, association: str) -> pd.DataFrame | None:
-    """The association's latest accepted intervention register (insatser) in the raw zone."""
-    registers = [
-        l
-        for l in all_landed(settings, association)
-        if l.manifest["kind"] == "insatser" and l.status in ("accepted", "accepted_with_warnings")
-    ]
-    if not registers:
-        return None
-    latest = max(registers, key=lambda l: (l.manifest["period_end"], l.manifest["received_at"]))
-    return latest.frame()
+    """The association's current intervention register (`current_registers`) in the raw zone."""
+    latest = current_registers(all_landed(settings, association)).get(association)
+    return None if latest is None else latest.frame()
 
 
 def owner_emails(register: pd.DataFrame | None) -> dict[str, str]:

@@ -14,7 +14,7 @@ import duckdb
 
 from ingestion.core.config import Settings
 from ingestion.core.contract import PERSON_KINDS
-from ingestion.core.rawzone import Landed, all_landed, erased_keys, utc_timestamp
+from ingestion.core.rawzone import Landed, all_landed, current_registers, erased_keys, utc_timestamp
 from ingestion.core.registry import Registry
 from ingestion.warehouse.queue import queue_build
 from ingestion.warehouse.schema import connect, ensure_schema, kind_columns
@@ -129,6 +129,19 @@ def load_registry_table(con: duckdb.DuckDBPyConnection, registry: Registry) -> N
     )
 
 
+def load_current_registers(con: duckdb.DuckDBPyConnection, landed: list[Landed]) -> None:
+    """Each association's current register delivery (rawzone.current_registers, the rule the
+    landing checks use), for dim_intervention."""
+    con.execute("delete from meta.current_registers")
+    con.executemany(
+        "insert into meta.current_registers values (?, ?, cast(? as date), cast(? as timestamp))",
+        [
+            (association, l.delivery_id, l.manifest["period_end"], utc_timestamp(l.manifest["received_at"]))
+            for association, l in sorted(current_registers(landed).items())
+        ],
+    )
+
+
 def load_events(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     """Append new lines of every association's event log (duplicates, bad names)."""
     count = 0
@@ -161,7 +174,8 @@ def load_warehouse(settings: Settings, registry: Registry) -> dict:
         ledger_rows: list[tuple] = []
         result_rows: list[tuple] = []
         to_insert: dict[str, list[Landed]] = {}
-        for landed in all_landed(settings):
+        landed_all = all_landed(settings)
+        for landed in landed_all:
             validation = landed.validation()
             if validation is None:
                 continue  # landed but not validated yet: the next process step validates it
@@ -244,6 +258,7 @@ def load_warehouse(settings: Settings, registry: Registry) -> dict:
             ["delivery_id", "suite", "expectation", "severity", "passed", "observed", "failing_rows", "message_sv"],
             "*",
         )
+        load_current_registers(con, landed_all)
         load_events(con, settings)
         # The next build recomputes these associations' rows (dbt_project/macros/incremental.sql).
         queue_build(con, [l.manifest["association"] for group in to_insert.values() for l in group], "leverans")

@@ -38,6 +38,8 @@ DELTAGARE_IDENTITY = [("person_key", "varchar"), ("person_key_source", "varchar"
 IDENTITY_INPUT = {"personnummer", "deltagar_id", "anonym"}
 SKIP = {"deltagare": {"alder"}}
 
+CURRENT_REGISTERS_DDL = """create table if not exists meta.current_registers (
+    association_code varchar primary key, delivery_id varchar, period_end date, received_at timestamp)"""
 META_DDL = [
     """create table if not exists meta.load_ledger (
         delivery_id varchar primary key, association_code varchar, intervention_code varchar, kind varchar,
@@ -54,6 +56,7 @@ META_DDL = [
         erased_at timestamp, person_key_prefix varchar, rows_removed_raw integer, rows_removed_warehouse integer)""",
     """create table if not exists meta.alerts (
         delivery_id varchar, recipient varchar, sent_at timestamp, status varchar, attempts integer)""",
+    CURRENT_REGISTERS_DDL,
     """create table if not exists meta.registry_associations (
         association_code varchar primary key, name varchar, county_code varchar, municipalities varchar,
         data_team_email varchar)""",

@@ -2,15 +2,20 @@
     attribute version (valid_from .. valid_to), from every current insatser
     delivery in period order. Interventions that deliver data but are missing
     from the register get a placeholder row (in_register = false).
-    The current register (one home): an association's latest register delivery
-    (latest period end, then latest received); in_current_register marks the
-    interventions it lists, and their is_current row holds its attributes. -#}
+    The current register: an association's register delivery chosen by the
+    rule the landing checks use (ingestion/core/rawzone.py current_registers,
+    written to meta.current_registers by every load); in_current_register marks
+    the interventions it lists, and their is_current row holds its attributes. -#}
 with stg_insatser as (
     select * from {{ ref('stg_insatser') }}
 ),
 
 int_deliveries_current as (
     select * from {{ ref('int_deliveries_current') }}
+),
+
+current_registers as (
+    select * from {{ source('meta', 'current_registers') }}
 ),
 
 register_rows as (
@@ -47,35 +52,14 @@ register_rows as (
     where int_deliveries_current.is_current
 ),
 
-register_deliveries as (
-    select distinct
-        association_code,
-        delivery_id,
-        delivery_period_end,
-        received_at
-    from register_rows
-),
-
-latest_register as (
-    select
-        association_code,
-        delivery_id,
-        row_number() over (
-            partition by association_code
-            order by delivery_period_end desc, received_at desc, delivery_id desc
-        ) as register_rank
-    from register_deliveries
-),
-
 current_register as (
     select distinct
         register_rows.association_code,
         register_rows.intervention_code
     from register_rows
-    inner join latest_register
-        on register_rows.association_code = latest_register.association_code
-        and register_rows.delivery_id = latest_register.delivery_id
-    where latest_register.register_rank = 1
+    inner join current_registers
+        on register_rows.association_code = current_registers.association_code
+        and register_rows.delivery_id = current_registers.delivery_id
 ),
 
 one_per_delivery_period as (
