@@ -133,13 +133,12 @@ def load_current_registers(con: duckdb.DuckDBPyConnection, landed: list[Landed])
     """Each association's current register delivery (rawzone.current_registers, the rule the
     landing checks use), for dim_intervention."""
     con.execute("delete from meta.current_registers")
-    con.executemany(
-        "insert into meta.current_registers values (?, ?, cast(? as date), cast(? as timestamp))",
-        [
-            (association, l.delivery_id, l.manifest["period_end"], utc_timestamp(l.manifest["received_at"]))
-            for association, l in sorted(current_registers(landed).items())
-        ],
-    )
+    rows = [
+        (association, l.delivery_id, l.manifest["period_end"], utc_timestamp(l.manifest["received_at"]))
+        for association, l in sorted(current_registers(landed).items())
+    ]
+    if rows:  # none before an association's first register
+        con.executemany("insert into meta.current_registers values (?, ?, cast(? as date), cast(? as timestamp))", rows)
 
 
 def load_events(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
