@@ -503,9 +503,11 @@ def test_dimensions(built_warehouse):
     )
 
 
-def test_finsam_run_with_the_postgres_target(tmp_path, fresh_postgres_db, monkeypatch):
-    """FINSAM_DBT_TARGET=postgres is configuration only: raw copied over, marts built and tested in
-    PostgreSQL, and published (snapshot + Parquet) from there."""
+def test_finsam_run_with_the_postgres_target(tmp_path, fresh_postgres_db, monkeypatch, published_sample):
+    """FINSAM_DBT_TARGET=postgres is configuration only: the sample county's raw and meta copied
+    over, every model built and every test passed in PostgreSQL, each mart with the rows it has
+    when the same deliveries are built in DuckDB (`published_sample`), and published (snapshot +
+    Parquet) from there."""
     import shutil
 
     import psycopg2
@@ -532,10 +534,28 @@ def test_finsam_run_with_the_postgres_target(tmp_path, fresh_postgres_db, monkey
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    shutil.copytree(SAMPLE / "landing" / "SODRA", tmp_path / "landing" / "SODRA")
+    shutil.copytree(SAMPLE / "landing", tmp_path / "landing")
     settings = load_settings()
     run_pipeline(settings, load_registry(settings.registry), as_of=dt.date(2026, 11, 1), docs=False)
+    built = str(published_sample / "var" / "warehouse" / "finsam.duckdb")
+    try:
+        duck = duckdb.connect(built, read_only=True)
+    except duckdb.ConnectionException:  # dbt-duckdb in this process built it and holds it open
+        duck = duckdb.connect(built)
+    try:
+        tables = duck.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' "
+            "and table_type = 'BASE TABLE'"
+        ).fetchall()
+        in_duckdb = {t: duck.execute(f'select count(*) from marts."{t}"').fetchone()[0] for (t,) in tables}
+    finally:
+        duck.close()
     with psycopg2.connect(**db) as pg, pg.cursor() as cur:
+        in_postgres = {}
+        for table in in_duckdb:
+            cur.execute(f'select count(*) from marts."{table}"')
+            in_postgres[table] = cur.fetchone()[0]
+        assert in_postgres == in_duckdb and in_duckdb["fct_participation"] > 300
         cur.execute("""select enrolled_to_date, active_at_period_end, exits_to_date, share_work_studies_rehab
                        from marts.rpt_intervention_outcomes
                        where intervention_code = 'AVESTA' and period_type = 'half_year' and period_end = '2016-06-30'""")
