@@ -538,5 +538,12 @@ def main(argv: list[str] | None = None) -> int:
         return 4
 
 
+def run(argv: list[str] | None = None) -> None:
+    """The `finsam` command: `main`, then the process ends at once (core/shutdown.py)."""
+    from ingestion.core.shutdown import exit_now
+
+    exit_now(main(argv))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

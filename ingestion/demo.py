@@ -152,7 +152,10 @@ def run_dag(env: dict, logical_date: str | None = None, conf: dict | None = None
     args = ["dags", "test", DAG_ID] + ([logical_date] if logical_date else [])
     if conf:
         args += ["--conf", json.dumps(conf)]
-    entry = "import sys; from ingestion.demo import dags_test_with_task_logs; sys.exit(dags_test_with_task_logs())"
+    entry = (
+        "from ingestion.core.shutdown import exit_now; from ingestion.demo import dags_test_with_task_logs; "
+        "exit_now(dags_test_with_task_logs())"
+    )
     proc = subprocess.run([sys.executable, "-c", entry, *args], env=env, capture_output=True, text=True)
     output = proc.stdout + proc.stderr
     # Airflow's own closing line for the run: "DagRun Finished: dag_id=…, state=success, …"

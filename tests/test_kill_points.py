@@ -164,8 +164,8 @@ CHILD = textwrap.dedent("""
         publish.os = ReplaceThenDie("finsam_marts.duckdb")
     elif point != "none":
         raise SystemExit(f"okänd punkt {point}")
-    from ingestion.cli import main
-    sys.exit(main(["run", "--no-docs", "--as-of", sys.argv[2]]))
+    from ingestion.cli import run  # the `finsam` command's entry point
+    run(["run", "--no-docs", "--as-of", sys.argv[2]])
 """)
 
 # In the order of a run's steps. Each run of the chain is the next run after the previous kill:
