@@ -137,7 +137,7 @@ def load_current_registers(con: duckdb.DuckDBPyConnection, landed: list[Landed])
         (association, l.delivery_id, l.manifest["period_end"], utc_timestamp(l.manifest["received_at"]))
         for association, l in sorted(current_registers(landed).items())
     ]
-    if rows:  # none before an association's first register
+    if rows:  # none before the first register is delivered
         con.executemany("insert into meta.current_registers values (?, ?, cast(? as date), cast(? as timestamp))", rows)
 
 
