@@ -503,6 +503,28 @@ def test_dimensions(built_warehouse):
     )
 
 
+def test_not_null_columns_names_each_empty_column_and_its_rows(built_warehouse, tmp_path):
+    """A model's non-key columns that must be filled are one test (`not_null_columns`): an empty
+    value fails it, and its rows say which column and how many rows; a filled table passes."""
+    con = built_warehouse
+    path = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()[0]
+    code_list, code, label = con.execute(
+        "select code_list, code, label_sv from marts.dim_code order by code_list, code limit 1"
+    ).fetchone()
+    con.execute("update marts.dim_code set label_sv = null where code_list = ? and code = ?", [code_list, code])
+    try:
+        result = run_dbt(["test", "--select", "dim_code,test_name:not_null_columns"], tmp_path, Path(path))
+        assert not result.success
+        [failed] = [r for r in result.result if str(r.status) == "fail"]
+        assert failed.node.name.startswith("not_null_columns_dim_code") and failed.failures == 1
+        compiled = next((tmp_path / "dbt_target" / "compiled").rglob(f"{failed.node.name}.sql")).read_text()
+        assert con.execute(compiled).fetchall() == [("label_sv", 1)]
+    finally:
+        con.execute("update marts.dim_code set label_sv = ? where code_list = ? and code = ?", [label, code_list, code])
+    result = run_dbt(["test", "--select", "dim_code,test_name:not_null_columns"], tmp_path, Path(path))
+    assert result.success and [str(r.status) for r in result.result] == ["pass"]
+
+
 def test_finsam_run_with_the_postgres_target(tmp_path, fresh_postgres_db, monkeypatch, published_sample):
     """FINSAM_DBT_TARGET=postgres is configuration only: the sample county's raw and meta copied
     over, every model built and every test passed in PostgreSQL, each mart with the rows it has

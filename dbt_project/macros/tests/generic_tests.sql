@@ -62,3 +62,21 @@ where {{ column_name }} is not null
     select code from {{ ref('dim_code') }} where code_list = '{{ code_list }}'
   )
 {% endtest %}
+
+{#- Fails with one row per listed column that holds nulls (column_name, null_rows). A model's
+    non-key columns that must always be filled are listed in one test: one scan and one dbt node
+    per model instead of one per column (the primary key keeps its own unique and not_null). -#}
+{% test not_null_columns(model, column_names) %}
+with counted as (
+    select
+        {%- for column in column_names %}
+        count(*) - count({{ column }}) as {{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ model }}
+)
+{% for column in column_names -%}
+select '{{ column }}' as column_name, {{ column }} as null_rows from counted where {{ column }} > 0
+{% if not loop.last %}union all
+{% endif %}
+{%- endfor %}
+{% endtest %}
