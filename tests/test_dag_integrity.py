@@ -1,13 +1,13 @@
 """DAG integrity: every DAG imports cleanly, the expected tasks in their order, no cycles, nothing
-heavy at parse time; params, timeouts and the published Asset; and one real run with params."""
+heavy at parse time; params, timeouts and the published Asset. A real run with params is
+test_end_to_end_airflow's second run."""
 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -202,79 +202,3 @@ def test_doc_md_in_swedish_names_steps_params_and_asset(dagbag):
     for name in [*TASK_ORDER, "full_refresh", "as_of", "docs", MARTS_ASSET_URI]:
         assert f"`{name}`" in doc or name in doc, name
     assert """airflow dags trigger finsam_county --conf '{"full_refresh": true}'""" in doc
-
-
-def _rows(path: Path, sql: str) -> list[tuple]:
-    import duckdb
-
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
-@pytest.mark.dbt
-@pytest.mark.dbt
-def test_params_reach_the_tasks_in_a_real_run(tmp_path):
-    """Two real runs (`airflow dags test`) on one association's sample deliveries: the first, with the
-    default params, builds from empty on its own day; the second, with nothing new but --conf
-    {"full_refresh": true, "as_of": ..., "docs": false}, rebuilds everything (an unforced run would
-    be an empty incremental one), re-runs every facts check on that date and leaves the dbt docs
-    alone. Each run updates the marts Asset."""
-    import json
-    import sqlite3
-
-    from conftest import SAMPLE
-
-    from ingestion.demo import airflow_env, prepare_airflow, run_dag
-
-    home = tmp_path / "home"
-    shutil.copytree(SAMPLE / "landing" / "SODRA", home / "landing" / "SODRA")
-    warehouse = home / "warehouse" / "finsam.duckdb"
-    env = airflow_env(
-        home,
-        {
-            "FINSAM_DEMO": "1",
-            "FINSAM_LANDING": str(home / "landing"),
-            "FINSAM_REGISTRY": str(SAMPLE / "registry.yml"),
-            "FINSAM_WAREHOUSE": str(warehouse),
-        },
-    )
-    prepare_airflow(env)
-    dbt_docs = home / "publish" / "dbt-docs" / "index.html"
-
-    state, output = run_dag(env, "2026-11-01")
-    assert state == "success", output[-4000:]
-    docs_written = dbt_docs.stat().st_mtime_ns
-    assert _rows(warehouse, "select distinct as_of from marts.delivery_status") == [(date(2026, 11, 1),)]
-
-    conf = {"full_refresh": True, "as_of": "2026-06-30", "docs": False}
-    state, output = run_dag(env, "2026-11-02", conf=conf)
-    assert state == "success", output[-4000:]
-    assert [r[0] for r in _rows(warehouse, "select full_refresh from meta.build_state order by built_at")] == [
-        True,
-        True,
-    ]
-    assert _rows(warehouse, "select distinct as_of from marts.delivery_status") == [(date(2026, 6, 30),)]
-    assert dbt_docs.stat().st_mtime_ns == docs_written  # a full build regenerates them, unless docs is false
-
-    meta = sqlite3.connect(home / "airflow" / "airflow.db")
-    try:
-        checked = dict(
-            meta.execute(
-                "select r.logical_date, x.value from xcom x join dag_run r on r.id = x.dag_run_id "
-                "where x.task_id = 'validate_facts' and x.key = 'return_value'"
-            ).fetchall()
-        )
-        events = meta.execute(
-            "select e.extra from asset_event e join asset a on a.id = e.asset_id where a.uri = ? order by e.id",
-            [MARTS_ASSET_URI],
-        ).fetchall()
-    finally:
-        meta.close()
-    scopes = [json.loads(value)["associations"] for _, value in sorted(checked.items())]
-    assert sorted(scopes[1]) == ["MITT", "NORR", "SODRA"], scopes  # every facts check again, not none
-    assert len(events) == 2
-    extra = json.loads(events[-1][0])
-    assert extra["snapshot"] == str(home / "publish" / "finsam_marts.duckdb") and extra["tables"] > 0, extra

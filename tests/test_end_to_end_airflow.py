@@ -1,7 +1,9 @@
 """End to end through real Airflow (`airflow dags test`) on the bundled sample county.
 
 One DAG run (module fixture) is inspected by several tests; a second run on the same
-deliveries must add nothing.
+deliveries, triggered with params (--conf {"full_refresh": true, "as_of": ..., "docs": false}),
+must add nothing, and shows that the params reach the tasks: it rebuilds everything (an unforced
+run would leave dbt out: nothing new), re-runs every facts check and leaves the dbt docs alone.
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ FAULTY = {
 PNR = re.compile(rb"(?<!\d)((?:19|20)?\d{6})[-+]?(\d{4})(?!\d)")
 
 
-def _run(home: Path, logical_date: str):
+# The second run's params: a full rebuild on the demo's date, no dbt docs.
+SECOND_RUN_CONF = {"full_refresh": True, "docs": False}
+MARTS_ASSET_URI = "x-finsam://publish/marts"
+
+
+def _run(home: Path, logical_date: str, conf: dict | None = None):
     from ingestion.demo import airflow_env, prepare_airflow, run_dag, sample_as_of
 
     env = airflow_env(
@@ -37,8 +44,9 @@ def _run(home: Path, logical_date: str):
             "FINSAM_WAREHOUSE": str(home / "warehouse" / "finsam.duckdb"),
         },
     )
-    prepare_airflow(env)
-    state, output = run_dag(env, logical_date, conf={"as_of": sample_as_of()})  # as the demo runs
+    if not (home / "airflow" / "airflow.db").exists():
+        prepare_airflow(env)
+    state, output = run_dag(env, logical_date, conf={"as_of": sample_as_of(), **(conf or {})})  # as the demo runs
     (home / "airflow").mkdir(exist_ok=True, parents=True)
     with open(home / "airflow" / f"dags-test-{logical_date}.log", "w", encoding="utf-8") as handle:
         handle.write(output)
@@ -64,12 +72,14 @@ def county_run(tmp_path_factory):
     state, output = _run(home, "2026-11-01")
     assert state == "success", output[-3000:]
     first = _counts(home / "warehouse" / "finsam.duckdb")
-    # Second run on the same deliveries (re-delivered byte for byte): nothing may be added.
+    docs_written = (home / "publish" / "dbt-docs" / "index.html").stat().st_mtime_ns
+    # Second run on the same deliveries (re-delivered byte for byte), with params: nothing may be added.
     copy_sample_landing(home / "landing")
-    state2, output2 = _run(home, "2026-11-02")
+    state2, output2 = _run(home, "2026-11-02", SECOND_RUN_CONF)
     assert state2 == "success", output2[-3000:]
     second = _counts(home / "warehouse" / "finsam.duckdb")
-    return {"home": home, "first": first, "second": second}
+    docs_after = (home / "publish" / "dbt-docs" / "index.html").stat().st_mtime_ns
+    return {"home": home, "first": first, "second": second, "docs": (docs_written, docs_after)}
 
 
 def query(run, sql, *params):
@@ -137,6 +147,45 @@ def test_second_run_adds_no_duplicate_rows(county_run):
     assert changed == {}
     duplicates = wh(county_run, "select count(*) from meta.delivery_events where event = 'duplicate'")[0][0]
     assert duplicates >= first["meta.load_ledger"] - 1
+
+
+def test_params_reach_the_tasks_in_the_second_run(county_run):
+    """The second run's --conf: {"full_refresh": true} rebuilt every model although nothing was new
+    (meta.build_state: two full builds, not a full and an unchanged one) and re-ran every
+    association's facts checks; {"docs": false} left the dbt docs the first run wrote; as_of is the
+    demo's date in both runs (test_the_run_date_fits_the_data_as_in_the_demo). Each run updated the
+    marts Asset, naming the snapshot."""
+    import json
+    import sqlite3
+
+    home = county_run["home"]
+    assert [r[0] for r in wh(county_run, "select full_refresh from meta.build_state order by built_at")] == [
+        True,
+        True,
+    ]
+    written, after = county_run["docs"]
+    assert after == written  # a full build regenerates them, unless docs is false
+    meta = sqlite3.connect(home / "airflow" / "airflow.db")
+    try:
+        checked = dict(
+            meta.execute(
+                "select r.logical_date, x.value from xcom x join dag_run r on r.id = x.dag_run_id "
+                "where x.task_id = 'validate_facts' and x.key = 'return_value'"
+            ).fetchall()
+        )
+        events = meta.execute(
+            "select e.extra from asset_event e join asset a on a.id = e.asset_id where a.uri = ? order by e.id",
+            [MARTS_ASSET_URI],
+        ).fetchall()
+        confs = [json.loads(c) for (c,) in meta.execute("select conf from dag_run order by logical_date").fetchall()]
+    finally:
+        meta.close()
+    assert confs[1]["full_refresh"] is True and confs[1]["docs"] is False, confs
+    scopes = [json.loads(value)["associations"] for _, value in sorted(checked.items())]
+    assert sorted(scopes[1]) == ["MITT", "NORR", "SODRA"], scopes  # every facts check again, not none
+    assert len(events) == 2
+    extra = json.loads(events[-1][0])
+    assert extra["snapshot"] == str(home / "publish" / "finsam_marts.duckdb") and extra["tables"] > 0, extra
 
 
 def test_avesta_budget_loads_with_the_difference_warning(county_run):

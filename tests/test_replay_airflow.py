@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -85,6 +86,8 @@ def test_quarantined_word_mapped_then_replayed_by_the_dag(tmp_path, monkeypatch)
         snapshot = home / "publish" / "finsam_marts.duckdb"
 
         _run(env, "2026-11-01")
+        # no as_of in the run's params: the run follows up as of its own day
+        assert _one(warehouse, "select distinct as_of from marts.delivery_status") == [(date(2026, 11, 1),)]
         ledger = _one(warehouse, "select status, reason from meta.load_ledger where file_name = ?", TARGET)
         assert [status for status, _ in ledger] == ["quarantined"]
         assert LOCAL_WORD not in (ledger[0][1] or "") or "remittent" in ledger[0][1]
