@@ -797,7 +797,7 @@ def generate_national(out_dir: Path, associations: int = 75, interventions: int 
     """National-scale deliveries (vectorised): ~500 000 participant-episode rows at fraction 1.0.
 
     `episodes` sets the number of participant episodes outright (instead of from `fraction`): e.g.
-    `generate_national(out, associations=2, interventions=20, years=3, episodes=170)` is a county of
+    `generate_national(out, associations=2, interventions=20, years=2, episodes=115)` is a county of
     many small interventions (3–15 participants each), the disclosure attacker's second county.
 
     One `deltagare` delivery per person-level intervention and year (period YYYY) listing the

@@ -23,9 +23,10 @@ from ingestion.outbound import disclosure
 
 pytestmark = [pytest.mark.dbt]
 
-# The second county: 2 associations, 20 interventions (17 with participants, 6-13 episodes each;
-# 3 volume-only), 2014-2016, every exit category, both sexes, ages 18-64; synthetic personnummer.
-SMALL_COUNTY = {"associations": 2, "interventions": 20, "years": 3, "start_year": 2014, "episodes": 170}
+# The second county: 2 associations, 20 interventions (17 with participants, 3-8 episodes each;
+# 3 volume-only), 2015-2016, every exit category, both sexes, ages 18-64; synthetic personnummer.
+# (Until 2026-12-03 three years, 2014-2016, and 170 episodes: as many hidden cells, twice the time.)
+SMALL_COUNTY = {"associations": 2, "interventions": 20, "years": 2, "start_year": 2015, "episodes": 115}
 SMALL_AS_OF = "2017-01-15"
 
 
