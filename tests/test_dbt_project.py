@@ -525,6 +525,31 @@ def test_not_null_columns_names_each_empty_column_and_its_rows(built_warehouse, 
     assert result.success and [str(r.status) for r in result.result] == ["pass"]
 
 
+def test_primary_key_names_each_null_or_repeated_key(built_warehouse, tmp_path):
+    """A key's unique and not_null are one test (`primary_key`): a repeated key and an empty one fail
+    it, each named by its rows (key value, rows with it); the table as built passes."""
+    con = built_warehouse
+    path = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()[0]
+    select = ["test", "--select", "dim_code,test_name:primary_key"]
+    built = con.execute("select max(rowid) from marts.dim_code").fetchone()[0]
+    key = con.execute("select code_key from marts.dim_code order by code_key limit 1").fetchone()[0]
+    con.execute("insert into marts.dim_code select * from marts.dim_code where code_key = ?", [key])
+    con.execute(
+        "insert into marts.dim_code select * replace (null as code_key) from marts.dim_code where rowid = ?", [built]
+    )
+    try:
+        result = run_dbt(select, tmp_path, Path(path))
+        assert not result.success
+        [failed] = [r for r in result.result if str(r.status) == "fail"]
+        assert failed.node.name.startswith("primary_key_dim_code_code_key") and failed.failures == 2
+        compiled = next((tmp_path / "dbt_target" / "compiled").rglob(f"{failed.node.name}.sql")).read_text()
+        assert sorted(con.execute(compiled).fetchall(), key=repr) == sorted([(key, 2), (None, 1)], key=repr)
+    finally:
+        con.execute("delete from marts.dim_code where rowid > ?", [built])
+    result = run_dbt(select, tmp_path, Path(path))
+    assert result.success and [str(r.status) for r in result.result] == ["pass"]
+
+
 def test_finsam_run_with_the_postgres_target(tmp_path, fresh_postgres_db, monkeypatch, published_sample):
     """FINSAM_DBT_TARGET=postgres is configuration only: the sample county's raw and meta copied
     over, every model built and every test passed in PostgreSQL, each mart with the rows it has

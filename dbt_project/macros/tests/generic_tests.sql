@@ -63,9 +63,20 @@ where {{ column_name }} is not null
   )
 {% endtest %}
 
+{#- A key: fails with one row per key value that is null or repeated (key_value, rows_with_key).
+    dbt's unique and not_null in one query and one dbt node. -#}
+{% test primary_key(model, column_name) %}
+select
+    {{ column_name }} as key_value,
+    count(*) as rows_with_key
+from {{ model }}
+group by {{ column_name }}
+having {{ column_name }} is null or count(*) > 1
+{% endtest %}
+
 {#- Fails with one row per listed column that holds nulls (column_name, null_rows). A model's
     non-key columns that must always be filled are listed in one test: one scan and one dbt node
-    per model instead of one per column (the primary key keeps its own unique and not_null). -#}
+    per model instead of one per column (the key has its own test: primary_key). -#}
 {% test not_null_columns(model, column_names) %}
 with counted as (
     select
