@@ -15,6 +15,7 @@ import duckdb
 import pytest
 from conftest import SAMPLE, copy_sample_landing
 from fixtures.needles import Needles
+from test_dag_integrity import MARTS_ASSET_URI
 
 pytestmark = [pytest.mark.airflow, pytest.mark.dbt]
 
@@ -28,7 +29,6 @@ PNR = re.compile(rb"(?<!\d)((?:19|20)?\d{6})[-+]?(\d{4})(?!\d)")
 
 # The second run's params: a full rebuild on the demo's date, no dbt docs.
 SECOND_RUN_CONF = {"full_refresh": True, "docs": False}
-MARTS_ASSET_URI = "x-finsam://publish/marts"
 
 
 def _run(home: Path, logical_date: str, conf: dict | None = None):
