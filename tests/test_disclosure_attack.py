@@ -180,6 +180,63 @@ def test_a_breakdown_of_a_hidden_figure_is_hidden_whole(published_sample):
     assert hidden_margin > 1000
 
 
+# Tables that repeat figures of another table and were published with primary suppression alone
+# until 2026-12-03 (their relations were not declared), each with the table it repeats.
+REPEATING = {
+    "pub_rpt_support_transitions": "pub_rpt_support_transitions_by_period",  # an exit year's rows
+    "pub_rpt_employment_after_exit": "pub_rpt_employment_after_exit_by_period",  # an exit year's rows
+    "pub_rpt_participant_profile": "pub_rpt_profile_by_period",  # a start year's entrants
+    "pub_rpt_budget_outcome": "pub_rpt_outcomes_by_period",  # 1 January to the budget's period end
+    "pub_rpt_county_overview": "pub_rpt_outcomes_by_period",  # the sum of an association's interventions
+}
+
+
+def _narrowed(pub: disclosure.Published) -> dict:
+    """Hidden cells that bounds propagation alone (no LP: a lower bound on what an attacker finds)
+    narrows below 3 values."""
+    found = disclosure.propagated_bounds(pub, disclosure.equations(pub))
+    return {c: iv for c, iv in found.items() if disclosure.possible_values(iv) < disclosure.MIN_VALUES}
+
+
+@pytest.mark.parametrize("table", sorted(REPEATING))
+def test_a_table_repeating_figures_hides_what_the_other_hides(published_sample, table):
+    """The leak these tables had: published with primary suppression alone (the warehouse's pub_
+    table) beside the protected tables whose figures they repeat, they give hidden figures back
+    (propagating the relations already narrows hidden cells below 3 values). As published now the
+    figures they repeat are shown, or hidden, as the other table shows them, and the exact attacker
+    over every table together (above) narrows nothing."""
+    tables = [table, REPEATING[table], "pub_rpt_outcomes_by_period"]
+    con = snapshot(published_sample)
+    try:
+        after = disclosure.read_published(con, tables=tables)
+    finally:
+        con.close()
+    con = warehouse(published_sample)
+    try:
+        primary_only = disclosure.read_published(con, tables=[table])
+    finally:
+        con.close()
+    before = disclosure.Published(
+        tables={**after.tables, table: primary_only.tables[table]},
+        threshold=after.threshold,
+        value={c: v for c, v in after.value.items() if c[0] != table} | primary_only.value,
+        status={c: s for c, s in after.status.items() if c[0] != table} | primary_only.status,
+    )
+    leaked = _narrowed(before)
+    assert leaked, "primary suppression alone already protected this table"
+    assert not _narrowed(after)
+    relations = [terms for terms, _ in disclosure.equations(after) if any(c[0] == table for _, c in terms)]
+    assert relations
+    for terms in relations:  # a figure it repeats (a = b) is shown, or hidden, as the other table shows it
+        if len(terms) == 2:
+            assert len({after.status[c] == "published" for _, c in terms}) == 1, terms
+        else:  # a sum (aggregate, window) is shown only when every figure it sums is
+            total, *parts = (c for _, c in terms)
+            assert after.status[total] != "published" or all(after.status[c] == "published" for c in parts)
+    shown = sum(1 for c, s in after.status.items() if c[0] == table and s == "published")
+    print(f"\n{table}: förut {len(leaked)} dolda celler framräknade, nu inga; {shown} celler visas")
+
+
 def test_declared_relations_hold_on_the_marts(published_sample):
     """The relations the attacker and the disclosure step use are true of the unsuppressed reports."""
     con = warehouse(published_sample)

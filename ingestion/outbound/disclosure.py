@@ -27,7 +27,7 @@ import hashlib
 import json
 import logging
 import math
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +69,12 @@ def declarations(path: Path = PUBLIC_YML) -> dict[str, dict]:
         if "disclosure" in meta:
             out[model["name"]] = meta["disclosure"]
     return out
+
+
+def within_interventions(decl: dict[str, dict]) -> dict[str, dict]:
+    """The declarations whose relations link cells of one intervention only (`COMPONENT`): all but
+    the tables summed over interventions (`aggregate_of`), which `protect_aggregates` handles."""
+    return {name: d for name, d in decl.items() if "aggregate_of" not in d}
 
 
 # ------------------------------------------------------------------------------ published cells
@@ -183,6 +189,34 @@ def _matches(row: dict, where: dict | None) -> bool:
     return all(row.get(k) == v for k, v in (where or {}).items())
 
 
+def _on(on: list) -> tuple[list[str], list[str]]:
+    """An `on` list's columns in this table and in the other (an entry {mine: theirs} maps a column)."""
+    pairs = [next(iter(k.items())) if isinstance(k, dict) else (k, k) for k in on]
+    return [a for a, _ in pairs], [b for _, b in pairs]
+
+
+def _key(row: dict, columns: list[str]) -> tuple:
+    return tuple(None if row[c] is None else str(row[c]) for c in columns)
+
+
+def _tiling(rows: list[dict], start: dt.date, end: dt.date) -> list[dict] | None:
+    """The fewest consecutive rows of one period type (ties: the period type's name) whose periods
+    run from `start` to `end` exactly, or None."""
+    by_type: dict[str, dict] = defaultdict(dict)
+    for r in rows:
+        by_type[r["period_type"]][r["period_start"]] = r
+    best = None
+    for period_type in sorted(by_type):
+        by_start, chain = by_type[period_type], []
+        row = by_start.get(start)
+        while row is not None and row["period_end"] < end:
+            chain.append(row)
+            row = by_start.get(row["period_end"] + dt.timedelta(days=1))
+        if row is not None and row["period_end"] == end and (best is None or len(chain) + 1 < len(best)):
+            best = [*chain, row]
+    return best
+
+
 def equations(pub: Published, decl: dict[str, dict] | None = None) -> list[Equation]:
     """The linear relations between the published cells, from the declarations in `_public.yml`.
 
@@ -197,6 +231,14 @@ def equations(pub: Published, decl: dict[str, dict] | None = None) -> list[Equat
       same_as:     cells equal to another table's cells (rows matched on `on`; this table's rows filtered by
                    the entry's `where`, the other table's by the column's `where`)
       group_sum:   sum over the rows that differ only in `over` of `part` = the row's `total` column
+      window:      a figure from 1 January of the row's `year` to its `end` date = the other table's figure of
+                   the first period tiling that window (`first`) + the in-period figures (`then`) of the
+                   periods that follow (the fewest periods of one period type that tile it exactly)
+      aggregate_of: a figure summed over several interventions (an association, the county) = the sum of
+                   the other table's figures of every row matched on `on` (the step shows it only when
+                   every one of them is shown: `protect_aggregates`)
+    An `on` entry is a column both tables have, or {this table's column: the other table's} (values
+    compared as text: an exit year 2016 matches the period label '2016').
     """
     decl = declarations() if decl is None else decl
     eqs: list[Equation] = []
@@ -263,15 +305,50 @@ def equations(pub: Published, decl: dict[str, dict] | None = None) -> list[Equat
             other = pub.tables.get(same_as["table"])
             if other is None:
                 continue
+            on_mine, on_theirs = _on(same_as["on"])
             for mine, spec in same_as["columns"].items():
                 where = spec.get("where", {})
-                index = {tuple(o[k] for k in same_as["on"]): o for o in other.rows if _matches(o, where)}
+                index = {_key(o, on_theirs): o for o in other.rows if _matches(o, where)}
                 for r in table.rows:
                     if not _matches(r, same_as.get("where")):
                         continue
-                    o = index.get(tuple(r[k] for k in same_as["on"]))
+                    o = index.get(_key(r, on_mine))
                     if o is not None:
                         add([(1, (name, r[table.key], mine)), (-1, (other.name, o[other.key], spec["column"]))])
+
+        for window in d.get("window") or []:
+            other = pub.tables.get(window["table"])
+            if other is None:
+                continue
+            on_mine, on_theirs = _on(window["on"])
+            periods: dict[tuple, list[dict]] = defaultdict(list)
+            for o in other.rows:
+                if _matches(o, window.get("where")):
+                    periods[_key(o, on_theirs)].append(o)
+            for r in table.rows:
+                if r[window["year"]] is None or r[window["end"]] is None:
+                    continue
+                start = dt.date(int(r[window["year"]]), 1, 1)
+                chain = _tiling(periods.get(_key(r, on_mine), []), start, r[window["end"]])
+                for mine, spec in (window["columns"] if chain else {}).items():
+                    add(
+                        [(1, (name, r[table.key], mine)), (-1, (other.name, chain[0][other.key], spec["first"]))]
+                        + [(-1, (other.name, o[other.key], spec["then"])) for o in chain[1:]]
+                    )
+
+        for aggregate in d.get("aggregate_of") or []:
+            other = pub.tables.get(aggregate["table"])
+            if other is None:
+                continue
+            on_mine, on_theirs = _on(aggregate["on"])
+            parts_of: dict[tuple, list[dict]] = defaultdict(list)
+            for o in other.rows:
+                if _matches(o, aggregate.get("their_where")):
+                    parts_of[_key(o, on_theirs)].append(o)
+            for r in table.rows:
+                parts = parts_of.get(_key(r, on_mine)) if _matches(r, aggregate.get("where")) else None
+                for mine, theirs in (aggregate["columns"] if parts else {}).items():
+                    add([(1, (name, r[table.key], mine))] + [(-1, (other.name, o[other.key], theirs)) for o in parts])
 
         for group in d.get("group_sum") or []:
             over = set(group["over"])
@@ -279,10 +356,10 @@ def equations(pub: Published, decl: dict[str, dict] | None = None) -> list[Equat
             other = pub.tables.get(group["total_table"]) if group.get("total_table") else None
             if group.get("total_table") and other is None:
                 continue
-            index = {tuple(o[k] for k in group["on"]): o for o in other.rows} if other else {}
+            index = {_key(o, group["on"]): o for o in other.rows} if other else {}
             groups = defaultdict(list)
             for r in table.rows:
-                groups[tuple(r[k] for k in group["on"] if k not in over)].append(r)
+                groups[_key(r, [k for k in group["on"] if k not in over])].append(r)
             for match, rows in groups.items():
                 if total_row is not None:
                     totals = [r for r in rows if _matches(r, total_row)]
@@ -314,6 +391,35 @@ def _reduced(pub: Published, eqs: list[Equation]) -> tuple[list[list[tuple[int, 
             reduced.append(unknown)
             rhs.append(b - sum(k * pub.value[c] for k, c in terms if pub.status[c] == "published"))
     return reduced, rhs
+
+
+def _binding(
+    pub: Published, reduced: list[list[tuple[int, Cell]]], rhs: list[float]
+) -> tuple[list[list[tuple[int, Cell]]], list[float]]:
+    """The reduced relations without those a "–" can always satisfy: a "–" (any count, 0 or more) in
+    no other relation, which the relation gives as a non-negative amount plus a non-negative
+    combination of its other cells (their coefficients of the other sign): whatever values the
+    others take, it takes the one they imply, so the relation tells the attacker nothing about them
+    (e.g. an association's "–" total of its interventions' figures). Repeated until none is left."""
+    uses = Counter(c for terms in reduced for _, c in terms)
+    keep = list(range(len(reduced)))
+    while True:
+        kept = []
+        for i in keep:
+            terms = reduced[i]
+            if any(
+                uses[c] == 1
+                and pub.status[c] == "secondary"
+                and rhs[i] / k >= 0
+                and all(other * k < 0 for other, o in terms if o != c)
+                for k, c in terms
+            ):
+                uses.subtract(c for _, c in terms)
+            else:
+                kept.append(i)
+        if len(kept) == len(keep):
+            return [reduced[i] for i in kept], [rhs[i] for i in kept]
+        keep = kept
 
 
 def _is_equality(terms, b) -> bool:
@@ -546,7 +652,7 @@ def intervals(
     the published cells, the relations and the hidden cells' known bounds, block by block. With
     exact=False a cell proven to keep at least MIN_VALUES values gets the range seen in the
     attacker's solutions (a lower bound on its interval; exact=False), the others their exact one."""
-    reduced, rhs = _reduced(pub, eqs)
+    reduced, rhs = _binding(pub, *_reduced(pub, eqs))
     result: dict[Cell, tuple] = {}
     for c, s in pub.status.items():
         if s != "published" and (only is None or c in only):
@@ -1109,6 +1215,57 @@ def _hidden_cells(pub: Published, eqs: list[Equation]) -> set[Cell]:
             return added
 
 
+def _show_secondary(
+    con: duckdb.DuckDBPyConnection, schema: str, catalog: str | None, pub: Published, hidden: Iterable[tuple]
+) -> None:
+    """Show the cells (table, column, [row keys]) as "–", and the shares, means and medians of their
+    rows as hidden (they are computed from the row's counts)."""
+    touched: dict[str, set] = defaultdict(set)
+    for table, column, keys in hidden:
+        key_column = pub.tables[table].key
+        con.execute(
+            f'update {_qualified(schema, table, catalog)} set "{column}" = null, "{column}_suppressed" = true, '
+            f'"{column}_display" = \'{SECONDARY_DISPLAY}\' where cast("{key_column}" as varchar) in (select unnest(?))',
+            [keys],
+        )
+        touched[table].update(keys)
+    for table, keys in sorted(touched.items()):
+        derived = pub.tables[table].derived
+        if derived:
+            sets = ", ".join(f'"{c}" = null, "{c}_suppressed" = true' for c in derived)
+            con.execute(
+                f"update {_qualified(schema, table, catalog)} set {sets} "
+                f'where cast("{pub.tables[table].key}" as varchar) in (select unnest(?))',
+                [sorted(keys)],
+            )
+
+
+def protect_aggregates(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    catalog: str | None,
+    decl: dict[str, dict],
+    settings: Settings | None = None,
+) -> int:
+    """5. The tables summed over interventions (`aggregate_of`: an association's or the county's year,
+    the sum of its interventions' figures). Such a figure is shown only when every figure it sums is
+    shown (it then tells nothing the interventions' rows do not); otherwise it is "–", also when it is
+    below 5 (a "<5" would bound the hidden figures it sums). The interventions' own protection is then
+    valid with these tables published beside them, and they need no audit of their own: the breakdown
+    rule (4) one level up. Runs after the interventions are protected; returns the cells hidden."""
+    aggregate = {name: d for name, d in decl.items() if "aggregate_of" in d}
+    names = set(aggregate) | {a["table"] for d in aggregate.values() for a in d["aggregate_of"]}
+    pub = read_published(con, schema, catalog=catalog, tables=names, settings=settings)
+    hide: dict[tuple, list] = defaultdict(list)
+    for terms, _ in equations(pub, aggregate):
+        (_, total), *parts = terms
+        if pub.status[total] != "secondary" and any(pub.status[c] != "published" for _, c in parts):
+            hide[(total[0], total[2])].append(str(total[1]))
+    hidden = [(table, column, sorted(set(keys))) for (table, column), keys in sorted(hide.items())]
+    _show_secondary(con, schema, catalog, pub, hidden)
+    return sum(len(keys) for _, _, keys in hidden)
+
+
 def protect(
     con: duckdb.DuckDBPyConnection,
     schema: str = PUBLIC_SCHEMA,
@@ -1121,7 +1278,8 @@ def protect(
     since the last publish take their suppression from `cache`; the others are protected again.
     `settings`: FINSAM_MIN_COUNT, the threshold the pub_ tables were built with (default: the dbt
     var). Returns counts for the run's summary."""
-    decl = declarations()
+    everything = declarations()
+    decl = within_interventions(everything)  # the tables summed over interventions come after
     prints = fingerprints(con, schema, catalog, decl, settings)
     store = duckdb.connect(str(cache)) if cache is not None else duckdb.connect()
     try:
@@ -1161,25 +1319,8 @@ def protect(
         ).fetchall()
     finally:
         store.close()
-    touched: dict[str, set] = defaultdict(set)
-    for table, column, keys in hidden:
-        key_column = pub.tables[table].key
-        con.execute(
-            f'update {_qualified(schema, table, catalog)} set "{column}" = null, "{column}_suppressed" = true, '
-            f'"{column}_display" = \'{SECONDARY_DISPLAY}\' where cast("{key_column}" as varchar) in (select unnest(?))',
-            [keys],
-        )
-        touched[table].update(keys)
-    # shares, means and medians are computed from the row's counts: hidden with any of them
-    for table, keys in sorted(touched.items()):
-        derived = pub.tables[table].derived
-        if derived:
-            sets = ", ".join(f'"{c}" = null, "{c}_suppressed" = true' for c in derived)
-            con.execute(
-                f"update {_qualified(schema, table, catalog)} set {sets} "
-                f'where cast("{pub.tables[table].key}" as varchar) in (select unnest(?))',
-                [sorted(keys)],
-            )
+    _show_secondary(con, schema, catalog, pub, hidden)
+    aggregates = protect_aggregates(con, schema, catalog, everything, settings)
     primary = 0
     for name, table in pub.tables.items():  # one scan per table: its "<5" cells in every count column
         if table.counts:
@@ -1187,7 +1328,7 @@ def protect(
             primary += con.execute(f"select {shown_small} from {_qualified(schema, name, catalog)}").fetchone()[0]
     return {
         "primary": primary,
-        "secondary": sum(len(keys) for _, _, keys in hidden),
+        "secondary": sum(len(keys) for _, _, keys in hidden) + aggregates,
         "relations": relations,
         "interventions": len(prints),
         "protected_again": len(stale),
