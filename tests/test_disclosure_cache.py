@@ -77,7 +77,7 @@ def test_a_changed_intervention_is_protected_again_and_only_it(published_sample,
         ]
         # the warehouse is open read only: copy its public tables out, with their types (a row's
         # hash, and so the intervention's fingerprint, is taken over its values as text)
-        con.execute(f"attach '{changed}' as changed")
+        con.execute(f"attach '{changed}' as changed (read_only false)")
         con.execute("create schema changed.public")
         for table in tables:
             con.execute(f'create table changed.public."{table}" as select * from public."{table}"')
@@ -108,7 +108,8 @@ def test_a_changed_intervention_is_protected_again_and_only_it(published_sample,
 
 def test_every_declared_relation_stays_within_one_intervention(published_sample):
     """What makes protecting one intervention at a time sound: no relation links two of them, but
-    for the tables summed over interventions (`aggregate_of`), protected after them."""
+    for the tables whose rows span interventions (an association's sum, the paths between them),
+    protected after them."""
     con = _warehouse(published_sample)
     try:
         pub = disclosure.read_published(con)
@@ -116,7 +117,7 @@ def test_every_declared_relation_stays_within_one_intervention(published_sample)
         con.close()
     everything = disclosure.declarations()
     within = disclosure.within_interventions(everything)
-    assert set(everything) - set(within) == {"pub_rpt_county_overview"}
+    assert set(everything) - set(within) == {"pub_rpt_county_overview", "pub_rpt_pathways"}
     eqs = disclosure.equations(pub, within)
     assert len(eqs) > 10_000
 

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 PUBLIC_SCHEMA = "public"
 SECONDARY_DISPLAY = "–"
 MIN_VALUES = 3  # a hidden cell must keep at least this many possible integer values
+REMAINDER = "~remainder"  # the table of the cells `at_most` adds: never published, never audited
 CAP = 1e6  # the attacker's LP caps a "–" (no upper bound) here: no count in a county comes near it
 PUBLIC_YML = REPO_ROOT / "dbt_project" / "models" / "public" / "_public.yml"
 DBT_PROJECT_YML = REPO_ROOT / "dbt_project" / "dbt_project.yml"
@@ -71,10 +72,14 @@ def declarations(path: Path = PUBLIC_YML) -> dict[str, dict]:
     return out
 
 
+ACROSS_INTERVENTIONS = ("aggregate_of", "at_most")  # kinds whose tables are protected after the interventions
+
+
 def within_interventions(decl: dict[str, dict]) -> dict[str, dict]:
     """The declarations whose relations link cells of one intervention only (`COMPONENT`): all but
-    the tables summed over interventions (`aggregate_of`), which `protect_aggregates` handles."""
-    return {name: d for name, d in decl.items() if "aggregate_of" not in d}
+    the tables whose rows span interventions (an association's sum, the paths between
+    interventions), which `protect_across_interventions` handles after them."""
+    return {name: d for name, d in decl.items() if not any(kind in d for kind in ACROSS_INTERVENTIONS)}
 
 
 # ------------------------------------------------------------------------------ published cells
@@ -186,7 +191,8 @@ def _row_cells(table: Table, row: dict, columns: Iterable[str]) -> list[Cell]:
 
 
 def _matches(row: dict, where: dict | None) -> bool:
-    return all(row.get(k) == v for k, v in (where or {}).items())
+    """The row has these values (a list: one of them)."""
+    return all(row.get(k) in v if isinstance(v, list) else row.get(k) == v for k, v in (where or {}).items())
 
 
 def _on(on: list) -> tuple[list[str], list[str]]:
@@ -236,7 +242,11 @@ def equations(pub: Published, decl: dict[str, dict] | None = None) -> list[Equat
                    periods that follow (the fewest periods of one period type that tile it exactly)
       aggregate_of: a figure summed over several interventions (an association, the county) = the sum of
                    the other table's figures of every row matched on `on` (the step shows it only when
-                   every one of them is shown: `protect_aggregates`)
+                   every one of them is shown: `protect_across_interventions`)
+      at_most:     the figures of this table's rows matched on `on` add up to at most the other table's
+                   figure (the rest, e.g. anonymous episodes, is published nowhere): a relation with one
+                   more cell, the remainder (table REMAINDER), hidden and any count ≥ 0, as a "–" is
+      sums entries may be {where: {...}, columns: [total, part, ...]}: only the rows matching `where`
     An `on` entry is a column both tables have, or {this table's column: the other table's} (values
     compared as text: an exit year 2016 matches the period label '2016').
     """
@@ -254,9 +264,11 @@ def equations(pub: Published, decl: dict[str, dict] | None = None) -> list[Equat
         table = pub.tables.get(name)
         if table is None:
             continue
-        for total, *parts in d.get("sums") or []:
+        for entry in d.get("sums") or []:
+            where, (total, *parts) = (None, entry) if isinstance(entry, list) else (entry["where"], entry["columns"])
             for r in table.rows:
-                add([(1, (name, r[table.key], total))] + [(-1, (name, r[table.key], p)) for p in parts])
+                if _matches(r, where):
+                    add([(1, (name, r[table.key], total))] + [(-1, (name, r[table.key], p)) for p in parts])
 
         for series in d.get("series") or []:
             window = series.get("window", "measure_window")  # null: to date and in period in one row
@@ -349,6 +361,27 @@ def equations(pub: Published, decl: dict[str, dict] | None = None) -> list[Equat
                 parts = parts_of.get(_key(r, on_mine)) if _matches(r, aggregate.get("where")) else None
                 for mine, theirs in (aggregate["columns"] if parts else {}).items():
                     add([(1, (name, r[table.key], mine))] + [(-1, (other.name, o[other.key], theirs)) for o in parts])
+
+        for bound in d.get("at_most") or []:
+            other = pub.tables.get(bound["table"])
+            if other is None:
+                continue
+            on_mine, on_theirs = _on(bound["on"])
+            index = {_key(o, on_theirs): o for o in other.rows if _matches(o, bound.get("their_where"))}
+            parts_of: dict[tuple, list[dict]] = defaultdict(list)
+            for r in table.rows:
+                if _matches(r, bound.get("where")):
+                    parts_of[_key(r, on_mine)].append(r)
+            for match, parts in parts_of.items():
+                o = index.get(match)
+                for mine, theirs in (bound["columns"] if o is not None else {}).items():
+                    rest = (REMAINDER, (name, match, mine), mine)  # what the parts leave: no one sees it
+                    pub.status.setdefault(rest, "secondary")
+                    pub.value.setdefault(rest, None)
+                    add(
+                        [(1, (other.name, o[other.key], theirs)), (-1, rest)]
+                        + [(-1, (name, r[table.key], mine)) for r in parts]
+                    )
 
         for group in d.get("group_sum") or []:
             over = set(group["over"])
@@ -655,7 +688,7 @@ def intervals(
     reduced, rhs = _binding(pub, *_reduced(pub, eqs))
     result: dict[Cell, tuple] = {}
     for c, s in pub.status.items():
-        if s != "published" and (only is None or c in only):
+        if s != "published" and c[0] != REMAINDER and (only is None or c in only):
             lo, hi = pub.bounds(c)
             result[c] = (lo, hi, True)  # in no relation: only its own bounds
     wanted = None if only is None else set(only)
@@ -674,7 +707,7 @@ def intervals(
         if key is not None:
             cache[key] = found
         result.update(found)
-    return result
+    return {c: iv for c, iv in result.items() if c[0] != REMAINDER}  # an `at_most` remainder is no published cell
 
 
 def possible_values(interval: tuple) -> float:
@@ -1240,30 +1273,82 @@ def _show_secondary(
             )
 
 
-def protect_aggregates(
+def protect_across_interventions(
     con: duckdb.DuckDBPyConnection,
     schema: str,
     catalog: str | None,
     decl: dict[str, dict],
     settings: Settings | None = None,
 ) -> int:
-    """5. The tables summed over interventions (`aggregate_of`: an association's or the county's year,
-    the sum of its interventions' figures). Such a figure is shown only when every figure it sums is
-    shown (it then tells nothing the interventions' rows do not); otherwise it is "–", also when it is
-    below 5 (a "<5" would bound the hidden figures it sums). The interventions' own protection is then
-    valid with these tables published beside them, and they need no audit of their own: the breakdown
-    rule (4) one level up. Runs after the interventions are protected; returns the cells hidden."""
-    aggregate = {name: d for name, d in decl.items() if "aggregate_of" in d}
-    names = set(aggregate) | {a["table"] for d in aggregate.values() for a in d["aggregate_of"]}
+    """5. The tables whose rows span interventions, after the interventions are protected; they never
+    hide an intervention's figure, so the interventions' protection (and its cache) stays valid:
+    - a sum over interventions (`aggregate_of`: an association's or the county's year) is shown only
+      when every figure it sums is shown (it then tells nothing new); otherwise "–", also when below
+      5 (a "<5" would bound the hidden figures it sums);
+    - a split of another figure (`at_most`: the steps into an intervention, some of its entrants; a
+      row's sums: steps = overlapping + with days between; people, at most the steps), the breakdown
+      rule (4) one level up: when the figure split is hidden, every part is "–"; when it is shown,
+      the parts left hidden must keep at least MIN_VALUES values each (what the shown parts leave,
+      and "<5" at most 4, bound them): else the smallest shown part (not 0) is hidden too, and when
+      none is left the "<5" parts are shown as "–".
+    Splits of another table's figure come first, then the splits of this table's own figures (a
+    step's count decides its parts). Returns the number of cells hidden."""
+    across = {name: d for name, d in decl.items() if name not in within_interventions(decl)}
+    names = set(across) | {
+        e["table"] for d in across.values() for kind in ACROSS_INTERVENTIONS for e in d.get(kind) or []
+    }
     pub = read_published(con, schema, catalog=catalog, tables=names, settings=settings)
-    hide: dict[tuple, list] = defaultdict(list)
-    for terms, _ in equations(pub, aggregate):
-        (_, total), *parts = terms
-        if pub.status[total] != "secondary" and any(pub.status[c] != "published" for _, c in parts):
-            hide[(total[0], total[2])].append(str(total[1]))
-    hidden = [(table, column, sorted(set(keys))) for (table, column), keys in sorted(hide.items())]
+    added: set[Cell] = set()
+
+    def hide(cell: Cell) -> None:
+        if pub.status[cell] != "secondary":
+            pub.status[cell] = "secondary"
+            added.add(cell)
+
+    def split(total: Cell, parts: list[Cell]) -> None:
+        own = [c for c in parts if c[0] != REMAINDER]
+        remainder = len(own) < len(parts)
+        if pub.status[total] != "published":
+            for c in own:
+                hide(c)
+            return
+        for _ in range(len(own) + 2):
+            shown = [c for c in own if pub.status[c] == "published"]
+            hidden = [c for c in own if pub.status[c] != "published"]
+            room = pub.value[total] - sum(pub.value[c] for c in shown)
+            upper = {c: pub.bounds(c)[1] if pub.bounds(c)[1] is not None else float("inf") for c in hidden}
+            narrow = bool(hidden) and not remainder and len(hidden) == 1
+            for c in hidden:
+                low = 0 if remainder else max(0, room - sum(upper[o] for o in hidden if o != c))
+                narrow |= min(upper[c], room) - low + 1 < MIN_VALUES
+            if not narrow:
+                return
+            if shown:
+                hide(min(shown, key=lambda c: (pub.value[c] == 0, pub.value[c], repr(c))))
+            elif any(pub.status[c] == "primary" for c in hidden):
+                for c in hidden:
+                    hide(c)
+            else:
+                break
+        raise DisclosureError(f"kan inte skydda delarna av {total}")
+
+    ordered = []
+    for terms, _ in equations(pub, across):
+        total = next(c for k, c in terms if k == 1)
+        parts = [c for k, c in terms if c != total]
+        if total[0] in across and all(c[0] not in across for c in parts):  # a sum over interventions
+            if pub.status[total] != "secondary" and any(pub.status[c] != "published" for c in parts):
+                hide(total)
+        else:
+            ordered.append((total[0] in across, total, parts))
+    for _, total, parts in sorted(ordered, key=lambda e: e[0]):  # another table's figure split first
+        split(total, parts)
+    hide_by: dict[tuple, list] = defaultdict(list)
+    for table, key, column in added:
+        hide_by[(table, column)].append(str(key))
+    hidden = [(table, column, sorted(keys)) for (table, column), keys in sorted(hide_by.items())]
     _show_secondary(con, schema, catalog, pub, hidden)
-    return sum(len(keys) for _, _, keys in hidden)
+    return len(added)
 
 
 def protect(
@@ -1320,7 +1405,7 @@ def protect(
     finally:
         store.close()
     _show_secondary(con, schema, catalog, pub, hidden)
-    aggregates = protect_aggregates(con, schema, catalog, everything, settings)
+    across = protect_across_interventions(con, schema, catalog, everything, settings)
     primary = 0
     for name, table in pub.tables.items():  # one scan per table: its "<5" cells in every count column
         if table.counts:
@@ -1328,7 +1413,7 @@ def protect(
             primary += con.execute(f"select {shown_small} from {_qualified(schema, name, catalog)}").fetchone()[0]
     return {
         "primary": primary,
-        "secondary": sum(len(keys) for _, _, keys in hidden) + aggregates,
+        "secondary": sum(len(keys) for _, _, keys in hidden) + across,
         "relations": relations,
         "interventions": len(prints),
         "protected_again": len(stale),
