@@ -781,7 +781,11 @@ def propagated_bounds(pub: Published, eqs: list[Equation], passes: int = 100) ->
         return {}
     t, hidden, lo, hi = _propagate(pub, eqs, passes)
     cells = t.cells
-    return {cells[j]: (float(lo[j]), None if hi[j] == float("inf") else float(hi[j])) for j in hidden.tolist()}
+    return {
+        cells[j]: (float(lo[j]), None if hi[j] == float("inf") else float(hi[j]))
+        for j in hidden.tolist()
+        if cells[j][0] != REMAINDER  # an `at_most` remainder is no published cell
+    }
 
 
 def _status_codes(pub: Published, t: _RelationArrays):
@@ -912,7 +916,9 @@ def secondary_pattern(pub: Published, eqs: list[Equation], max_rounds: int = 200
         t, hidden, lo, hi = _propagate(pub, eqs, code=code)
         with np.errstate(invalid="ignore"):
             values = np.floor(hi[hidden] + 1e-6) - np.ceil(lo[hidden] - 1e-6) + 1  # possible_values
-        narrow = sorted((t.cells[j] for j in hidden[values < MIN_VALUES].tolist()), key=repr)
+        narrow = sorted(
+            (t.cells[j] for j in hidden[values < MIN_VALUES].tolist() if t.cells[j][0] != REMAINDER), key=repr
+        )
         log.info("sekundär undertryckning: %d tillagda, %d celler för smala", len(added), len(narrow))
         if not narrow:
             return added
