@@ -854,9 +854,11 @@ def _cell_relations(pub: Published, eqs: list[Equation]) -> dict[Cell, list[int]
 def secondary_pattern(pub: Published, eqs: list[Equation], max_rounds: int = 200) -> set[Cell]:
     """Cells to show as "–" in addition to the primary ones (mutates `pub`: they become 'secondary').
 
-    1. No relation may keep exactly one hidden cell (it would be the difference of the others): the
-       relation's published cell with the smallest value is hidden too (the least information lost;
-       a breakdown's cell before an outcome table's, see `largest_published_in`).
+    1. No relation may keep exactly one hidden cell (it would be the difference of the others): one
+       of the relation's published cells is hidden too, the one whose other relations have no hidden
+       cell yet in the fewest cases (each would become a new singleton: in linked tables a careless
+       choice cascades through to-date chains, periods and breakdowns until almost everything is
+       hidden), then a breakdown's cell before an outcome table's, then the smallest value.
     2. Bounds: a hidden cell whose propagated interval holds fewer than MIN_VALUES values (e.g. a
        published total of 8 = "<5" + "<5" pins both to 4) gets the largest published cell of its
        relations hidden too (more room). When no published cell is near it (all its relations are
@@ -886,6 +888,11 @@ def secondary_pattern(pub: Published, eqs: list[Equation], max_rounds: int = 200
             if hidden_terms[i] == 1:
                 single.append(i)
 
+    def opened(cell: Cell) -> int:
+        """The relations of `cell` with no hidden cell yet: hiding it would leave each with one (a
+        new singleton to close, and so on through the linked tables)."""
+        return sum(1 for i in by_cell[cell] if hidden_terms[i] == 0)
+
     core = set(LP_AUDITED)
     in_core = np.fromiter((c[0] in core for c in t.cells), dtype=bool, count=len(t.cells))
 
@@ -911,8 +918,8 @@ def secondary_pattern(pub: Published, eqs: list[Equation], max_rounds: int = 200
             i = single.popleft()
             if hidden_terms[i] == 1:
                 published = [c for _k, c in eqs[i][0] if pub.status[c] == "published"]
-                if published:  # a breakdown's cell before an outcome table's (its margin)
-                    hide(min(published, key=lambda c: (c[0] in core, pub.value[c], repr(c))))
+                if published:  # fewest new singletons, then a breakdown's cell (its margin stays), the smallest
+                    hide(min(published, key=lambda c: (opened(c), c[0] in core, pub.value[c], repr(c))))
         t, hidden, lo, hi = _propagate(pub, eqs, code=code)
         with np.errstate(invalid="ignore"):
             values = np.floor(hi[hidden] + 1e-6) - np.ceil(lo[hidden] - 1e-6) + 1  # possible_values
