@@ -103,6 +103,10 @@ def test_paths_are_protected_as_splits_of_the_interventions_figures(county):
     assert ("pub_rpt_pathways", "p-beta-alfa", "steps") in narrow
     assert before[("p-first-alfa", "steps")] == "published"
 
+    # one remainder per relation: ALFA's and BETA's steps in, ALFA's steps out, people <= steps on 4 rows
+    remainders = [c for terms, _ in _relations(pub) for _, c in terms if c[0] == disclosure.REMAINDER]
+    assert len(remainders) == len(set(remainders)) == 3 + 4
+
     hidden = disclosure.protect_across_interventions(county, "public", None, disclosure.declarations())
 
     pub, after = _status(county)

@@ -362,7 +362,7 @@ def equations(pub: Published, decl: dict[str, dict] | None = None) -> list[Equat
                 for mine, theirs in (aggregate["columns"] if parts else {}).items():
                     add([(1, (name, r[table.key], mine))] + [(-1, (other.name, o[other.key], theirs)) for o in parts])
 
-        for bound in d.get("at_most") or []:
+        for number, bound in enumerate(d.get("at_most") or []):
             other = pub.tables.get(bound["table"])
             if other is None:
                 continue
@@ -375,7 +375,7 @@ def equations(pub: Published, decl: dict[str, dict] | None = None) -> list[Equat
             for match, parts in parts_of.items():
                 o = index.get(match)
                 for mine, theirs in (bound["columns"] if o is not None else {}).items():
-                    rest = (REMAINDER, (name, match, mine), mine)  # what the parts leave: no one sees it
+                    rest = (REMAINDER, (name, number, match, mine), mine)  # what the parts leave: no one sees it
                     pub.status.setdefault(rest, "secondary")
                     pub.value.setdefault(rest, None)
                     add(
