@@ -205,6 +205,15 @@ def _key(row: dict, columns: list[str]) -> tuple:
     return tuple(None if row[c] is None else str(row[c]) for c in columns)
 
 
+def _grouped(rows: list[dict], where: dict | None, columns: list[str]) -> dict[tuple, list[dict]]:
+    """The rows matching `where`, by their values in `columns` (see `_key`)."""
+    out: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        if _matches(r, where):
+            out[_key(r, columns)].append(r)
+    return out
+
+
 def _tiling(rows: list[dict], start: dt.date, end: dt.date) -> list[dict] | None:
     """The fewest consecutive rows of one period type (ties: the period type's name) whose periods
     run from `start` to `end` exactly, or None."""
@@ -333,10 +342,7 @@ def equations(pub: Published, decl: dict[str, dict] | None = None) -> list[Equat
             if other is None:
                 continue
             on_mine, on_theirs = _on(window["on"])
-            periods: dict[tuple, list[dict]] = defaultdict(list)
-            for o in other.rows:
-                if _matches(o, window.get("where")):
-                    periods[_key(o, on_theirs)].append(o)
+            periods = _grouped(other.rows, window.get("where"), on_theirs)
             for r in table.rows:
                 if r[window["year"]] is None or r[window["end"]] is None:
                     continue
@@ -353,10 +359,7 @@ def equations(pub: Published, decl: dict[str, dict] | None = None) -> list[Equat
             if other is None:
                 continue
             on_mine, on_theirs = _on(aggregate["on"])
-            parts_of: dict[tuple, list[dict]] = defaultdict(list)
-            for o in other.rows:
-                if _matches(o, aggregate.get("their_where")):
-                    parts_of[_key(o, on_theirs)].append(o)
+            parts_of = _grouped(other.rows, aggregate.get("their_where"), on_theirs)
             for r in table.rows:
                 parts = parts_of.get(_key(r, on_mine)) if _matches(r, aggregate.get("where")) else None
                 for mine, theirs in (aggregate["columns"] if parts else {}).items():
@@ -368,11 +371,7 @@ def equations(pub: Published, decl: dict[str, dict] | None = None) -> list[Equat
                 continue
             on_mine, on_theirs = _on(bound["on"])
             index = {_key(o, on_theirs): o for o in other.rows if _matches(o, bound.get("their_where"))}
-            parts_of: dict[tuple, list[dict]] = defaultdict(list)
-            for r in table.rows:
-                if _matches(r, bound.get("where")):
-                    parts_of[_key(r, on_mine)].append(r)
-            for match, parts in parts_of.items():
+            for match, parts in _grouped(table.rows, bound.get("where"), on_mine).items():
                 o = index.get(match)
                 for mine, theirs in (bound["columns"] if o is not None else {}).items():
                     rest = (REMAINDER, (name, number, match, mine), mine)  # what the parts leave: no one sees it
