@@ -428,25 +428,32 @@ def _reduced(pub: Published, eqs: list[Equation]) -> tuple[list[list[tuple[int, 
 def _binding(
     pub: Published, reduced: list[list[tuple[int, Cell]]], rhs: list[float]
 ) -> tuple[list[list[tuple[int, Cell]]], list[float]]:
-    """The reduced relations without those a "–" can always satisfy: a "–" (any count, 0 or more) in
-    no other relation, which the relation gives as a non-negative amount plus a non-negative
-    combination of its other cells (their coefficients of the other sign): whatever values the
-    others take, it takes the one they imply, so the relation tells the attacker nothing about them
-    (e.g. an association's "–" total of its interventions' figures). Repeated until none is left."""
+    """The reduced relations without those its free cells can always satisfy. A free cell is a "–"
+    (any count, 0 or more) in no other relation. When a relation's free cells have coefficients of
+    both signs, or of one sign s with the rest of the relation (its right-hand side and the other
+    cells, all >= 0) always on the side they can balance (rhs * s >= 0, every other coefficient of
+    the sign -s), whatever values the other cells take the free ones take what they imply: the
+    relation tells the attacker nothing about them (e.g. an association's "–" total of its
+    interventions' figures, or distinct people at most a hidden number of episodes). Repeated until
+    none is left."""
     uses = Counter(c for terms in reduced for _, c in terms)
+
+    def satisfiable(terms, b) -> bool:
+        free = {k > 0 for k, c in terms if uses[c] == 1 and pub.status[c] == "secondary"}
+        if not free:
+            return False
+        if len(free) == 2:
+            return True
+        sign = 1 if free.pop() else -1
+        others = [k for k, c in terms if not (uses[c] == 1 and pub.status[c] == "secondary")]
+        return b * sign >= 0 and all(k * sign < 0 for k in others)
+
     keep = list(range(len(reduced)))
     while True:
         kept = []
         for i in keep:
-            terms = reduced[i]
-            if any(
-                uses[c] == 1
-                and pub.status[c] == "secondary"
-                and rhs[i] / k >= 0
-                and all(other * k < 0 for other, o in terms if o != c)
-                for k, c in terms
-            ):
-                uses.subtract(c for _, c in terms)
+            if satisfiable(reduced[i], rhs[i]):
+                uses.subtract(c for _, c in reduced[i])
             else:
                 kept.append(i)
         if len(kept) == len(keep):
