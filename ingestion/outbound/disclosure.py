@@ -1312,7 +1312,8 @@ def protect_across_interventions(
       none is left the "<5" parts are shown as "–".
     Splits of another table's figure come first, then the splits of this table's own figures (a
     step's count decides its parts). Returns the number of cells hidden."""
-    across = {name: d for name, d in decl.items() if name not in within_interventions(decl)}
+    within = within_interventions(decl)
+    across = {name: d for name, d in decl.items() if name not in within}
     names = set(across) | {
         e["table"] for d in across.values() for kind in ACROSS_INTERVENTIONS for e in d.get(kind) or []
     }
