@@ -241,6 +241,67 @@ def test_a_table_repeating_figures_hides_what_the_other_hides(published_sample, 
     print(f"\n{table}: förut {len(leaked)} dolda celler framräknade, nu inga; {shown} celler visas")
 
 
+# The breakdowns' own chains over periods (to date = previous to date + in period, carried in =
+# previous active, the to-date figures of periods ending on the same day), declared 2026-12-03: before,
+# the attacker did not use them, and with them it pinned published "–" and "<5" cells of these tables
+# to 1-4 (the support transitions: 345 cells on the sample).
+CHAINED = (
+    "pub_rpt_intervention_outcomes_by_group",
+    "pub_rpt_profile_by_period",
+    "pub_rpt_support_transitions_by_period",
+    "pub_rpt_employment_after_exit_by_period",
+    "pub_rpt_time_in_intervention_by_period",
+)
+
+
+def test_every_breakdown_declares_its_chain_over_periods():
+    """An attacker knows a breakdown's category has the same chains over periods as the outcome
+    table's figures; the declarations say so for every breakdown by period."""
+    decl = disclosure.declarations()
+    for table in CHAINED:
+        assert decl[table].get("series"), table
+        assert decl[table].get("same"), table
+
+
+def test_a_row_left_out_of_a_breakdown_publishes_a_zero(published_sample):
+    """Absent rows: the profile by period is dense (a category an intervention has had has a row in
+    every period, zeros too). Left out, as the report leaves them, a missing row says "0" and ends the
+    category's chain, and the attacker pins the carried-in and active figures beside it to 0; with
+    the rows, as published, it pins none."""
+    tables = ["pub_rpt_profile_by_period", "pub_rpt_outcomes_by_period"]
+    con = snapshot(published_sample)
+    try:
+        dense = disclosure.read_published(con, tables=tables)
+    finally:
+        con.close()
+    con = warehouse(published_sample)
+    try:
+        reported = {r[0] for r in con.execute("select profile_period_key from marts.rpt_profile_by_period").fetchall()}
+    finally:
+        con.close()
+    profile = dense.tables["pub_rpt_profile_by_period"]
+    added = {k for k in profile.by_key if k not in reported}
+    assert added and reported <= set(profile.by_key)
+    kept = [r for r in profile.rows if r[profile.key] not in added]
+    sparse_table = disclosure.Table(profile.name, profile.key, profile.columns, profile.counts, profile.derived, kept)
+    sparse_table.by_key = {r[profile.key]: r for r in kept}
+    sparse = disclosure.Published(
+        tables={**dense.tables, profile.name: sparse_table},
+        threshold=dense.threshold,
+        value={c: v for c, v in dense.value.items() if c[1] not in added},
+        status={c: s for c, s in dense.status.items() if c[1] not in added},
+    )
+    found = disclosure.intervals(sparse, disclosure.equations(sparse))
+    pinned = {c: iv for c, iv in found.items() if disclosure.possible_values(iv) < disclosure.MIN_VALUES}
+    assert pinned, "a sparse profile no longer gives zeros away"
+    zeros = {c for c, iv in pinned.items() if round(iv[1]) == 0}
+    assert zeros and {c[2] for c in zeros} <= {"carried_in", "active_at_period_end"}
+    assert_protected(disclosure.intervals(dense, disclosure.equations(dense)))
+    print(
+        f"\nglesa rader: {len(zeros)} dolda celler låsta till 0 ({len(pinned)} låsta); täta (publicerat): inga; {len(added)} nollrader"
+    )
+
+
 def test_declared_relations_hold_on_the_marts(published_sample):
     """The relations the attacker and the disclosure step use are true of the unsuppressed reports."""
     con = warehouse(published_sample)
