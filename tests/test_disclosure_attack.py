@@ -64,6 +64,16 @@ def assert_protected(found: dict) -> None:
     assert not narrow, f"{len(narrow)} dolda celler går att räkna fram (t.ex. {sorted(narrow.items(), key=repr)[:3]})"
 
 
+def replacing(pub: disclosure.Published, table: disclosure.Table, value: dict, status: dict) -> disclosure.Published:
+    """What `pub` shows with one table's rows and cells replaced (a variation of the publication)."""
+    return disclosure.Published(
+        tables={**pub.tables, table.name: table},
+        threshold=pub.threshold,
+        value={c: v for c, v in pub.value.items() if c[0] != table.name} | value,
+        status={c: s for c, s in pub.status.items() if c[0] != table.name} | status,
+    )
+
+
 def snapshot(home: Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(home / "var" / "publish" / "finsam_marts.duckdb"), read_only=True)
 
@@ -217,12 +227,7 @@ def test_a_table_repeating_figures_hides_what_the_other_hides(published_sample, 
         primary_only = disclosure.read_published(con, tables=[table])
     finally:
         con.close()
-    before = disclosure.Published(
-        tables={**after.tables, table: primary_only.tables[table]},
-        threshold=after.threshold,
-        value={c: v for c, v in after.value.items() if c[0] != table} | primary_only.value,
-        status={c: s for c, s in after.status.items() if c[0] != table} | primary_only.status,
-    )
+    before = replacing(after, primary_only.tables[table], primary_only.value, primary_only.status)
     leaked = _narrowed(before)
     assert leaked, "primary suppression alone already protected this table"
     assert not _narrowed(after)
@@ -285,11 +290,11 @@ def test_a_row_left_out_of_a_breakdown_publishes_a_zero(published_sample):
     kept = [r for r in profile.rows if r[profile.key] not in added]
     sparse_table = disclosure.Table(profile.name, profile.key, profile.columns, profile.counts, profile.derived, kept)
     sparse_table.by_key = {r[profile.key]: r for r in kept}
-    sparse = disclosure.Published(
-        tables={**dense.tables, profile.name: sparse_table},
-        threshold=dense.threshold,
-        value={c: v for c, v in dense.value.items() if c[1] not in added},
-        status={c: s for c, s in dense.status.items() if c[1] not in added},
+    sparse = replacing(
+        dense,
+        sparse_table,
+        {c: v for c, v in dense.value.items() if c[0] == profile.name and c[1] not in added},
+        {c: s for c, s in dense.status.items() if c[0] == profile.name and c[1] not in added},
     )
     found = disclosure.intervals(sparse, disclosure.equations(sparse))
     pinned = {c: iv for c, iv in found.items() if disclosure.possible_values(iv) < disclosure.MIN_VALUES}

@@ -439,15 +439,17 @@ def _binding(
     none is left."""
     uses = Counter(c for terms in reduced for _, c in terms)
 
+    def is_free(c: Cell) -> bool:
+        return uses[c] == 1 and pub.status[c] == "secondary"
+
     def satisfiable(terms, b) -> bool:
-        free = {k > 0 for k, c in terms if uses[c] == 1 and pub.status[c] == "secondary"}
+        free = {k > 0 for k, c in terms if is_free(c)}
         if not free:
             return False
         if len(free) == 2:
             return True
         sign = 1 if free.pop() else -1
-        others = [k for k, c in terms if not (uses[c] == 1 and pub.status[c] == "secondary")]
-        return b * sign >= 0 and all(k * sign < 0 for k in others)
+        return b * sign >= 0 and all(k * sign < 0 for k, c in terms if not is_free(c))
 
     keep = list(range(len(reduced)))
     while True:
