@@ -224,7 +224,9 @@ associations:
 
 
 # Seconds each slow module took on two xdist workers (pytest --durations=0 --junitxml, setup + call +
-# teardown; measured 2026-12-03, a module's first use of a shared county counts its build).
+# teardown; a module's first use of a shared county counts its build). Measured 2026-12-03 on a busy
+# machine and before the attacker's weighted pushes (the attack module is about 650 s since): only the
+# order is used.
 # The slowest run first, so the workers' last modules are short ones and neither waits long for the
 # other at the end (`--dist loadfile` hands out whole modules in collection order, with
 # `--no-loadscope-reorder`). Modules not listed follow in their usual order.

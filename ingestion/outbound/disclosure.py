@@ -575,11 +575,11 @@ def _block_intervals(
     picks one that widens the others too; measured against pushing all open cells at once and then
     each cell alone: 14-25 % fewer simplex iterations on the sample's largest blocks, 40 % less time
     over the sample's whole attack); a cell that push leaves open gets its maximum and, if still not
-    proven, its minimum. A cell left unproven has its exact interval. HiGHS, warm-started (`_WarmLP`). `audit`: the step's audit, where narrow
-    cells are common: return at the first cell found narrow (the others not yet proven keep the range
-    seen, exact=False), with no combined pushes and the dual simplex (measured on both test counties:
-    cheaper there; the attack on a protected table, where every cell is wide, is cheaper the other
-    way)."""
+    proven, its minimum. A cell left unproven has its exact interval. HiGHS, warm-started
+    (`_WarmLP`). `audit`: the step's audit, where narrow cells are common: return at the first cell
+    found narrow (the others not yet proven keep the range seen, exact=False), with no combined
+    pushes and the dual simplex (measured on both test counties: cheaper there; the attack on a
+    protected table, where every cell is wide, is cheaper the other way)."""
     import numpy as np
     from scipy.sparse import coo_matrix
 
