@@ -147,6 +147,27 @@ def published_sample(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def sample_disclosure_cache(published_sample) -> Path:
+    """The disclosure cache `published_sample`'s publish left (each intervention's secondary
+    suppression, keyed by a fingerprint of its published rows and of the method: no personal data).
+    A test that runs the sample county for something else than disclosure control starts with a
+    copy of it (`seed_disclosure_cache`), as a county that has published before does: the
+    interventions whose rows are the same take their suppression from it, the others are protected
+    again, and the result is the same as without it (tests/test_disclosure_cache.py). Protecting the
+    whole sample cold is proved once, by `published_sample`, and checked by the attacker tests."""
+    cache = published_sample / "var" / "warehouse" / "disclosure_cache.duckdb"
+    assert cache.is_file(), "published_sample's publish left no disclosure cache"
+    return cache
+
+
+def seed_disclosure_cache(cache: Path, warehouse: Path) -> None:
+    """A copy of `cache` where a run whose warehouse is the DuckDB file `warehouse` keeps its cache
+    (ingestion.outbound.publish.disclosure_cache)."""
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(cache, warehouse.parent / "disclosure_cache.duckdb")
+
+
+@pytest.fixture(scope="session")
 def published_skelleftea(tmp_path_factory) -> Path:
     """The reference sample (data/sample_reference: Skellefteå 2014) run once per test session
     through the whole pipeline as of 2015-03-01, shared as `published_sample` is. Returns the
@@ -224,47 +245,48 @@ associations:
 
 
 # Seconds each slow module took on two xdist workers (pytest --durations=0 --junitxml, setup + call +
-# teardown; a module's first use of a shared county counts its build). Measured 2026-12-03 on a busy
-# machine and before the attacker's weighted pushes (the attack module is about 650 s since): only the
-# order is used.
+# teardown; a module's first use of a shared county counts its build, and a module that waits for
+# another worker's build counts the wait). Measured 2026-12-03 evening, nothing else running: only
+# the order is used.
 # The slowest run first, so the workers' last modules are short ones and neither waits long for the
 # other at the end (`--dist loadfile` hands out whole modules in collection order, with
 # `--no-loadscope-reorder`). Modules not listed follow in their usual order.
+SHARED_COUNTIES = {"published_sample", "published_skelleftea"}  # built once per session, shared
 MEASURED_SECONDS = {
-    "test_disclosure_attack.py": 1030,
-    "test_production_topology.py": 299,
-    "test_kill_points.py": 253,
-    "test_replay_airflow.py": 235,
-    "test_dbt_project.py": 228,
-    "test_incremental_build.py": 223,
-    "test_end_to_end_airflow.py": 188,
-    "test_airflow_ui.py": 147,
-    "test_validation_report.py": 124,
-    "test_quality_gate_e2e.py": 122,
-    "test_disclosure_cache.py": 111,
-    "test_facts_suites.py": 109,
-    "test_portal_browser.py": 102,
-    "test_no_personnummer_leak.py": 83,
-    "test_dag_source_down.py": 81,
-    "test_tracking.py": 74,
-    "test_period_marts.py": 66,
-    "test_forget.py": 62,
-    "test_run_source_down.py": 44,
-    "test_reports_followup_budget.py": 33,
-    "test_disclosure_outputs.py": 32,
-    "test_sources_sftp.py": 30,
-    "test_rules_agree.py": 28,
-    "test_follow_up.py": 27,
-    "test_corrections.py": 22,
-    "test_faults.py": 21,
-    "test_process_many.py": 20,
-    "test_reports.py": 17,
-    "test_suites.py": 16,
-    "test_crash_safety.py": 14,
-    "test_targets.py": 14,
-    "test_alerts_smtp.py": 12,
-    "test_portal.py": 10,
-    "test_grouped_findings.py": 9,
+    "test_disclosure_attack.py": 490,
+    "test_production_topology.py": 160,
+    "test_dbt_project.py": 147,
+    "test_kill_points.py": 131,
+    "test_end_to_end_airflow.py": 124,
+    "test_incremental_build.py": 120,
+    "test_airflow_ui.py": 98,
+    "test_validation_report.py": 88,
+    "test_replay_airflow.py": 82,
+    "test_facts_suites.py": 73,
+    "test_quality_gate_e2e.py": 65,
+    "test_disclosure_cache.py": 63,
+    "test_portal_browser.py": 59,
+    "test_dag_source_down.py": 56,
+    "test_tracking.py": 55,
+    "test_no_personnummer_leak.py": 54,
+    "test_period_marts.py": 46,
+    "test_forget.py": 39,
+    "test_run_source_down.py": 35,
+    "test_reports_followup_budget.py": 29,
+    "test_sources_sftp.py": 28,
+    "test_disclosure_outputs.py": 26,
+    "test_follow_up.py": 24,
+    "test_rules_agree.py": 24,
+    "test_faults.py": 20,
+    "test_corrections.py": 20,
+    "test_process_many.py": 13,
+    "test_suites.py": 13,
+    "test_reports.py": 13,
+    "test_targets.py": 10,
+    "test_crash_safety.py": 10,
+    "test_portal.py": 7,
+    "test_alerts_smtp.py": 7,
+    "test_grouped_findings.py": 6,
 }
 
 
@@ -275,3 +297,10 @@ def pytest_collection_modifyitems(config, items):
         if "fresh_postgres_db" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.services)
     items.sort(key=lambda item: -MEASURED_SECONDS.get(item.path.name, 0))  # stable: module order kept
+    # The first module builds the shared counties it uses while the other worker starts the second:
+    # that one must need none of them, or it waits for the build (the slowest that needs none goes there).
+    modules = list(dict.fromkeys(item.path for item in items))
+    waits = {item.path for item in items if SHARED_COUNTIES & set(getattr(item, "fixturenames", ()))}
+    beside = next((m for m in modules[1:] if m not in waits), None)
+    if len(modules) > 2 and modules[1] in waits and beside is not None:
+        items.sort(key=lambda item: (item.path != modules[0], item.path != beside))  # stable

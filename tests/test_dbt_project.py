@@ -550,7 +550,9 @@ def test_primary_key_names_each_null_or_repeated_key(built_warehouse, tmp_path):
     assert result.success and [str(r.status) for r in result.result] == ["pass"]
 
 
-def test_finsam_run_with_the_postgres_target(tmp_path, fresh_postgres_db, monkeypatch, published_sample):
+def test_finsam_run_with_the_postgres_target(
+    tmp_path, fresh_postgres_db, monkeypatch, published_sample, sample_disclosure_cache
+):
     """FINSAM_DBT_TARGET=postgres is configuration only: the sample county's raw and meta copied
     over, every model built and every test passed in PostgreSQL, each mart with the rows it has
     when the same deliveries are built in DuckDB (`published_sample`), and published (snapshot +
@@ -558,7 +560,7 @@ def test_finsam_run_with_the_postgres_target(tmp_path, fresh_postgres_db, monkey
     import shutil
 
     import psycopg2
-    from conftest import SAMPLE
+    from conftest import SAMPLE, seed_disclosure_cache
 
     from ingestion.core.config import load_settings
     from ingestion.core.registry import load_registry
@@ -583,6 +585,7 @@ def test_finsam_run_with_the_postgres_target(tmp_path, fresh_postgres_db, monkey
         monkeypatch.setenv(key, value)
     shutil.copytree(SAMPLE / "landing", tmp_path / "landing")
     settings = load_settings()
+    seed_disclosure_cache(sample_disclosure_cache, settings.warehouse)
     run_pipeline(settings, load_registry(settings.registry), as_of=dt.date(2026, 11, 1), docs=False)
     built = str(published_sample / "var" / "warehouse" / "finsam.duckdb")
     try:

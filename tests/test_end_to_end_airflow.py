@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import SAMPLE, copy_sample_landing
+from conftest import SAMPLE, copy_sample_landing, seed_disclosure_cache
 from fixtures.needles import Needles
 from test_dag_integrity import MARTS_ASSET_URI
 
@@ -66,9 +66,10 @@ def _counts(warehouse: Path) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def county_run(tmp_path_factory):
+def county_run(tmp_path_factory, sample_disclosure_cache):
     home = tmp_path_factory.mktemp("county") / "home"
     copy_sample_landing(home / "landing")
+    seed_disclosure_cache(sample_disclosure_cache, home / "warehouse" / "finsam.duckdb")
     state, output = _run(home, "2026-11-01")
     assert state == "success", output[-3000:]
     first = _counts(home / "warehouse" / "finsam.duckdb")

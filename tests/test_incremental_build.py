@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import SAMPLE
+from conftest import SAMPLE, seed_disclosure_cache
 
 from ingestion.core.registry import load_registry
 from ingestion.outbound.publish import publish_marts
@@ -46,8 +46,9 @@ def queue(settings) -> list[tuple]:
         con.close()
 
 
-def test_incremental_build_equals_a_full_build(finsam_env):
+def test_incremental_build_equals_a_full_build(finsam_env, sample_disclosure_cache):
     settings = finsam_env
+    seed_disclosure_cache(sample_disclosure_cache, settings.warehouse)
     registry = load_registry(settings.registry)
     shutil.copytree(SAMPLE / "landing", settings.landing, dirs_exist_ok=True)
     later = settings.home.parent / "later"

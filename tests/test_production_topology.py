@@ -30,7 +30,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO, SAMPLE
+from conftest import REPO, SAMPLE, seed_disclosure_cache
 
 pytestmark = [pytest.mark.airflow, pytest.mark.dbt, pytest.mark.services]
 
@@ -419,11 +419,12 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def production_run(tmp_path_factory):
+def production_run(tmp_path_factory, sample_disclosure_cache):
     require_services()
     assert (SAMPLE / "registry.yml").exists(), "the sample county (data/sample) is missing"
     started = time.monotonic()
     cluster = Cluster(tmp_path_factory.mktemp("topology"))
+    seed_disclosure_cache(sample_disclosure_cache, cluster.home / "warehouse" / "finsam.duckdb")
     result: dict = {"cluster": cluster, "timings": {}}
     try:
         cluster.up()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import SAMPLE
+from conftest import SAMPLE, seed_disclosure_cache
 from smtp_fixture import SmtpServer
 
 pytestmark = [pytest.mark.airflow, pytest.mark.dbt]
@@ -57,7 +57,7 @@ def _one(path: Path, sql: str, *params):
         con.close()
 
 
-def test_quarantined_word_mapped_then_replayed_by_the_dag(tmp_path, monkeypatch):
+def test_quarantined_word_mapped_then_replayed_by_the_dag(tmp_path, monkeypatch, sample_disclosure_cache):
     from ingestion.cli import main
     from ingestion.demo import airflow_env, prepare_airflow
 
@@ -83,6 +83,7 @@ def test_quarantined_word_mapped_then_replayed_by_the_dag(tmp_path, monkeypatch)
         )
         prepare_airflow(env)
         warehouse = home / "warehouse" / "finsam.duckdb"
+        seed_disclosure_cache(sample_disclosure_cache, warehouse)
         snapshot = home / "publish" / "finsam_marts.duckdb"
 
         _run(env, "2026-11-01")
