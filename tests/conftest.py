@@ -155,16 +155,20 @@ def sample_disclosure_cache(published_sample) -> Path:
     interventions whose rows are the same take their suppression from it, the others are protected
     again, and the result is the same as without it (tests/test_disclosure_cache.py). Protecting the
     whole sample cold is proved once, by `published_sample`, and checked by the attacker tests."""
-    cache = published_sample / "var" / "warehouse" / "disclosure_cache.duckdb"
+    from ingestion.outbound.publish import disclosure_cache_beside
+
+    cache = disclosure_cache_beside(Path(county_env(published_sample)["FINSAM_WAREHOUSE"]))
     assert cache.is_file(), "published_sample's publish left no disclosure cache"
     return cache
 
 
 def seed_disclosure_cache(cache: Path, warehouse: Path) -> None:
-    """A copy of `cache` where a run whose warehouse is the DuckDB file `warehouse` keeps its cache
-    (ingestion.outbound.publish.disclosure_cache)."""
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(cache, warehouse.parent / "disclosure_cache.duckdb")
+    """A copy of `cache` where a run whose warehouse is the DuckDB file `warehouse` keeps its cache."""
+    from ingestion.outbound.publish import disclosure_cache_beside
+
+    target = disclosure_cache_beside(warehouse)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(cache, target)
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,12 @@ DISCLOSED = "disclosed"  # the in-memory copy of the public tables after disclos
 def disclosure_cache(settings: Settings) -> Path:
     """Where each intervention's secondary suppression is kept between publishes (no personal data:
     row keys and the cells hidden in them)."""
-    return settings.warehouse.parent / "disclosure_cache.duckdb"
+    return disclosure_cache_beside(settings.warehouse)
+
+
+def disclosure_cache_beside(warehouse: Path) -> Path:
+    """The disclosure cache of the DuckDB warehouse file `warehouse`: next to it."""
+    return warehouse.parent / "disclosure_cache.duckdb"
 
 
 def published_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
