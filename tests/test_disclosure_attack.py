@@ -159,7 +159,7 @@ def test_sample_county_lp_attack_on_every_table_together(published_sample):
     breakdowns.)"""
     pub, found = every_table_attack(published_sample, "länet")
     assert {"pub_rpt_intervention_outcomes_by_group", "pub_rpt_profile_by_period"} <= {c[0] for c in found}
-    assert len(found) > 100_000
+    assert len(found) > 90_000  # 98 305 since the sex/age breakdown is published without months
     assert_protected(found)
 
 

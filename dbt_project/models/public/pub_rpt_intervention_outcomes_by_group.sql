@@ -1,4 +1,8 @@
 {{ config(**finsam_incremental()) }}
+{#- No months: a sex x age band group of an intervention has a person or two in a month, every such
+    count is hidden (none of the sample's 20 972 was shown), and the month a group first appears
+    told when an intervention's few people came and left (docs/disclosure.md, "Absent rows"). The
+    tertials, half-years and years are published, as in the profile; the mart keeps the months. -#}
 {{ publish_suppressed(
     ref('rpt_intervention_outcomes_by_group'),
     keys=['outcome_group_key', 'association_code', 'intervention_code', 'period_type', 'period_label', 'period_start', 'period_end', 'sex', 'age_band'],
@@ -8,5 +12,5 @@
         'avg_months_in_intervention': ['exits_to_date'],
         'median_months_in_intervention': ['exits_to_date'],
     },
-    where=association_scope(),
+    where=association_scope() ~ " and period_type <> 'month'",
 ) }}
