@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import time
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import duckdb
@@ -158,6 +159,7 @@ def test_sample_county_lp_attack_on_every_table_together(published_sample):
     attack narrowed 209 hidden cells of this snapshot, 28 of them "<5" in the sex/age and profile
     breakdowns.)"""
     pub, found = every_table_attack(published_sample, "länet")
+    assert_dense(pub)
     assert {"pub_rpt_intervention_outcomes_by_group", "pub_rpt_profile_by_period"} <= {c[0] for c in found}
     assert len(found) > 90_000  # 98 305 since the sex/age breakdown is published without months
     assert_protected(found)
@@ -268,42 +270,125 @@ def test_every_breakdown_declares_its_chain_over_periods():
         assert decl[table].get("same"), table
 
 
-def test_a_row_left_out_of_a_breakdown_publishes_a_zero(published_sample):
-    """Absent rows: the profile by period is dense (a category an intervention has had has a row in
-    every period, zeros too). Left out, as the report leaves them, a missing row says "0" and ends the
-    category's chain, and the attacker pins the carried-in and active figures beside it to 0; with
-    the rows, as published, it pins none."""
-    tables = ["pub_rpt_profile_by_period", "pub_rpt_outcomes_by_period"]
-    con = snapshot(published_sample)
+PERIOD_PARTITION = ("association_code", "intervention_code", "period_type")
+
+
+def absent_rows(pub: disclosure.Published) -> dict[str, list[dict]]:
+    """The attacker's reading of a breakdown's missing rows: per breakdown by period (a declared
+    `series`), every category an intervention has in the table (the series' partition beyond the
+    intervention and the period type) without a row in a period the outcome table has (of the
+    period types the breakdown has; per measure window unless the series has none). A missing row
+    says "no one": a count of 0, which the method hides like 1-4. Returns the rows that are missing."""
+    periods = defaultdict(list)
+    for r in pub.tables["pub_rpt_outcomes_by_period"].rows:
+        periods[(r["association_code"], r["intervention_code"])].append(r)
+    missing = {}
+    for name, decl in disclosure.declarations().items():
+        table = pub.tables.get(name)
+        series = (decl.get("series") or [{}])[0]
+        categories = [c for c in series.get("partition", []) if c not in PERIOD_PARTITION]
+        if table is None or not categories:  # no breakdown (the outcome tables themselves)
+            continue
+        window = series.get("window", "measure_window")
+        types = {r["period_type"] for r in table.rows}
+        seen, have = defaultdict(set), set()
+        for r in table.rows:
+            intervention, category = (r["association_code"], r["intervention_code"]), tuple(r[c] for c in categories)
+            seen[intervention].add(category)
+            have.add((intervention, category, r["period_type"], r["period_end"], r[window] if window else None))
+        missing[name] = [
+            {**dict(zip(PERIOD_PARTITION[:2], intervention)), **dict(zip(categories, category)), **period}
+            for intervention, categories_seen in seen.items()
+            for period in (
+                {k: p[k] for k in ("period_type", "period_start", "period_end")}
+                | ({window: p["measure_window"]} if window else {})
+                for p in periods[intervention]
+                if p["period_type"] in types and (window or p["measure_window"] == "to_date")
+            )
+            for category in categories_seen
+            if (intervention, category, period["period_type"], period["period_end"], period[window] if window else None)
+            not in have
+        ]
+    return missing
+
+
+def assert_dense(pub: disclosure.Published) -> None:
+    absent = absent_rows(pub)
+    assert set(SAID_BY_A_MISSING_ROW) <= set(absent)  # every breakdown by period is looked at
+    missing = {name: len(rows) for name, rows in absent.items() if rows}
+    assert not missing, f"rader saknas (läses som 0): {missing}"
+
+
+# What a missing row says is 0: the category's own figures (not the period's total, nor the support-
+# before group's exits, which the rows of a category copy).
+SAID_BY_A_MISSING_ROW = {
+    "pub_rpt_profile_by_period": ["participants", "carried_in", "entrants", "exits", "active_at_period_end"],
+    "pub_rpt_intervention_outcomes_by_group": None,  # every count
+    "pub_rpt_time_in_intervention_by_period": ["exits"],
+    "pub_rpt_support_transitions_by_period": ["exits"],
+    "pub_rpt_employment_after_exit_by_period": ["exits", "exits_with_extent", "exits_full_time"],
+}
+REPORT_KEY = {
+    "pub_rpt_profile_by_period": "profile_period_key",
+    "pub_rpt_intervention_outcomes_by_group": "outcome_group_key",
+    "pub_rpt_time_in_intervention_by_period": "time_period_key",
+    "pub_rpt_support_transitions_by_period": "transition_period_key",
+    "pub_rpt_employment_after_exit_by_period": "employment_period_key",
+}
+
+
+@pytest.mark.parametrize("table", sorted(SAID_BY_A_MISSING_ROW))
+def test_a_row_left_out_of_a_breakdown_publishes_a_zero(published_small_county, table):
+    """Absent rows: every breakdown by period is published dense (a category an intervention has had
+    has a row in every period, zeros too). Left out, as the report leaves them (the rows of the
+    report alone), each missing row says "0" to an attacker, and with those zeros the attacker pins
+    hidden cells of the breakdown and of the outcome tables (e.g. a month's exits to 0); with the
+    rows, as published, it pins none. On the second county, whose small interventions have
+    categories with no one in most periods."""
+    tables = [table, "pub_rpt_outcomes_by_period", "pub_rpt_intervention_outcomes"]
+    con = snapshot(published_small_county)
     try:
         dense = disclosure.read_published(con, tables=tables)
     finally:
         con.close()
-    con = warehouse(published_sample)
+    con = warehouse(published_small_county)
     try:
-        reported = {r[0] for r in con.execute("select profile_period_key from marts.rpt_profile_by_period").fetchall()}
+        reported = {
+            r[0] for r in con.execute(f"select {REPORT_KEY[table]} from marts.{table.removeprefix('pub_')}").fetchall()
+        }
     finally:
         con.close()
-    profile = dense.tables["pub_rpt_profile_by_period"]
-    added = {k for k in profile.by_key if k not in reported}
-    assert added and reported <= set(profile.by_key)
-    kept = [r for r in profile.rows if r[profile.key] not in added]
-    sparse_table = disclosure.Table(profile.name, profile.key, profile.columns, profile.counts, profile.derived, kept)
-    sparse_table.by_key = {r[profile.key]: r for r in kept}
+    published = dense.tables[table]
+    added = {k for k in published.by_key if k not in reported}
+    kept = [r for r in published.rows if r[published.key] not in added]
+    assert added and len(kept) == len([k for k in reported if k in published.by_key])
+    sparse_table = disclosure.Table(
+        published.name, published.key, published.columns, published.counts, published.derived, kept
+    )
+    sparse_table.by_key = {r[published.key]: r for r in kept}
     sparse = replacing(
         dense,
         sparse_table,
-        {c: v for c, v in dense.value.items() if c[0] == profile.name and c[1] not in added},
-        {c: s for c, s in dense.status.items() if c[0] == profile.name and c[1] not in added},
+        {c: v for c, v in dense.value.items() if c[0] == table and c[1] not in added},
+        {c: s for c, s in dense.status.items() if c[0] == table and c[1] not in added},
     )
-    found = disclosure.intervals(sparse, disclosure.equations(sparse))
-    pinned = {c: iv for c, iv in found.items() if disclosure.possible_values(iv) < disclosure.MIN_VALUES}
-    assert pinned, "a sparse profile no longer gives zeros away"
-    zeros = {c for c, iv in pinned.items() if round(iv[1]) == 0}
-    assert zeros and {c[2] for c in zeros} <= {"carried_in", "active_at_period_end"}
-    assert_protected(disclosure.intervals(dense, disclosure.equations(dense)))
+    missing = absent_rows(sparse)[table]
+    assert len(missing) == len(added)
+    for i, row in enumerate(missing):  # the attacker adds the missing rows, with the zeros they say
+        key = f"missing-{i}"
+        sparse_table.rows.append({**dict.fromkeys(published.columns), **row, published.key: key})
+        sparse_table.by_key[key] = sparse_table.rows[-1]
+        for column in SAID_BY_A_MISSING_ROW[table] or published.counts:
+            sparse.value[(table, key, column)], sparse.status[(table, key, column)] = 0, "published"
+    pinned = _narrowed(sparse)  # bounds propagation first (cheap), the linear program if it finds nothing
+    if not pinned:
+        found = disclosure.intervals(sparse, disclosure.equations(sparse))
+        pinned = {c: iv for c, iv in found.items() if disclosure.possible_values(iv) < disclosure.MIN_VALUES}
+    assert pinned, "the rows the report leaves out no longer give figures away"
+    # as published: nothing (the exact attacker over every table: test_small_county_lp_attack_on_every_table_together)
+    assert not _narrowed(dense)
     print(
-        f"\nglesa rader: {len(zeros)} dolda celler låsta till 0 ({len(pinned)} låsta); täta (publicerat): inga; {len(added)} nollrader"
+        f"\n{table}: {len(added)} nollrader; utan dem {dict(Counter(c[0] for c in pinned))} dolda celler framräknade; täta (publicerat): inga"
     )
 
 
@@ -368,6 +453,7 @@ def test_small_county_lp_attack_on_every_table_together(published_small_county):
     (Before the step's LP audit, the two outcome tables alone narrowed about 3 600 hidden cells of
     this county, mostly to 0.)"""
     pub, found = every_table_attack(published_small_county, "småinsatslänet")
+    assert_dense(pub)
     assert sum(1 for s in pub.status.values() if s == "primary") > 1000
     assert len(found) > 100_000
     assert_protected(found)

@@ -52,3 +52,108 @@ final as (
 
 select * from final
 {%- endmacro %}
+
+{#- ===========================================================================
+    publish_dense(report, key, key_columns, categories, keys, counts, derived, copies, fills, where, windowed)
+
+    publish_suppressed over a dense copy of a report by category and period: every category
+    an intervention has had (columns `categories`), in every period of the period types the
+    report has, from rpt_outcomes_by_period (per measure window when `windowed`; without one,
+    the periods once). A report leaves out the rows of a category with no one in a period;
+    published, that absence says "0", which the method hides like 1-4, and it tells when a
+    category first appeared (docs/disclosure.md, "Absent rows"). The added rows are zeros:
+      counts  : 0, or `fills[column]` (SQL on `periods`, the outcome table's row of the period,
+                `categories` and `report`)
+      copies  : {column: SQL}: a figure every row copies, on the report's rows too, e.g. the
+                period's total from the outcome table (`periods.exits`)
+      others  : null (shares, averages), the period's columns from the outcome table
+    A report's own rows are kept as they are (`keeps_every_row_of` checks it); `key` is
+    finsam_key(key_columns) over the grid, which equals the report's key on its rows.
+=========================================================================== -#}
+{% macro publish_dense(report, key, key_columns, categories, keys, counts, derived={}, copies={}, fills={}, where='true', windowed=true) -%}
+    {%- set period_columns = [
+        'period_key', 'intervention_key', 'association_code', 'intervention_code', 'period_type', 'period_label',
+        'period_start', 'period_end', 'measure_window', 'completeness_status', 'data_through'
+    ] -%}
+    {%- if windowed -%}
+        {%- set joined = ['period_key', 'measure_window'] -%}
+    {%- else -%}
+        {%- set joined = ['association_code', 'intervention_code', 'period_type', 'period_end'] -%}
+    {%- endif -%}
+    {%- set source = {} -%}  {#- where a column of the grid comes from -#}
+    {%- for column in keys + key_columns -%}
+        {%- if column in categories -%}
+            {%- do source.update({column: 'categories.' ~ column}) -%}
+        {%- elif column in joined or column in ['association_code', 'intervention_code'] -%}
+            {%- do source.update({column: 'periods.' ~ column}) -%}
+        {%- elif column in period_columns -%}
+            {%- do source.update({column: 'coalesce(report.' ~ column ~ ', periods.' ~ column ~ ')'}) -%}
+        {%- else -%}
+            {%- do source.update({column: 'report.' ~ column}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set key_sources = [] -%}
+    {%- for column in key_columns -%}
+        {%- do key_sources.append(source[column]) -%}
+    {%- endfor -%}
+    {%- set selected = [] -%}
+    {%- for column in keys -%}
+        {%- if column == key -%}
+            {%- do selected.append(finsam_key(key_sources) ~ ' as ' ~ column) -%}
+        {%- else -%}
+            {%- do selected.append(source[column] ~ ' as ' ~ column) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for column in counts -%}
+        {%- if column in copies -%}
+            {%- do selected.append(copies[column] ~ ' as ' ~ column) -%}
+        {%- else -%}
+            {%- do selected.append('coalesce(report.' ~ column ~ ', ' ~ fills.get(column, '0') ~ ') as ' ~ column) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for column in derived -%}
+        {%- do selected.append('report.' ~ column ~ ' as ' ~ column) -%}
+    {%- endfor -%}
+    {%- set dense -%}
+    (
+        with report as (
+            select * from {{ report }}
+            where {{ where }}
+        ),
+
+        periods as (
+            select * from {{ ref('rpt_outcomes_by_period') }}
+            where {{ where }}
+                and period_type in (select distinct report.period_type from report)
+                {%- if not windowed %}
+                and measure_window = 'to_date'
+                {%- endif %}
+        ),
+
+        categories as (
+            select distinct
+                association_code,
+                intervention_code,
+                {{ categories | join(', ') }}
+            from report
+        ),
+
+        grid as (
+            select
+                {{ selected | join(',\n                ') }}
+            from periods
+            inner join categories
+                on periods.association_code = categories.association_code
+                and periods.intervention_code = categories.intervention_code
+            left join report
+                on {% for column in joined %}periods.{{ column }} = report.{{ column }} and {% endfor %}
+                {%- for column in categories %}
+                categories.{{ column }} = report.{{ column }}{% if not loop.last %} and{% endif %}
+                {%- endfor %}
+        )
+
+        select * from grid
+    ) as dense_report
+    {%- endset -%}
+    {{ publish_suppressed(dense, keys=keys, counts=counts, derived=derived) }}
+{%- endmacro %}

@@ -92,10 +92,11 @@ select '{{ column }}' as column_name, {{ column }} as null_rows from counted whe
 {%- endfor %}
 {% endtest %}
 
-{#- Fails on every row of `compare_model` whose `key` is not in the model (a dense published table
-    keeps every row of its report, and adds rows of zeros). -#}
-{% test keeps_every_row_of(model, compare_model, key) %}
+{#- Fails on every row of `compare_model` (matching `compare_where`) whose `key` is not in the model
+    (a dense published table keeps every row of its report, and adds rows of zeros). -#}
+{% test keeps_every_row_of(model, compare_model, key, compare_where='true') %}
 select compare.{{ key }}
 from {{ compare_model }} as compare
-where not exists (select 1 from {{ model }} as kept where kept.{{ key }} = compare.{{ key }})
+where {{ compare_where }}
+    and not exists (select 1 from {{ model }} as kept where kept.{{ key }} = compare.{{ key }})
 {% endtest %}
