@@ -73,6 +73,19 @@
     {{ column }} in ({% for period_type in breakdown_period_types() %}'{{ period_type }}'{% if not loop.last %}, {% endif %}{% endfor %})
 {%- endmacro %}
 
+{#- A filter on the support transitions' rows: the margins (support at start, support at exit) in
+    every period type, the whole start x exit matrix only in the period types of var
+    finsam_support_matrix_period_types (the matrix is the largest breakdown). -#}
+{% macro in_support_matrix(period_type, support_before, support_after) -%}
+    ({{ support_before }} = 'ALL'
+        or {{ support_after }} = 'ALL'
+        or {{ period_type }} in (
+            {%- for type in var('finsam_support_matrix_period_types') -%}
+            '{{ type }}'{% if not loop.last %}, {% endif %}
+            {%- endfor -%}
+        ))
+{%- endmacro %}
+
 {#- Sum of a column over this and every earlier period of the same series. -#}
 {% macro running_total(column) -%}
     sum({{ column }}) over running

@@ -54,14 +54,20 @@ select * from final
 {%- endmacro %}
 
 {#- ===========================================================================
-    publish_dense(report, key, key_columns, categories, keys, counts, derived, copies, fills, where, windowed)
+    publish_dense(report, key, key_columns, categories, keys, counts, derived, copies, fills, where,
+                  period_match, period_where, grid_where)
 
     publish_suppressed over a dense copy of a report by category and period: every category
-    an intervention has had (columns `categories`), in every period of the period types the
-    report has, from rpt_outcomes_by_period (per measure window when `windowed`; without one,
-    the periods once). A report leaves out the rows of a category with no one in a period;
-    published, that absence says "0", which the method hides like 1-4, and it tells when a
-    category first appeared (docs/disclosure.md, "Absent rows"). The added rows are zeros:
+    an intervention has had (columns `categories`, in any of the report's periods: a category
+    left out of one period type would say 0 there), in every period
+    rpt_outcomes_by_period has for the intervention (its rows matching `period_where`; by
+    default the report's period types, each measure window). A report leaves out the rows of a
+    category with no one in a period; published, that absence says "0", which the method hides
+    like 1-4, and it tells when a category's people came and left (docs/disclosure.md, "Absent
+    rows"). A report row belongs to a period by `period_match` ({report column: SQL on
+    `periods`}; by default the period key and the measure window). `grid_where` (SQL on `periods`
+    and `categories`) leaves out what the report never has, e.g. a matrix's inner cells in a
+    period type that has only its margins. The added rows are zeros:
       counts  : 0, or `fills[column]` (SQL on `periods`, the outcome table's row of the period,
                 `categories` and `report`)
       copies  : {column: SQL}: a figure every row copies, on the report's rows too, e.g. the
@@ -70,22 +76,22 @@ select * from final
     A report's own rows are kept as they are (`keeps_every_row_of` checks it); `key` is
     finsam_key(key_columns) over the grid, which equals the report's key on its rows.
 =========================================================================== -#}
-{% macro publish_dense(report, key, key_columns, categories, keys, counts, derived={}, copies={}, fills={}, where='true', windowed=true) -%}
+{% macro publish_dense(
+    report, key, key_columns, categories, keys, counts, derived={}, copies={}, fills={}, where='true',
+    period_match={'period_key': 'periods.period_key', 'measure_window': 'periods.measure_window'},
+    period_where='period_type in (select distinct report.period_type from report)',
+    grid_where='true'
+) -%}
     {%- set period_columns = [
-        'period_key', 'intervention_key', 'association_code', 'intervention_code', 'period_type', 'period_label',
+        'period_key', 'intervention_key', 'period_type', 'period_label',
         'period_start', 'period_end', 'measure_window', 'completeness_status', 'data_through'
     ] -%}
-    {%- if windowed -%}
-        {%- set joined = ['period_key', 'measure_window'] -%}
-    {%- else -%}
-        {%- set joined = ['association_code', 'intervention_code', 'period_type', 'period_end'] -%}
-    {%- endif -%}
-    {%- set source = {} -%}  {#- where a column of the grid comes from -#}
-    {%- for column in keys + key_columns -%}
+    {%- set source = {'association_code': 'periods.association_code', 'intervention_code': 'periods.intervention_code'} -%}
+    {%- for column in keys + key_columns if column not in source -%}
         {%- if column in categories -%}
             {%- do source.update({column: 'categories.' ~ column}) -%}
-        {%- elif column in joined or column in ['association_code', 'intervention_code'] -%}
-            {%- do source.update({column: 'periods.' ~ column}) -%}
+        {%- elif column in period_match -%}
+            {%- do source.update({column: period_match[column]}) -%}
         {%- elif column in period_columns -%}
             {%- do source.update({column: 'coalesce(report.' ~ column ~ ', periods.' ~ column ~ ')'}) -%}
         {%- else -%}
@@ -123,11 +129,8 @@ select * from final
 
         periods as (
             select * from {{ ref('rpt_outcomes_by_period') }}
-            where {{ where }}
-                and period_type in (select distinct report.period_type from report)
-                {%- if not windowed %}
-                and measure_window = 'to_date'
-                {%- endif %}
+            where {{ association_scope() }}
+                and {{ period_where }}
         ),
 
         categories as (
@@ -146,10 +149,15 @@ select * from final
                 on periods.association_code = categories.association_code
                 and periods.intervention_code = categories.intervention_code
             left join report
-                on {% for column in joined %}periods.{{ column }} = report.{{ column }} and {% endfor %}
-                {%- for column in categories %}
-                categories.{{ column }} = report.{{ column }}{% if not loop.last %} and{% endif %}
+                on periods.association_code = report.association_code
+                and periods.intervention_code = report.intervention_code
+                {%- for column, expression in period_match.items() %}
+                and {{ expression }} = report.{{ column }}
                 {%- endfor %}
+                {%- for column in categories %}
+                and categories.{{ column }} = report.{{ column }}
+                {%- endfor %}
+            where {{ grid_where }}
         )
 
         select * from grid

@@ -3,8 +3,9 @@
     count is hidden (none of the sample's 20 972 was shown), and the month a group first appears
     told when an intervention's few people came and left (docs/disclosure.md, "Absent rows"). The
     tertials, half-years and years are published, as in the profile; the mart keeps the months.
-    Dense: every sex x age band group an intervention has had, in every one of those periods (a
-    row of zeros before the group's first person came). -#}
+    Dense: every sex x age band group an intervention has had, in every one of those periods up to
+    the end of its participant data, as the report (a row of zeros before the group's first person
+    came). -#}
 {{ publish_dense(
     ref('rpt_intervention_outcomes_by_group'),
     key='outcome_group_key',
@@ -18,5 +19,6 @@
         'median_months_in_intervention': ['exits_to_date'],
     },
     where=association_scope() ~ " and period_type <> 'month'",
-    windowed=false,
+    period_match={'period_type': 'periods.period_type', 'period_end': 'periods.period_end'},
+    period_where="measure_window = 'to_date' and period_end <= data_through and period_type in (select distinct report.period_type from report)",
 ) }}

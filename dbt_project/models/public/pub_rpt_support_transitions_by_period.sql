@@ -19,4 +19,5 @@
         'exits_with_support_before': "case when categories.support_before = 'ALL' then periods.exits else coalesce(max(case when report.support_after = 'ALL' then report.exits end) over (partition by periods.period_key, periods.measure_window, categories.support_before), 0) end",
     },
     where=association_scope(),
+    grid_where=in_support_matrix('periods.period_type', 'categories.support_before', 'categories.support_after'),
 ) }}

@@ -66,13 +66,7 @@ grid as (
     inner join combinations
         on period_completeness.association_code = combinations.association_code
         and period_completeness.intervention_code = combinations.intervention_code
-    where combinations.support_before = 'ALL'
-        or combinations.support_after = 'ALL'
-        or period_completeness.period_type in (
-            {%- for period_type in var('finsam_support_matrix_period_types') -%}
-            '{{ period_type }}'{% if not loop.last %}, {% endif %}
-            {%- endfor -%}
-        )
+    where {{ in_support_matrix('period_completeness.period_type', 'combinations.support_before', 'combinations.support_after') }}
 ),
 
 per_period as (
