@@ -280,7 +280,7 @@ def absent_rows(pub: disclosure.Published) -> dict[str, list[dict]]:
     breakdown by period (a declared `series`: its categories are the partition beyond the
     intervention and the period type) in every period of its period types, per measure window unless
     the series has none; a breakdown by year (a `same_as` on a year column = `period_label`: its
-    categories are the other columns it is matched on) in every year. A missing row says "no one":
+    categories are the other columns it is matched on) in every year, the outcome table's and its own. A missing row says "no one":
     a count of 0, which the method hides like 1-4. Returns the rows that are missing."""
     outcome_periods = defaultdict(list)
     for r in pub.tables["pub_rpt_outcomes_by_period"].rows:
@@ -326,10 +326,14 @@ def absent_rows(pub: disclosure.Published) -> dict[str, list[dict]]:
             def period_of(r, year=year):
                 return str(r[year])
 
-            def periods(intervention, year=year):
-                for p in outcome_periods[intervention]:
-                    if p["period_type"] == "year" and p["measure_window"] == "in_period":
-                        yield p["period_label"], {year: int(p["period_label"])}
+            def periods(intervention, year=year, table=table):
+                years = {
+                    int(p["period_label"])
+                    for p in outcome_periods[intervention]
+                    if p["period_type"] == "year" and p["measure_window"] == "in_period"
+                } | {r[year] for r in table.rows if (r["association_code"], r["intervention_code"]) == intervention}
+                for y in sorted(years):
+                    yield str(y), {year: y}
 
         seen, have = defaultdict(set), set()  # an intervention's categories (in any period)
         matrix = defaultdict(bool)  # period types with a category of no margin (a support matrix's inner cells)
@@ -343,8 +347,7 @@ def absent_rows(pub: disclosure.Published) -> dict[str, list[dict]]:
             for intervention, categories_seen in seen.items()
             for period, row in periods(intervention)
             for category in categories_seen
-            if (intervention, category, period) not in have
-            and (matrix[row.get("period_type")] or "ALL" in category)
+            if (intervention, category, period) not in have and (matrix[row.get("period_type")] or "ALL" in category)
         ]
     return missing
 

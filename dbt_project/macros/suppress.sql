@@ -55,7 +55,7 @@ select * from final
 
 {#- ===========================================================================
     publish_dense(report, key, key_columns, categories, keys, counts, derived, copies, fills, where,
-                  period_match, period_where, grid_where)
+                  period_match, period_where, grid_where, periods_from)
 
     publish_suppressed over a dense copy of a report by category and period: every category
     an intervention has had (columns `categories`, in any of the report's periods: a category
@@ -65,7 +65,8 @@ select * from final
     category with no one in a period; published, that absence says "0", which the method hides
     like 1-4, and it tells when a category's people came and left (docs/disclosure.md, "Absent
     rows"). A report row belongs to a period by `period_match` ({report column: SQL on
-    `periods`}; by default the period key and the measure window). `grid_where` (SQL on `periods`
+    `periods`}; by default the period key and the measure window); `periods_from` replaces the
+    periods (SQL that may read `report`), e.g. `years_of_interventions`. `grid_where` (SQL on `periods`
     and `categories`) leaves out what the report never has, e.g. a matrix's inner cells in a
     period type that has only its margins. The added rows are zeros:
       counts  : 0, or `fills[column]` (SQL on `periods`, the outcome table's row of the period,
@@ -80,7 +81,8 @@ select * from final
     report, key, key_columns, categories, keys, counts, derived={}, copies={}, fills={}, where='true',
     period_match={'period_key': 'periods.period_key', 'measure_window': 'periods.measure_window'},
     period_where='period_type in (select distinct report.period_type from report)',
-    grid_where='true'
+    grid_where='true',
+    periods_from=none
 ) -%}
     {%- set period_columns = [
         'period_key', 'intervention_key', 'period_type', 'period_label',
@@ -128,9 +130,13 @@ select * from final
         ),
 
         periods as (
+            {%- if periods_from is none %}
             select * from {{ ref('rpt_outcomes_by_period') }}
             where {{ association_scope() }}
                 and {{ period_where }}
+            {%- else %}
+            {{ periods_from }}
+            {%- endif %}
         ),
 
         categories as (
@@ -164,4 +170,26 @@ select * from final
     ) as dense_report
     {%- endset -%}
     {{ publish_suppressed(dense, keys=keys, counts=counts, derived=derived) }}
+{%- endmacro %}
+
+{#- The periods of a breakdown by year (exit year, start year): every calendar year the outcome table
+    has for an intervention, and every year the report itself has (a year not yet ended, which the
+    outcome table leaves out, has its rows too), as `periods.year`. For publish_dense's `periods_from`. -#}
+{% macro years_of_interventions(year_column) -%}
+    select
+        association_code,
+        intervention_code,
+        {{ year_of('period_end') }} as year
+    from {{ ref('rpt_outcomes_by_period') }}
+    where {{ association_scope() }}
+        and period_type = 'year'
+        and measure_window = 'in_period'
+
+    union
+
+    select
+        association_code,
+        intervention_code,
+        {{ year_column }} as year
+    from report
 {%- endmacro %}

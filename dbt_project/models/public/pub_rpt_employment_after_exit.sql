@@ -12,6 +12,6 @@
         'avg_employment_extent_after': ['exits_with_extent'],
         'share_of_exits': ['exits'],
     },
-    period_match={'exit_year': year_of('periods.period_end')},
-    period_where="period_type = 'year' and measure_window = 'in_period'",
+    period_match={'exit_year': 'periods.year'},
+    periods_from=years_of_interventions('exit_year'),
 ) }}

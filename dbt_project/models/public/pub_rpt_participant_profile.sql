@@ -10,8 +10,8 @@
     counts=['participants', 'participants_total'],
     derived={'share': ['participants', 'participants_total']},
     fills={
-        'participants_total': 'coalesce(max(report.participants_total) over (partition by periods.period_key, categories.dimension), 0)',
+        'participants_total': 'coalesce(max(report.participants_total) over (partition by periods.association_code, periods.intervention_code, periods.year, categories.dimension), 0)',
     },
-    period_match={'start_year': year_of('periods.period_end')},
-    period_where="period_type = 'year' and measure_window = 'in_period'",
+    period_match={'start_year': 'periods.year'},
+    periods_from=years_of_interventions('start_year'),
 ) }}

@@ -14,10 +14,10 @@
         'share_of_exits': ['exits', 'exits_total'],
     },
     fills={
-        'exits_with_support_before': 'coalesce(max(report.exits_with_support_before) over (partition by periods.period_key, categories.support_before), 0)',
-        'exits_total': 'periods.exits',
+        'exits_with_support_before': 'coalesce(max(report.exits_with_support_before) over (partition by periods.association_code, periods.intervention_code, periods.year, categories.support_before), 0)',
+        'exits_total': 'coalesce(max(report.exits_total) over (partition by periods.association_code, periods.intervention_code, periods.year), 0)',
     },
     where=association_scope(),
-    period_match={'exit_year': year_of('periods.period_end')},
-    period_where="period_type = 'year' and measure_window = 'in_period'",
+    period_match={'exit_year': 'periods.year'},
+    periods_from=years_of_interventions('exit_year'),
 ) }}
