@@ -373,16 +373,6 @@ SAID_BY_A_MISSING_ROW = {
     "pub_rpt_employment_after_exit": ["exits", "exits_with_extent", "exits_full_time"],
     "pub_rpt_participant_profile": ["participants"],
 }
-REPORT_KEY = {
-    "pub_rpt_profile_by_period": "profile_period_key",
-    "pub_rpt_intervention_outcomes_by_group": "outcome_group_key",
-    "pub_rpt_time_in_intervention_by_period": "time_period_key",
-    "pub_rpt_support_transitions_by_period": "transition_period_key",
-    "pub_rpt_employment_after_exit_by_period": "employment_period_key",
-    "pub_rpt_support_transitions": "transition_key",
-    "pub_rpt_employment_after_exit": "employment_key",
-    "pub_rpt_participant_profile": "profile_key",
-}
 
 
 def add_missing_rows_as_zeros(pub: disclosure.Published, tables: list[str]) -> int:
@@ -437,14 +427,14 @@ def _without_the_added_rows(home: Path, table: str, tables: list[str]) -> tuple:
         dense = disclosure.read_published(con, tables=tables)
     finally:
         con.close()
+    published = dense.tables[table]
     con = warehouse(home)
-    try:
+    try:  # the public table's key is its report's key
         reported = {
-            r[0] for r in con.execute(f"select {REPORT_KEY[table]} from marts.{table.removeprefix('pub_')}").fetchall()
+            r[0] for r in con.execute(f"select {published.key} from marts.{table.removeprefix('pub_')}").fetchall()
         }
     finally:
         con.close()
-    published = dense.tables[table]
     added = {k for k in published.by_key if k not in reported}
     kept = [r for r in published.rows if r[published.key] not in added]
     assert added and len(kept) == len([k for k in reported if k in published.by_key])
