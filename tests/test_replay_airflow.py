@@ -4,19 +4,25 @@ A delivery is quarantined for a word the contract does not know; the data team t
 pipeline the word (`finsam map`); the next DAG run replays the refused delivery on its own:
 loaded, marts updated, the owner mailed (real SMTP on loopback), nothing duplicated; and a
 further run (or `finsam replay`) adds nothing.
+
+The same runs show a source that is down: NORR's source is a share that is gone, so its mapped
+task fails (tried three times, with the reason in Swedish) while SODRA's deliveries reach the
+marts in the same run, which succeeds.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
+import sqlite3
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import SAMPLE, seed_disclosure_cache
+from conftest import SAMPLE, registry_with_source_down, seed_disclosure_cache
 from smtp_fixture import SmtpServer
 
 pytestmark = [pytest.mark.airflow, pytest.mark.dbt]
@@ -42,11 +48,43 @@ def _landing_with_local_word(landing: Path) -> int:
     return changed
 
 
-def _run(env: dict, logical_date: str) -> None:
+def _run(env: dict, logical_date: str) -> str:
     from ingestion.demo import run_dag
 
     state, output = run_dag(env, logical_date, conf={"docs": False})  # no report or docs is read here
     assert state == "success", output[-4000:]
+    return output
+
+
+def _assert_only_the_source_that_is_down_failed(home: Path, output: str) -> None:
+    """NORR's mapped task failed with the Swedish reason; the other associations' tasks and
+    everything downstream ran, and SODRA's deliveries reached the published marts."""
+    assert re.search(r"NORR.*(går inte att nå|kunde inte|saknas|finns inte)", output, re.S), output[-3000:]
+    meta = sqlite3.connect(home / "airflow" / "airflow.db")
+    try:
+        states = {
+            (task, shown or ""): (state, tries)
+            for task, shown, state, tries in meta.execute(
+                "select task_id, rendered_map_index, state, try_number from task_instance"
+            ).fetchall()
+        }
+    finally:
+        meta.close()
+    mapped = {shown: done for (task, shown), done in states.items() if task == "process_association"}
+    assert mapped == {"SODRA": ("success", 1), "NORR": ("failed", 3)}, states  # MITT delivered nothing
+    assert states[("load_warehouse", "")][0] == "success" and states[("publish_marts", "")][0] == "success", states
+    associations = _one(
+        home / "publish" / "finsam_marts.duckdb", "select distinct association_code from marts.fct_participation"
+    )
+    assert associations == [("SODRA",)]
+
+
+TASK_FAILED = "[Finsam] Körningen misslyckades: process_association"
+
+
+def _about_deliveries(messages: list) -> list[str]:
+    """The subjects of the mails about deliveries (not the data team's mail of a failed task)."""
+    return [str(m["Subject"]) for m in messages if str(m["Subject"]) != TASK_FAILED]
 
 
 def _one(path: Path, sql: str, *params):
@@ -73,8 +111,9 @@ def test_quarantined_word_mapped_then_replayed_by_the_dag(tmp_path, monkeypatch,
             {
                 "FINSAM_DEMO": "1",
                 "FINSAM_LANDING": str(landing),
-                "FINSAM_REGISTRY": str(SAMPLE / "registry.yml"),
+                "FINSAM_REGISTRY": str(registry_with_source_down(tmp_path)),
                 "FINSAM_WAREHOUSE": str(home / "warehouse" / "finsam.duckdb"),
+                "FINSAM_TASK_RETRY_DELAY": "1",  # NORR's task is tried three times: 1 s, then 2 s apart
                 "FINSAM_MAPPINGS": str(mappings),
                 "FINSAM_SMTP_HOST": "127.0.0.1",
                 "FINSAM_SMTP_PORT": str(smtp.port),
@@ -86,7 +125,7 @@ def test_quarantined_word_mapped_then_replayed_by_the_dag(tmp_path, monkeypatch,
         seed_disclosure_cache(sample_disclosure_cache, warehouse)
         snapshot = home / "publish" / "finsam_marts.duckdb"
 
-        _run(env, "2026-11-01")
+        _assert_only_the_source_that_is_down_failed(home, _run(env, "2026-11-01"))
         # no as_of in the run's params: the run follows up as of its own day
         assert _one(warehouse, "select distinct as_of from marts.delivery_status") == [(date(2026, 11, 1),)]
         ledger = _one(warehouse, "select status, reason from meta.load_ledger where file_name = ?", TARGET)
@@ -136,13 +175,16 @@ def test_quarantined_word_mapped_then_replayed_by_the_dag(tmp_path, monkeypatch,
 
         # A further run, and an explicit replay, add nothing.
         counts = _one(warehouse, "select (select count(*) from meta.load_ledger), (select count(*) from raw.deltagare)")
-        mails = len(smtp.inbox.messages)
+        mails = _about_deliveries(smtp.inbox.messages)
         _run(env, "2026-11-03")
         assert (
             _one(warehouse, "select (select count(*) from meta.load_ledger), (select count(*) from raw.deltagare)")
             == counts
         )
-        assert len(smtp.inbox.messages) == mails
+        assert _about_deliveries(smtp.inbox.messages) == mails
+        # the data team is told of NORR's failed task in every run, the source being down still
+        failed = [m for m in smtp.inbox.messages if str(m["Subject"]) == TASK_FAILED]
+        assert len(failed) == 3 and {str(m["To"]) for m in failed} == {"finsam-data@region-dalarna.example"}
         from ingestion.core.config import load_settings
         from ingestion.quality.replay import request
 

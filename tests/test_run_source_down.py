@@ -8,15 +8,17 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, SAMPLE, TEST_SECRET, registry_with_source_down
+from conftest import REPO, SAMPLE, TEST_SECRET, registry_with_source_down, seed_disclosure_cache
 
 pytestmark = [pytest.mark.dbt]
 
 
-def test_finsam_run_goes_on_when_one_source_is_down(tmp_path):
+def test_finsam_run_goes_on_when_one_source_is_down(tmp_path, sample_disclosure_cache):
     landing = tmp_path / "landing"
     shutil.copytree(SAMPLE / "landing" / "SODRA", landing / "SODRA")
     registry = registry_with_source_down(tmp_path)
+    # as a county that has published before (the sample's cache: SODRA's interventions hit it)
+    seed_disclosure_cache(sample_disclosure_cache, tmp_path / "home" / "warehouse" / "finsam.duckdb")
     env = {
         "PATH": "/usr/bin:/bin",
         "FINSAM_HOME": str(tmp_path / "home"),

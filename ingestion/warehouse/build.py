@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 from contextlib import contextmanager
 
 from ingestion.core.config import Settings
@@ -63,6 +64,25 @@ def dbt_vars(settings: Settings) -> dict:
     return values
 
 
+# dbt's parsed project per process, for the commands that follow (a project, target and vars parsed
+# once: `dbtRunner(manifest=...)`, dbt's documented way to run several commands on one parse). Keyed
+# by everything the parse reads: the project's files (its fingerprint, with the dbt version and
+# vars), its folder, the target and the database and schema the nodes are placed in; not by the
+# warehouse's folder, which the nodes do not name. Partial parsing (DBT_PARTIAL_PARSE) does the same
+# between processes on one home.
+_PARSED: dict[tuple, object] = {}
+_PARSED_KEPT = 4
+_PARSED_LOCK = threading.Lock()
+
+
+def _parse_key(settings: Settings, target: str) -> tuple:
+    if target == "postgres":
+        place = tuple(os.environ.get(f"FINSAM_PG_{name}", "") for name in ("HOST", "PORT", "DBNAME", "SCHEMA", "USER"))
+    else:
+        place = (settings.warehouse.stem,)  # dbt-duckdb's database: the file's name
+    return (project_fingerprint(settings), str(settings.dbt_project), target, place)
+
+
 def dbt(settings: Settings, *args: str, target: str | None = None) -> object:
     from dbt.cli.main import dbtRunner
 
@@ -70,20 +90,18 @@ def dbt(settings: Settings, *args: str, target: str | None = None) -> object:
     project = settings.dbt_project
     values = dbt_vars(settings)
     extra = ["--vars", json.dumps(values, sort_keys=True)] if values else []
-    with _dbt_env(settings):
-        result = dbtRunner().invoke(
-            [
-                *args,
-                *extra,
-                "--project-dir",
-                str(project),
-                "--profiles-dir",
-                str(project),
-                "--target",
-                target,
-                "--quiet",
-            ]
-        )
+    common = ["--project-dir", str(project), "--profiles-dir", str(project), "--target", target, "--quiet"]
+    reuse = args[:1] != ("parse",) and "--vars" not in args
+    with _PARSED_LOCK, _dbt_env(settings):
+        key = _parse_key(settings, target) if reuse else None
+        manifest = _PARSED.get(key) if reuse else None
+        if reuse and manifest is None:
+            parsed = dbtRunner().invoke(["parse", *extra, *common])
+            if parsed.success:
+                manifest = _PARSED[key] = parsed.result
+                while len(_PARSED) > _PARSED_KEPT:
+                    _PARSED.pop(next(iter(_PARSED)))
+        result = dbtRunner(manifest=manifest).invoke([*args, *extra, *common])
     if not result.success:
         failures = []
         for item in getattr(result.result, "results", None) or []:
