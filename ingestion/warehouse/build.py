@@ -96,7 +96,8 @@ def dbt(settings: Settings, *args: str, target: str | None = None) -> object:
         key = _parse_key(settings, target) if reuse else None
         manifest = _PARSED.get(key) if reuse else None
         if reuse and manifest is None:
-            parsed = dbtRunner().invoke(["parse", *extra, *common])
+            # the command run on it writes manifest.json, or leaves it as an incremental build does
+            parsed = dbtRunner().invoke(["parse", "--no-write-json", *extra, *common])
             if parsed.success:
                 manifest = _PARSED[key] = parsed.result
                 while len(_PARSED) > _PARSED_KEPT:
