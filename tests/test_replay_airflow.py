@@ -79,7 +79,7 @@ def _assert_only_the_source_that_is_down_failed(home: Path, output: str) -> None
     assert associations == [("SODRA",)]
 
 
-TASK_FAILED = "[Finsam] Körningen misslyckades: process_association"
+TASK_FAILED = "[Finsam] Körningen misslyckades: process_association (NORR)"  # the association named
 
 
 def _about_deliveries(messages: list) -> list[str]:
@@ -185,6 +185,10 @@ def test_quarantined_word_mapped_then_replayed_by_the_dag(tmp_path, monkeypatch,
         # the data team is told of NORR's failed task in every run, the source being down still
         failed = [m for m in smtp.inbox.messages if str(m["Subject"]) == TASK_FAILED]
         assert len(failed) == 3 and {str(m["To"]) for m in failed} == {"finsam-data@region-dalarna.example"}
+        told = failed[0].get_body(preferencelist=("plain",)).get_content()
+        assert "Uppgiften process_association för NORR i flödet finsam_county misslyckades" in told, told
+        kept = sorted(p.name for p in (home / "reports" / "outbox").glob("task-failed-*.eml"))
+        assert len(kept) == 3 and all(name.endswith("-process_association-NORR.eml") for name in kept), kept
         from ingestion.core.config import load_settings
         from ingestion.quality.replay import request
 
