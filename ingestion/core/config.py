@@ -55,12 +55,13 @@ class Settings:
     min_count: int | None = None
     reference_checks: bool = False  # FINSAM_REFERENCE_CHECKS=1: dbt reconciles with the real reports' figures
     dbt_target: str = "duckdb"  # FINSAM_DBT_TARGET: `postgres` builds the marts in PostgreSQL
-    # FINSAM_PG_HOST, _PORT, _USER, _PASSWORD, _DBNAME: the dbt `postgres` target's warehouse (as profiles.yml)
+    # FINSAM_PG_HOST, _PORT, _USER, _PASSWORD, _DBNAME, _SCHEMA: the dbt `postgres` target's warehouse (as profiles.yml)
     pg_host: str = "127.0.0.1"
     pg_port: str = "5432"
     pg_user: str = "postgres"
     pg_password: str = ""
     pg_dbname: str = "finsam"
+    pg_schema: str = "finsam"
     # The owners' portal (docs/portal.md): FINSAM_PORTAL_URL (links in alert mails), _SECRET (session
     # cookies; required outside the demo), _ACCOUNTS (local accounts file), _HTTPS_ONLY, _MAX_UPLOAD_MB
     portal_url: str | None = None
@@ -161,6 +162,7 @@ def load_settings(**overrides) -> Settings:
         pg_user=_env("FINSAM_PG_USER", "postgres"),
         pg_password=_env("FINSAM_PG_PASSWORD", ""),
         pg_dbname=_env("FINSAM_PG_DBNAME", "finsam"),
+        pg_schema=_env("FINSAM_PG_SCHEMA", "finsam"),
         portal_url=_env("FINSAM_PORTAL_URL"),
         portal_secret=_env("FINSAM_PORTAL_SECRET"),
         portal_accounts=Path(_env("FINSAM_PORTAL_ACCOUNTS", str(home / "portal" / "accounts.json"))).resolve(),

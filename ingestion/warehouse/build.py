@@ -77,7 +77,7 @@ _PARSED_LOCK = threading.Lock()
 
 def _parse_key(settings: Settings, target: str) -> tuple:
     if target == "postgres":
-        place = tuple(os.environ.get(f"FINSAM_PG_{name}", "") for name in ("HOST", "PORT", "DBNAME", "SCHEMA", "USER"))
+        place = (settings.pg_host, settings.pg_port, settings.pg_dbname, settings.pg_schema, settings.pg_user)
     else:
         place = (settings.warehouse.stem,)  # dbt-duckdb's database: the file's name
     return (project_fingerprint(settings), str(settings.dbt_project), target, place)
