@@ -17,6 +17,20 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def dbt_parse_cache(tmp_path_factory) -> Path:
+    """dbt's parsed project kept for the test session (FINSAM_DBT_PARSE_CACHE), in a folder the
+    xdist workers share, and so do the processes they start (a `finsam run`, Airflow's tasks): the
+    project is parsed once for the session and for every target and set of vars, not once per
+    county home (tests/test_dbt_parse_cache.py). Not the user's cache folder."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # one per session, shared by its workers
+    path = root / "dbt-parse-cache"
+    os.environ["FINSAM_DBT_PARSE_CACHE"] = str(path)
+    return path
+
+
 @pytest.fixture
 def finsam_env(tmp_path, monkeypatch):
     """A fresh set of zones under tmp_path, with a test hash secret; returns the Settings."""

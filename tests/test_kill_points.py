@@ -189,7 +189,7 @@ KILL_POINTS = [
 
 
 def env_for(root: Path, smtp: SmtpServer) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FINSAM_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FINSAM_") or k == "FINSAM_DBT_PARSE_CACHE"}
     env.update(
         PYTHONPATH=str(REPO),
         GX_ANALYTICS_ENABLED="false",

@@ -175,7 +175,11 @@ class Cluster:
         passwords_file = self.tmp / "airflow" / "passwords.json"
         passwords_file.parent.mkdir(exist_ok=True)
         passwords_file.write_text(json.dumps(self.passwords))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "FINSAM_"))}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AIRFLOW", "FINSAM_")) or k == "FINSAM_DBT_PARSE_CACHE"
+        }
         env.update(
             {
                 "PATH": str(self.bin) + os.pathsep + env.get("PATH", ""),

@@ -62,6 +62,9 @@ class Settings:
     pg_password: str = ""
     pg_dbname: str = "finsam"
     pg_schema: str = "finsam"
+    # FINSAM_DBT_PARSE_CACHE: dbt's parsed project kept between processes (build.dbt); default: the
+    # user's cache folder ($XDG_CACHE_HOME or ~/.cache, then finsam/dbt-parse)
+    dbt_parse_cache: Path | None = None
     # The owners' portal (docs/portal.md): FINSAM_PORTAL_URL (links in alert mails), _SECRET (session
     # cookies; required outside the demo), _ACCOUNTS (local accounts file), _HTTPS_ONLY, _MAX_UPLOAD_MB
     portal_url: str | None = None
@@ -163,6 +166,10 @@ def load_settings(**overrides) -> Settings:
         pg_password=_env("FINSAM_PG_PASSWORD", ""),
         pg_dbname=_env("FINSAM_PG_DBNAME", "finsam"),
         pg_schema=_env("FINSAM_PG_SCHEMA", "finsam"),
+        dbt_parse_cache=Path(
+            _env("FINSAM_DBT_PARSE_CACHE")
+            or Path(_env("XDG_CACHE_HOME", str(Path.home() / ".cache"))) / "finsam" / "dbt-parse"
+        ).resolve(),
         portal_url=_env("FINSAM_PORTAL_URL"),
         portal_secret=_env("FINSAM_PORTAL_SECRET"),
         portal_accounts=Path(_env("FINSAM_PORTAL_ACCOUNTS", str(home / "portal" / "accounts.json"))).resolve(),

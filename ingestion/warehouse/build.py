@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -9,6 +10,7 @@ import os
 import shutil
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 
 from ingestion.core.config import Settings
 from ingestion.warehouse.queue import EVERY_ASSOCIATION, dequeue, queue_build, queued
@@ -64,14 +66,19 @@ def dbt_vars(settings: Settings) -> dict:
     return values
 
 
-# dbt's parsed project per process, for the commands that follow (a project, target and vars parsed
-# once: `dbtRunner(manifest=...)`, dbt's documented way to run several commands on one parse). Keyed
-# by everything the parse reads: the project's files (its fingerprint, with the dbt version and
-# vars), its folder, the target and the database and schema the nodes are placed in; not by the
-# warehouse's folder, which the nodes do not name. Partial parsing (DBT_PARTIAL_PARSE) does the same
-# between processes on one home.
+# dbt's parsed project, for the commands that follow (a project, target and vars parsed once:
+# `dbtRunner(manifest=...)`, dbt's documented way to run several commands on one parse). Keyed by
+# everything the parse reads: the project's files (its fingerprint, with the dbt version and vars),
+# its folder, the target and the database and schema the nodes are placed in; not by the
+# warehouse's folder, which the nodes do not name. Kept in the process (_PARSED) and between
+# processes in Settings.dbt_parse_cache (one file per key, dbt's own msgpack form of the manifest:
+# the project's code, no data), so a new process or a new warehouse folder (every Airflow task, a
+# county's first run) starts from it instead of parsing again; a file that cannot be read is parsed
+# again and replaced. dbt's own partial parsing only serves one warehouse path (its check includes
+# the connection's path).
 _PARSED: dict[tuple, object] = {}
 _PARSED_KEPT = 4
+_PARSE_FILES_KEPT = 8
 _PARSED_LOCK = threading.Lock()
 
 
@@ -81,6 +88,59 @@ def _parse_key(settings: Settings, target: str) -> tuple:
     else:
         place = (settings.warehouse.stem,)  # dbt-duckdb's database: the file's name
     return (project_fingerprint(settings), str(settings.dbt_project), target, place)
+
+
+def _parse_file(settings: Settings, key: tuple) -> Path | None:
+    if settings.dbt_parse_cache is None:
+        return None
+    return settings.dbt_parse_cache / f"{hashlib.sha256(repr(key).encode()).hexdigest()}.msgpack"
+
+
+def _saved_parse(settings: Settings, key: tuple):
+    """The parsed project kept for `key` by an earlier process, None if there is none or it cannot
+    be read (then the caller parses)."""
+    path = _parse_file(settings, key)
+    if path is None or not path.is_file():
+        return None
+    try:
+        from dbt.contracts.graph.manifest import Manifest
+        from dbt.parser.manifest import extended_mashumuro_decoder
+
+        manifest = Manifest.from_msgpack(path.read_bytes(), decoder=extended_mashumuro_decoder)
+        # as dbt does with its own saved parse: this run's time and invocation, not the parse's
+        from dbt_common.events.functions import get_invocation_id
+
+        manifest.metadata.generated_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        manifest.metadata.invocation_id = get_invocation_id()
+        manifest.build_flat_graph()
+        return manifest
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is parsed again
+        log.info("dbt: den sparade tolkningen %s kunde inte läsas (%s); projektet tolkas igen", path.name, exc)
+        return None
+
+
+def _save_parse(settings: Settings, key: tuple, manifest) -> None:
+    """Keep the parsed project for other processes (written whole, then renamed into place: a
+    reader sees the old file or the new one). A cache that cannot be written is only logged."""
+    path = _parse_file(settings, key)
+    if path is None:
+        return
+    try:
+        from dbt.parser.manifest import extended_mashumaro_encoder
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            partial.write_bytes(manifest.to_msgpack(extended_mashumaro_encoder))
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
+        # the project's earlier versions: the newest few are kept (a deployment going back finds its own)
+        kept = sorted(path.parent.glob("*.msgpack"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[_PARSE_FILES_KEPT:]:
+            old.unlink(missing_ok=True)
+    except Exception as exc:  # noqa: BLE001 - the parse is still used by this process
+        log.info("dbt: tolkningen kunde inte sparas i %s (%s)", path.parent, exc)
 
 
 def dbt(settings: Settings, *args: str, target: str | None = None) -> object:
@@ -96,10 +156,15 @@ def dbt(settings: Settings, *args: str, target: str | None = None) -> object:
         key = _parse_key(settings, target) if reuse else None
         manifest = _PARSED.get(key) if reuse else None
         if reuse and manifest is None:
-            # the command run on it writes manifest.json, or leaves it as an incremental build does
-            parsed = dbtRunner().invoke(["parse", "--no-write-json", *extra, *common])
-            if parsed.success:
-                manifest = _PARSED[key] = parsed.result
+            manifest = _saved_parse(settings, key)
+            if manifest is None:
+                # the command run on it writes manifest.json, or leaves it as an incremental build does
+                parsed = dbtRunner().invoke(["parse", "--no-write-json", *extra, *common])
+                if parsed.success:
+                    manifest = parsed.result
+                    _save_parse(settings, key, manifest)
+            if manifest is not None:
+                _PARSED[key] = manifest
                 while len(_PARSED) > _PARSED_KEPT:
                     _PARSED.pop(next(iter(_PARSED)))
         result = dbtRunner(manifest=manifest).invoke([*args, *extra, *common])
