@@ -295,6 +295,7 @@ MEASURED_SECONDS = {
     "test_reports.py": 13,
     "test_targets.py": 10,
     "test_crash_safety.py": 10,
+    "test_dbt_parse_cache.py": 14,
     "test_portal.py": 7,
     "test_alerts_smtp.py": 7,
     "test_grouped_findings.py": 6,
