@@ -287,6 +287,9 @@ def _record_build(settings: Settings, plan: dict) -> None:
 
     con = connect(settings)
     try:
+        # the inputs as this build read them, by the manifest it ran on (before a first build there is
+        # none to read them by: recorded now, the next run with nothing new is left out too)
+        inputs = _inputs_digest(con, build_inputs(settings))
         con.execute("begin transaction")
         dequeue(con, "build", plan["queued_until"])
         # validate_facts checks, and publish_marts copies, what this build changed (all after a full build).
@@ -296,7 +299,7 @@ def _record_build(settings: Settings, plan: dict) -> None:
         con.execute(
             "insert into meta.build_state (built_at, project_fingerprint, full_refresh, associations, inputs_digest) "
             "values (current_timestamp, ?, ?, ?, ?)",
-            [plan["fingerprint"], plan["full"], ",".join(plan["associations"]), plan["inputs"]],
+            [plan["fingerprint"], plan["full"], ",".join(plan["associations"]), inputs],
         )
         con.execute("commit")
     finally:
