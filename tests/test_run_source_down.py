@@ -13,7 +13,7 @@ from conftest import REPO, SAMPLE, TEST_SECRET, registry_with_source_down, seed_
 pytestmark = [pytest.mark.dbt]
 
 
-def test_finsam_run_goes_on_when_one_source_is_down(tmp_path, sample_disclosure_cache):
+def test_finsam_run_goes_on_when_one_source_is_down(tmp_path, sample_disclosure_cache, dbt_parse_cache):
     landing = tmp_path / "landing"
     shutil.copytree(SAMPLE / "landing" / "SODRA", landing / "SODRA")
     registry = registry_with_source_down(tmp_path)
@@ -27,6 +27,7 @@ def test_finsam_run_goes_on_when_one_source_is_down(tmp_path, sample_disclosure_
         "FINSAM_HASH_SECRET": TEST_SECRET,
         "GX_ANALYTICS_ENABLED": "false",
         "FINSAM_WORKERS": "1",
+        "FINSAM_DBT_PARSE_CACHE": str(dbt_parse_cache),  # the session's, not the user's cache folder
     }
     proc = subprocess.run(
         [sys.executable, "-m", "ingestion.cli", "run", "--no-docs"],
