@@ -73,3 +73,25 @@ def test_without_a_writable_cache_the_parse_is_used_and_only_logged(tmp_path, mo
     with caplog.at_level("INFO", logger=build.log.name):
         assert listed(settings) == ["dim_code", "rpt_intervention_outcomes"]
     assert "kunde inte sparas" in caplog.text
+
+
+def test_only_the_newest_parses_are_kept(tmp_path):
+    """Every version of the project deployed leaves a parse: the newest eight stay."""
+    import os
+
+    cache = tmp_path / "parse-cache"
+    cache.mkdir()
+    for age in range(10):  # ten earlier versions, the oldest first to go
+        old = cache / f"old-{age}.msgpack"
+        old.write_bytes(b"an earlier parse")
+        os.utime(old, (1_000_000 - age, 1_000_000 - age))
+
+    class Parsed:  # what a parse gives, as far as keeping it goes
+        def to_msgpack(self, encoder=None) -> bytes:
+            return b"the parse"
+
+    settings = settings_in(tmp_path, "home", cache)
+    build._save_parse(settings, ("a", "key"), Parsed())
+    kept = {p.name for p in cache.iterdir()}
+    assert build._PARSE_FILES_KEPT == 8
+    assert kept == {build._parse_file(settings, ("a", "key")).name} | {f"old-{age}.msgpack" for age in range(7)}

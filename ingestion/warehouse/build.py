@@ -119,6 +119,13 @@ def _saved_parse(settings: Settings, key: tuple):
         return None
 
 
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed meanwhile by another process's pruning
+        return 0.0
+
+
 def _save_parse(settings: Settings, key: tuple, manifest) -> None:
     """Keep the parsed project for other processes (written whole, then renamed into place: a
     reader sees the old file or the new one). A cache that cannot be written is only logged."""
@@ -136,7 +143,7 @@ def _save_parse(settings: Settings, key: tuple, manifest) -> None:
         finally:
             partial.unlink(missing_ok=True)
         # the project's earlier versions: the newest few are kept (a deployment going back finds its own)
-        kept = sorted(path.parent.glob("*.msgpack"), key=lambda p: p.stat().st_mtime, reverse=True)
+        kept = sorted(path.parent.glob("*.msgpack"), key=_modified, reverse=True)
         for old in kept[_PARSE_FILES_KEPT:]:
             old.unlink(missing_ok=True)
     except Exception as exc:  # noqa: BLE001 - the parse is still used by this process
