@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,6 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import record_current_registers
-from dbt.cli.main import dbtRunner
 
 from ingestion.warehouse.schema import CURRENT_REGISTERS_DDL, REMINDERS_DDL, TRACKING_AS_OF_DDL, raw_table_ddl
 
@@ -333,24 +331,12 @@ def build_sample_county(path: Path) -> None:
 
 
 def run_dbt(args: list[str], tmp: Path, warehouse: Path, target: str = "duckdb"):
-    env = {
-        "FINSAM_WAREHOUSE": str(warehouse),
-        "DBT_TARGET_PATH": str(tmp / "dbt_target"),
-        "DBT_LOG_PATH": str(tmp / "dbt_logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        return dbtRunner().invoke(
-            [*args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--target", target]
-        )
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    """A dbt command on `warehouse` as the pipeline runs it (`build.invoke`: the session's kept parse,
+    the settings' vars), its target folder and log under `tmp`/dbt; dbt's result, failed or not."""
+    from ingestion.core.config import load_settings
+    from ingestion.warehouse import build
+
+    return build.invoke(load_settings(home=tmp, warehouse=warehouse, dbt_target=target), *args)
 
 
 @pytest.fixture(scope="module")
@@ -370,7 +356,7 @@ def test_dbt_parse(tmp_path, target):
     had_target_dir = (DBT_DIR / "target").exists()
     result = run_dbt(["parse"], tmp_path, tmp_path / "unused.duckdb", target=target)
     assert result.success, result.exception
-    assert (tmp_path / "dbt_target" / "manifest.json").exists()
+    assert (tmp_path / "dbt" / "target" / "manifest.json").exists()
     assert had_target_dir or not (DBT_DIR / "target").exists(), "dbt wrote artifacts into the repo"
 
 
@@ -517,7 +503,7 @@ def test_not_null_columns_names_each_empty_column_and_its_rows(built_warehouse, 
         assert not result.success
         [failed] = [r for r in result.result if str(r.status) == "fail"]
         assert failed.node.name.startswith("not_null_columns_dim_code") and failed.failures == 1
-        compiled = next((tmp_path / "dbt_target" / "compiled").rglob(f"{failed.node.name}.sql")).read_text()
+        compiled = next((tmp_path / "dbt" / "target" / "compiled").rglob(f"{failed.node.name}.sql")).read_text()
         assert con.execute(compiled).fetchall() == [("label_sv", 1)]
     finally:
         con.execute("update marts.dim_code set label_sv = ? where code_list = ? and code = ?", [label, code_list, code])
@@ -542,7 +528,7 @@ def test_primary_key_names_each_null_or_repeated_key(built_warehouse, tmp_path):
         assert not result.success
         [failed] = [r for r in result.result if str(r.status) == "fail"]
         assert failed.node.name.startswith("primary_key_dim_code_code_key") and failed.failures == 2
-        compiled = next((tmp_path / "dbt_target" / "compiled").rglob(f"{failed.node.name}.sql")).read_text()
+        compiled = next((tmp_path / "dbt" / "target" / "compiled").rglob(f"{failed.node.name}.sql")).read_text()
         assert sorted(con.execute(compiled).fetchall(), key=repr) == sorted([(key, 2), (None, 1)], key=repr)
     finally:
         con.execute("delete from marts.dim_code where rowid > ?", [built])

@@ -18,7 +18,6 @@ import duckdb
 import pandas as pd
 import pytest
 from conftest import record_current_registers
-from dbt.cli.main import dbtRunner
 from fixtures import synthetic
 from smtp_fixture import (  # noqa: F401
     SmtpServer,
@@ -75,19 +74,9 @@ def tracking_env(quality_env, monkeypatch, shared_warehouse):
 
 def build_tracking_models(settings) -> None:
     """What the statuses come from, built by dbt (the pipeline's build step does this, and more)."""
-    env = {
-        "FINSAM_WAREHOUSE": str(settings.warehouse),
-        "DBT_TARGET_PATH": str(settings.warehouse.parent / "dbt_target"),
-        "DBT_LOG_PATH": str(settings.warehouse.parent / "dbt_logs"),
-    }
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in env.items():
-            patch.setenv(key, value)
-        result = dbtRunner().invoke(
-            ["run", "--select", "+delivery_status", "--quiet", "--project-dir", str(DBT_DIR)]
-            + ["--profiles-dir", str(DBT_DIR)]
-        )
-    assert result.success, result.exception or [str(r.message) for r in result.result or []]
+    from ingestion.warehouse.build import dbt
+
+    dbt(settings, "run", "--select", "+delivery_status")
 
 
 # ---------------------------------------------------------------- a warehouse written by hand

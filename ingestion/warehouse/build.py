@@ -150,7 +150,9 @@ def _save_parse(settings: Settings, key: tuple, manifest) -> None:
         log.info("dbt: tolkningen kunde inte sparas i %s (%s)", path.parent, exc)
 
 
-def dbt(settings: Settings, *args: str, target: str | None = None) -> object:
+def invoke(settings: Settings, *args: str, target: str | None = None) -> object:
+    """A dbt command on the project as the pipeline runs it (the settings' target, vars, folders and
+    kept parse); dbt's result, failed or not (`dbt()` raises on a failure)."""
     from dbt.cli.main import dbtRunner
 
     target = target or dbt_target(settings)
@@ -174,7 +176,12 @@ def dbt(settings: Settings, *args: str, target: str | None = None) -> object:
                 _PARSED[key] = manifest
                 while len(_PARSED) > _PARSED_KEPT:
                     _PARSED.pop(next(iter(_PARSED)))
-        result = dbtRunner(manifest=manifest).invoke([*args, *extra, *common])
+        return dbtRunner(manifest=manifest).invoke([*args, *extra, *common])
+
+
+def dbt(settings: Settings, *args: str, target: str | None = None) -> object:
+    """A dbt command (`invoke`); a failure raises BuildError naming each failed node."""
+    result = invoke(settings, *args, target=target)
     if not result.success:
         failures = []
         for item in getattr(result.result, "results", None) or []:
