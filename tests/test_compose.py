@@ -166,6 +166,8 @@ def test_zones_are_volumes_shared_by_the_workers(compose):
     assert mounts[env["FINSAM_HOME"] + "/raw"] == "finsam-raw"
     assert mounts[env["FINSAM_HOME"] + "/quarantine"] == "finsam-quarantine"
     assert mounts[str(Path(env["FINSAM_WAREHOUSE"]).parent)] == "finsam-warehouse"
+    # dbt's kept parse on the same shared volume (every worker reads the one parse of a version)
+    assert Path(env["FINSAM_DBT_PARSE_CACHE"]).parent == Path(env["FINSAM_WAREHOUSE"]).parent
     assert services["airflow-dag-processor"]["volumes"] == worker["volumes"]
     registry = [v for v in worker["volumes"] if v.split(":")[1] == env["FINSAM_REGISTRY"]]
     assert registry and registry[0].endswith(":ro")
