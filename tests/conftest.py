@@ -17,16 +17,20 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 
+def session_folder(tmp_path_factory) -> Path:
+    """The test session's temporary folder, shared by its xdist workers (each worker's own base
+    folder is inside it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session", autouse=True)
 def dbt_parse_cache(tmp_path_factory) -> Path:
     """dbt's parsed project kept for the test session (FINSAM_DBT_PARSE_CACHE), in a folder the
     xdist workers share, and so do the processes they start (a `finsam run`, Airflow's tasks): the
     project is parsed once for the session and for every target and set of vars, not once per
     county home (tests/test_dbt_parse_cache.py). Not the user's cache folder."""
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # one per session, shared by its workers
-    path = root / "dbt-parse-cache"
+    path = session_folder(tmp_path_factory) / "dbt-parse-cache"
     os.environ["FINSAM_DBT_PARSE_CACHE"] = str(path)
     return path
 
@@ -132,7 +136,7 @@ def shared_across_workers(tmp_path_factory, name: str, make) -> Path:
         return mine
     import fcntl
 
-    root = tmp_path_factory.getbasetemp().parent  # one per session, shared by its workers
+    root = session_folder(tmp_path_factory)
     shared, done = root / f"shared-{name}", root / f"shared-{name}.done"
     with open(root / f"shared-{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

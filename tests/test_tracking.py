@@ -12,7 +12,6 @@ pipeline's build step does before tracking), then track; one test goes through t
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -39,8 +38,6 @@ from ingestion.outbound.reminders import TrackingError, track_deliveries
 from ingestion.process import process_association
 from ingestion.warehouse.load import load_registry_table, load_warehouse
 from ingestion.warehouse.schema import connect, ensure_schema, read_connection
-
-DBT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 
 pytestmark = [pytest.mark.dbt]
 
